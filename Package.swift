@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout fixed by the design card: Sources (libraries), Tools (executables), Tests.
+// `Ensemble` is the sans-IO engine and must never depend on CLibev or Reactor.
+let package = Package(
+    name: "EnsembleSwift",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Maestro", targets: ["Maestro"]),
+        .library(name: "Ensemble", targets: ["Ensemble"]),
+        .library(name: "Reactor", targets: ["Reactor"]),
+        .executable(name: "maestro-perf", targets: ["maestro-perf"]),
+        .executable(name: "lapa", targets: ["lapa"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // libev through a module map; Debian's libev-dev has no pkg-config file.
+        .systemLibrary(name: "CLibev", path: "Sources/CLibev"),
+        // recvmmsg/sendmmsg need _GNU_SOURCE, which Swift's Glibc module does not expose.
+        .target(name: "CNetShim", path: "Sources/CNetShim"),
+        .target(
+            name: "Ensemble",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Sources/Ensemble"),
+        .target(
+            name: "Reactor",
+            dependencies: ["CLibev", "CNetShim", "Ensemble", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Reactor"),
+        .target(
+            name: "Maestro",
+            dependencies: ["Ensemble", "Reactor", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Maestro"),
+        .target(
+            name: "Simulation",
+            dependencies: ["Ensemble", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Simulation"),
+        .target(
+            name: "ToolSupport",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/ToolSupport"),
+        .executableTarget(
+            name: "maestro-perf",
+            dependencies: [
+                "Reactor", "Ensemble", "ToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/maestro-perf"),
+        .executableTarget(
+            name: "lapa",
+            dependencies: [
+                "Maestro", "Reactor", "Ensemble", "ToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/lapa"),
+        .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Ensemble"]),
+        .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
+    ]
+)

@@ -1,0 +1,64 @@
+/// Appends header fields to a growable byte array: fixed-width integers in big-endian order,
+/// LEB128 varints and length-prefixed bytes. The counterpart of `WireReader`.
+public struct WireWriter: Sendable {
+    public var bytes: [UInt8]
+
+    @inlinable public init(capacity: Int = 64) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    @inlinable public var count: Int { bytes.count }
+
+    /// Forgets the contents but keeps the capacity, so a writer can be reused without allocating.
+    @inlinable public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+
+    /// Writes the magic byte and the format version: the start of every datagram.
+    @inlinable public mutating func writeFormatHeader() {
+        bytes.append(Wire.magic)
+        bytes.append(Wire.formatVersion)
+    }
+
+    @inlinable public mutating func write(_ v: UInt8) { bytes.append(v) }
+    @inlinable public mutating func write(_ v: Bool) { bytes.append(v ? 1 : 0) }
+
+    @inlinable public mutating func write<T: FixedWidthInteger>(_ v: T) {
+        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Unsigned LEB128: 7 bits per byte, low groups first, high bit set on all but the last.
+    @inlinable public mutating func writeVarint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    /// Signed values as zig-zag varints, so small negative numbers stay short.
+    @inlinable public mutating func writeVarint(signed v: Int64) {
+        writeVarint(UInt64(bitPattern: (v << 1) ^ (v >> 63)))
+    }
+
+    /// Raw bytes with no length.
+    @inlinable public mutating func writeRaw<C: Collection>(_ raw: C) where C.Element == UInt8 {
+        bytes.append(contentsOf: raw)
+    }
+
+    @inlinable public mutating func writeRaw(_ raw: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: raw)
+    }
+
+    /// A varint length, then the bytes.
+    @inlinable public mutating func writeLengthPrefixed<C: Collection>(_ raw: C) where C.Element == UInt8 {
+        writeVarint(UInt64(raw.count))
+        bytes.append(contentsOf: raw)
+    }
+
+    /// UTF-8 text with a varint length prefix.
+    @inlinable public mutating func write(_ s: String) {
+        var s = s
+        s.withUTF8 { writeLengthPrefixed($0) }
+    }
+}

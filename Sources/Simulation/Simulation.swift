@@ -1,0 +1,1 @@
+// Simulation: virtual clock, simulated network, property checker.

@@ -1,0 +1,4 @@
+import Testing
+@testable import Ensemble
+
+@Test func placeholderEnsemble() { #expect(true) }

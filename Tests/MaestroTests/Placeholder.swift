@@ -1,0 +1,4 @@
+import Testing
+@testable import Maestro
+
+@Test func placeholderMaestro() { #expect(true) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import Reactor
+
+@Test func placeholderReactor() { #expect(true) }

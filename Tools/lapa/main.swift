@@ -1,0 +1,1 @@
+print("lapa: not yet")
