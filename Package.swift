@@ -45,10 +45,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tools/ToolSupport"),
+        // The plain C flood that `maestro-perf udp` compares the reactor with.
+        .target(
+            name: "CFloodBaseline",
+            path: "Tools/CFloodBaseline",
+            linkerSettings: [.linkedLibrary("ev")]),
         .executableTarget(
             name: "maestro-perf",
             dependencies: [
-                "Reactor", "Ensemble", "ToolSupport",
+                "Reactor", "Ensemble", "ToolSupport", "CFloodBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

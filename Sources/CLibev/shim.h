@@ -6,6 +6,7 @@
 typedef void (*evs_io_cb)(struct ev_loop *loop, ev_io *w, int revents);
 typedef void (*evs_timer_cb)(struct ev_loop *loop, ev_timer *w, int revents);
 typedef void (*evs_signal_cb)(struct ev_loop *loop, ev_signal *w, int revents);
+typedef void (*evs_prepare_cb)(struct ev_loop *loop, ev_prepare *w, int revents);
 
 static inline struct ev_loop *evs_default_loop(void) { return EV_DEFAULT; }
 
@@ -28,6 +29,11 @@ static inline void evs_signal_init(ev_signal *w, evs_signal_cb cb, int signum, v
     w->data = ctx;
 }
 
+static inline void evs_prepare_init(ev_prepare *w, evs_prepare_cb cb, void *ctx) {
+    ev_prepare_init(w, cb);
+    w->data = ctx;
+}
+
 static inline void evs_io_set_events(struct ev_loop *loop, ev_io *w, int events) {
     int active = ev_is_active(w);
     if (active) ev_io_stop(loop, w);
@@ -37,6 +43,7 @@ static inline void evs_io_set_events(struct ev_loop *loop, ev_io *w, int events)
 
 static inline int evs_io_is_active(const ev_io *w) { return ev_is_active(w); }
 static inline int evs_timer_is_active(const ev_timer *w) { return ev_is_active(w); }
+static inline int evs_prepare_is_active(const ev_prepare *w) { return ev_is_active(w); }
 static inline int evs_signal_is_active(const ev_signal *w) { return ev_is_active(w); }
 
 #endif

@@ -1,1 +1,91 @@
+import CLibev
 import Ensemble
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libev event loop, run on the thread that created it.
+///
+/// Everything (UDP sockets, timers, the protocol stacks of every member in the process)
+/// runs from this loop's callbacks, one at a time. The reactor is deliberately not
+/// `Sendable`: it belongs to one thread. Production code calls `start()`, which never
+/// returns; tests and tools use `run(for:)`, `run(until:timeout:)` and `stop()`.
+public final class Reactor {
+    /// The libev loop (`struct ev_loop *`).
+    public let loop: OpaquePointer
+    private let epoch: Double
+    /// Exit status used by `start()` when the loop is stopped.
+    public var exitStatus: Int32 = 0
+
+    /// Creates a new loop (never libev's default loop, so several reactors can live on
+    /// several threads, as parallel tests do).
+    public init() {
+        guard let loop = ev_loop_new(UInt32(EVFLAG_AUTO)) else {
+            fatalError("libev could not create an event loop (ev_loop_new failed)")
+        }
+        self.loop = loop
+        ev_now_update(loop)
+        epoch = ev_now(loop)
+    }
+
+    deinit { ev_loop_destroy(loop) }
+
+    /// Time since the reactor was created, as cached by libev at the start of the current
+    /// loop iteration (so every event handled in one iteration sees the same time).
+    @inlinable public var now: Time { Time(nanoseconds: nowNanoseconds) }
+
+    @usableFromInline var nowNanoseconds: Int64 {
+        Int64(((ev_now(loop) - epoch) * 1e9).rounded())
+    }
+
+    /// Refreshes the cached time (after a long computation inside a callback).
+    public func updateNow() { ev_now_update(loop) }
+
+    /// Runs the loop forever: the production entry point. If `stop()` is ever called (for
+    /// instance by a SIGTERM handler) the process exits with `exitStatus`.
+    public func start() -> Never {
+        ev_run(loop, 0)
+        exit(exitStatus)
+    }
+
+    /// Runs until `stop()` is called or no watcher is active.
+    public func run() { ev_run(loop, 0) }
+
+    /// Breaks out of the innermost `run`, `run(for:)` or `start()`.
+    public func stop() { ev_break(loop, Int32(EVBREAK_ALL)) }
+
+    /// Runs for `duration`, or until `stop()`.
+    public func run(for duration: Time) {
+        let timer = Timer(self) { [unowned self] in ev_break(self.loop, Int32(EVBREAK_ONE)) }
+        timer.schedule(after: duration)
+        ev_run(loop, 0)
+        timer.cancel()
+    }
+
+    /// Runs until `condition` holds (checked after every loop iteration) or `timeout` has
+    /// passed. Returns whether the condition held.
+    @discardableResult
+    public func run(until condition: () -> Bool, timeout: Time) -> Bool {
+        if condition() { return true }
+        updateNow()
+        let deadline = now + timeout
+        // Bounds each blocking wait, so the deadline is checked even if nothing happens.
+        let guardTimer = Timer(self) {}
+        guardTimer.schedule(after: timeout)
+        defer { guardTimer.cancel() }
+        while !condition() {
+            if now >= deadline { return condition() }
+            ev_run(loop, Int32(EVRUN_ONCE))
+        }
+        return true
+    }
+
+    /// One loop iteration. With `wait`, blocks until at least one event arrives.
+    @discardableResult
+    public func runOnce(wait: Bool = false) -> Bool {
+        ev_run(loop, Int32(wait ? EVRUN_ONCE : EVRUN_NOWAIT)) != 0
+    }
+
+    /// Number of loop iterations so far (for progress output and tests).
+    public var iterations: UInt32 { ev_iteration(loop) }
+}

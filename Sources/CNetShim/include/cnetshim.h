@@ -1,25 +1,33 @@
-/* Batched UDP receive and send (recvmmsg/sendmmsg), which need _GNU_SOURCE. */
+/* Batched UDP receive (recvmmsg), which needs _GNU_SOURCE, with buffers and message headers
+   allocated once per socket so that a receive costs no setup beyond the system call. */
 #ifndef CNETSHIM_H
 #define CNETSHIM_H
 #include <stdint.h>
 #include <stddef.h>
 
-/* One slot of a batch: a buffer and the peer address (IPv4, host byte order). */
+/* One received datagram. */
 typedef struct {
-    void *buf;          /* receive: where to put the datagram; send: the datagram */
-    uint32_t cap;       /* receive: buffer capacity; send: datagram length */
-    uint32_t len;       /* receive: bytes received (out) */
-    uint32_t addr;      /* IPv4 address, host byte order (out for receive, in for send) */
-    uint16_t port;      /* host byte order */
-    uint16_t truncated; /* receive: 1 if the datagram did not fit (out) */
+    unsigned char *buf;   /* slot storage (slot_size bytes) */
+    uint32_t len;         /* bytes received */
+    uint32_t addr;        /* sender IPv4 address, host byte order */
+    uint16_t port;        /* sender port, host byte order */
+    uint16_t truncated;   /* 1 if the datagram was larger than slot_size */
 } cnet_slot;
 
-/* Receives up to n datagrams without blocking. Returns the number received (0 when none is
-   queued) or -errno on error. */
-int cnet_recv_batch(int fd, cnet_slot *slots, int n);
+typedef struct cnet_batch cnet_batch;
 
-/* Sends up to n datagrams. Returns how many the kernel accepted (the rest would block) or
-   -errno when the first one failed. */
-int cnet_send_batch(int fd, cnet_slot *slots, int n);
+/* Allocates n slots of slot_size bytes each (n is clamped to 1...1024). NULL if out of memory. */
+cnet_batch *cnet_batch_new(int n, uint32_t slot_size);
+void cnet_batch_free(cnet_batch *b);
+int cnet_batch_capacity(const cnet_batch *b);
+cnet_slot *cnet_batch_slots(cnet_batch *b);
+
+/* Receives up to capacity datagrams without blocking. Returns how many arrived (0 when none is
+   queued) or -errno on error. */
+int cnet_batch_recv(int fd, cnet_batch *b);
+
+/* Sends one datagram to addr:port (host byte order) without blocking. Returns 0 on success or
+   -errno (-EAGAIN when the socket buffer is full). */
+int cnet_sendto(int fd, const void *buf, size_t len, uint32_t addr, uint16_t port);
 
 #endif

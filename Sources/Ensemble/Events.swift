@@ -1,0 +1,142 @@
+/// The events that travel between adjacent layers of a stack (Ensemble's `Event.t`).
+///
+/// One enum serves both directions; a layer's `up` handler receives events coming from
+/// below and its `down` handler events coming from above. The same case means slightly
+/// different things in each direction (a `.cast` going down is a request to multicast, going
+/// up a delivery), exactly as in Ensemble. Control events that every layer must see in the
+/// same order are "bounced": a layer sends them down and Bottom turns them around.
+public enum Event {
+    // MARK: Messages
+
+    /// Reliable multicast. Up: a delivery from `peer` (never from oneself).
+    case cast(Packet, peer: Rank, flags: MessageFlags)
+    /// Reliable point-to-point. Down: to `peer`; up: from `peer`.
+    case send(Packet, peer: Rank, flags: MessageFlags)
+    /// Unreliable multicast (pings, stability gossip, some NAKs).
+    case castUnreliable(Packet, peer: Rank)
+    /// Unreliable point-to-point (retransmissions).
+    case sendUnreliable(Packet, peer: Rank)
+
+    // MARK: Life cycle and time
+
+    /// First event of every stack (up). Carries the time the stack starts.
+    case initialize(Time)
+    /// Down: please send an up `.timer` at (or after) the given time. Up: a tick; every layer
+    /// sees every tick and checks its own deadlines.
+    case timer(Time)
+    /// Down: disable this stack. Up: the stack is disabled; free resources.
+    case exit
+    /// The application wants to leave the group.
+    case leave
+    /// An application wake-up outside any callback.
+    case async
+
+    // MARK: Membership
+
+    /// These ranks look faulty.
+    case suspect(RankSet, reason: String)
+    /// "I am now the coordinator."
+    case elect
+    /// These ranks have failed; drop their traffic.
+    case fail(RankSet)
+    /// Stop sending: the view is about to change.
+    case block
+    /// My part of the flush is complete (up: everyone's, at the collector).
+    case blockOk(contact: MergeContact?)
+    /// How many application casts (per origin) and sends (per peer) must be delivered
+    /// before this view may end.
+    case syncInfo(casts: [Int], sends: [Int])
+    /// Application message counts attached to `.block`/`.fail` on their way up (Top_appl to
+    /// the flush).
+    case applCounts(casts: [Int], sends: [Int])
+    /// The next view.
+    case view(ViewState)
+    /// Ask for a view change.
+    case prompt
+    /// Switch to this protocol at the next view.
+    case protocolSwitch(String)
+
+    // MARK: Stability
+
+    /// From Stable down to Mnak: free casts below `stability[o]`; NAK up to `numCasts[o]`.
+    case stable(stability: [Int], numCasts: [Int])
+    /// From Stable: "report your delivered counts" (Mnak fills them in on the way up).
+    case stableRequest(numCasts: [Int]?)
+
+    // MARK: Gossip and merging
+
+    /// Gossip on the group's channel (down: to the rendezvous; up: heard from elsewhere).
+    case gossip(Gossip)
+    /// Gossip sent straight to one address (Heal replies, merge traffic).
+    case gossipDirect(Gossip, to: Address)
+    case mergeRequest(MergeContact, ViewState)
+    case mergeGranted(MergeContact, ViewState)
+    case mergeDenied(MergeContact, ViewState)
+    case mergeFailed
+
+    // MARK: Debugging
+
+    /// Each layer logs its statistics.
+    case account
+    case dump
+}
+
+/// Per-message flags carried with a message event.
+public struct MessageFlags: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// The payload came from the application (Top_appl counts these for the flush).
+    public static let application = MessageFlags(rawValue: 1 << 0)
+    /// This payload is one fragment of a larger message.
+    public static let fragment = MessageFlags(rawValue: 1 << 1)
+}
+
+/// Whom a merge is aimed at: a coordinator, its address and (optionally) its view id.
+public struct MergeContact: Hashable, Sendable {
+    public var endpoint: EndpointID
+    public var address: Address
+    public var viewID: ViewID?
+
+    public init(endpoint: EndpointID, address: Address, viewID: ViewID?) {
+        self.endpoint = endpoint
+        self.address = address
+        self.viewID = viewID
+    }
+}
+
+/// The fields layers add to a gossip event (Ensemble's `HealGos`, `SwitchGos`, `MergeGos`).
+public struct Gossip: Sendable {
+    /// Heal: "my partition exists".
+    public var heal: HealGossip?
+    /// Switch: "this protocol is suggested".
+    public var protocolSuggestion: ProtocolGossip?
+    /// Merge: one merge-protocol message.
+    public var merge: MergeGossip?
+
+    public init(heal: HealGossip? = nil, protocolSuggestion: ProtocolGossip? = nil, merge: MergeGossip? = nil) {
+        self.heal = heal
+        self.protocolSuggestion = protocolSuggestion
+        self.merge = merge
+    }
+}
+
+public struct HealGossip: Hashable, Sendable {
+    public var protocolStack: String
+    public var viewID: ViewID
+    public var contact: MergeContact
+    public var members: [EndpointID]
+}
+
+public struct ProtocolGossip: Hashable, Sendable {
+    public var protocolStack: String
+    public var viewID: ViewID
+    public var timestamp: Time
+}
+
+public struct MergeGossip: Sendable {
+    public enum Kind: UInt8, Sendable { case request, granted, denied }
+    public var contact: MergeContact
+    public var sequence: UInt64
+    public var kind: Kind
+    public var view: ViewState
+}

@@ -1,1 +1,0 @@
-// Maestro: the application toolkit.

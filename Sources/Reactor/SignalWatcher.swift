@@ -1,0 +1,47 @@
+import CLibev
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private func signalFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_signal>?, _ revents: Int32) {
+    guard let w, let ctx = w.pointee.data else { return }
+    Unmanaged<SignalWatcher>.fromOpaque(ctx).takeUnretainedValue().handler()
+}
+
+/// Runs a handler on the loop thread when a Unix signal arrives (libev turns the signal
+/// into a loop event, so the handler may do anything a callback may do).
+public final class SignalWatcher {
+    private let watcher: UnsafeMutablePointer<ev_signal>
+    private unowned let reactor: Reactor
+    fileprivate let handler: () -> Void
+
+    public init(_ reactor: Reactor, signal: Int32, _ handler: @escaping () -> Void) {
+        self.reactor = reactor
+        self.handler = handler
+        watcher = .allocate(capacity: 1)
+        watcher.initialize(to: ev_signal())
+        evs_signal_init(watcher, signalFired, signal, Unmanaged.passUnretained(self).toOpaque())
+        ev_signal_start(reactor.loop, watcher)
+        // A signal watcher should not keep `run()` alive on its own.
+        ev_unref(reactor.loop)
+    }
+
+    deinit {
+        ev_ref(reactor.loop)
+        ev_signal_stop(reactor.loop, watcher)
+        watcher.deallocate()
+    }
+}
+
+extension Reactor {
+    /// Stops the loop on SIGINT and SIGTERM (after running `handler`, if given), so a tool
+    /// can print its summary and exit cleanly. Keep the returned watchers alive.
+    public func stopOnTerminationSignals(_ handler: (() -> Void)? = nil) -> [SignalWatcher] {
+        [SIGINT, SIGTERM].map { sig in
+            SignalWatcher(self, signal: sig) { [unowned self] in
+                handler?()
+                self.stop()
+            }
+        }
+    }
+}

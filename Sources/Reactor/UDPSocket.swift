@@ -1,0 +1,174 @@
+import CLibev
+import CNetShim
+import Ensemble
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private func socketReadable(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_io>?, _ revents: Int32) {
+    guard let w, let ctx = w.pointee.data else { return }
+    // No retain/release per wake-up: the socket stops its watcher before it goes away.
+    Unmanaged<UDPSocket>.fromOpaque(ctx)._withUnsafeGuaranteedRef { $0.drain() }
+}
+
+/// Why a socket could not be opened.
+public struct SocketError: Error, CustomStringConvertible {
+    public let operation: String
+    public let errno: Int32
+    public let address: Address?
+    public var description: String {
+        let reason = String(cString: strerror(errno))
+        if let address { return "\(operation) \(address) failed: \(reason)" }
+        return "\(operation) failed: \(reason)"
+    }
+}
+
+/// A non-blocking IPv4 UDP socket on a reactor.
+///
+/// Every wake-up drains the socket queue with `recvmmsg` into buffers allocated once, and
+/// hands each datagram to `onDatagram` as a borrowed buffer (valid only during the call): no
+/// heap allocation per datagram. Sends go out at once with `sendto`; a full socket buffer
+/// drops the datagram (UDP semantics) and counts it.
+public final class UDPSocket {
+    public let fd: Int32
+    public let localAddress: Address
+    /// Largest datagram received intact; longer ones are dropped and counted as truncated.
+    public let maxDatagram: Int
+
+    private unowned let reactor: Reactor
+    private let watcher: UnsafeMutablePointer<ev_io>
+    private let batch: OpaquePointer
+    private let slots: UnsafeMutablePointer<cnet_slot>
+    private let batchSize: Int32
+    private let onDatagram: (UnsafeRawBufferPointer, Address) -> Void
+    private var closed = false
+
+    /// Counters, for status dumps and tests.
+    public private(set) var datagramsReceived: UInt64 = 0
+    public private(set) var datagramsSent: UInt64 = 0
+    public private(set) var sendFailures: UInt64 = 0
+    public private(set) var truncatedDrops: UInt64 = 0
+    public private(set) var receiveErrors: UInt64 = 0
+
+    /// Most datagrams handled per wake-up before yielding to other watchers (the loop calls
+    /// again at once if more are queued).
+    public var drainLimit = 4096
+
+    /// Opens and binds a socket. Port 0 picks an ephemeral port.
+    /// - Parameters:
+    ///   - bufferBytes: requested kernel send and receive buffer sizes.
+    ///   - maxDatagram: size of each receive buffer.
+    ///   - batch: datagrams read per `recvmmsg` call.
+    public init(
+        reactor: Reactor,
+        bind address: Address = .loopback(port: 0),
+        bufferBytes: Int = 4 << 20,
+        maxDatagram: Int = 65536,
+        batch: Int = 16,
+        onDatagram: @escaping (UnsafeRawBufferPointer, Address) -> Void
+    ) throws(SocketError) {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SocketError(operation: "socket", errno: errno, address: nil) }
+        var size = Int32(clamping: bufferBytes)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = address.port.bigEndian
+        sin.sin_addr.s_addr = address.ip.bigEndian
+        let bound = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw SocketError(operation: "bind", errno: e, address: address)
+        }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        guard named == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw SocketError(operation: "getsockname", errno: e, address: address)
+        }
+        guard let batch = cnet_batch_new(Int32(clamping: batch), UInt32(clamping: maxDatagram)) else {
+            Glibc.close(fd)
+            throw SocketError(operation: "allocating receive buffers", errno: ENOMEM, address: address)
+        }
+
+        self.fd = fd
+        self.reactor = reactor
+        self.localAddress = Address(ip: UInt32(bigEndian: sin.sin_addr.s_addr), port: UInt16(bigEndian: sin.sin_port))
+        self.maxDatagram = maxDatagram
+        self.batch = batch
+        self.slots = cnet_batch_slots(batch)
+        self.batchSize = cnet_batch_capacity(batch)
+        self.onDatagram = onDatagram
+        watcher = .allocate(capacity: 1)
+        watcher.initialize(to: ev_io())
+        evs_io_init(watcher, socketReadable, fd, Int32(EV_READ), Unmanaged.passUnretained(self).toOpaque())
+        ev_io_start(reactor.loop, watcher)
+    }
+
+    deinit {
+        close()
+        watcher.deallocate()
+        cnet_batch_free(batch)
+    }
+
+    /// Stops receiving and closes the descriptor. Idempotent.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        ev_io_stop(reactor.loop, watcher)
+        Glibc.close(fd)
+    }
+
+    /// Sends one datagram without blocking. Returns false if it could not be queued.
+    @discardableResult
+    public func send(_ datagram: UnsafeRawBufferPointer, to destination: Address) -> Bool {
+        guard !closed else { return false }
+        let r = cnet_sendto(fd, datagram.baseAddress, datagram.count, destination.ip, destination.port)
+        if r == 0 {
+            datagramsSent &+= 1
+            return true
+        }
+        sendFailures &+= 1
+        return false
+    }
+
+    @discardableResult
+    public func send(_ datagram: [UInt8], to destination: Address) -> Bool {
+        datagram.withUnsafeBytes { send($0, to: destination) }
+    }
+
+    fileprivate func drain() {
+        var handled = 0
+        while !closed && handled < drainLimit {
+            let got = cnet_batch_recv(fd, batch)
+            if got <= 0 {
+                if got < 0 { receiveErrors &+= 1 }
+                return
+            }
+            for i in 0 ..< Int(got) {
+                let slot = slots[i]
+                if slot.truncated != 0 {
+                    truncatedDrops &+= 1
+                    continue
+                }
+                datagramsReceived &+= 1
+                onDatagram(UnsafeRawBufferPointer(start: slot.buf, count: Int(slot.len)),
+                           Address(ip: slot.addr, port: slot.port))
+                if closed { return }
+            }
+            handled += Int(got)
+            if got < batchSize { return }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Ensemble
+
+/// The `Transport` of the protocol stack over a real UDP socket on a reactor.
+public final class UDPTransport: Transport {
+    private let reactor: Reactor
+    private var socket: UDPSocket?
+    private var wakeTimer: Timer?
+    private var idleWatcher: IdleWatcher?
+    public weak var delegate: (any TransportDelegate)?
+    public let localAddress: Address
+
+    /// Opens a UDP socket bound to `address` (port 0: ephemeral).
+    public init(reactor: Reactor, bind address: Address = .loopback(port: 0),
+                maxDatagram: Int = 65536, batch: Int = 16) throws(SocketError) {
+        self.reactor = reactor
+        var deliver: ((UnsafeRawBufferPointer, Address) -> Void)?
+        let socket = try UDPSocket(reactor: reactor, bind: address, maxDatagram: maxDatagram, batch: batch) { bytes, from in
+            deliver?(bytes, from)
+        }
+        self.socket = socket
+        localAddress = socket.localAddress
+        deliver = { [unowned self] bytes, from in
+            self.delegate?.transport(self, received: bytes, from: from)
+        }
+        wakeTimer = Timer(reactor) { [unowned self] in
+            self.delegate?.transportWake(self, now: self.reactor.now)
+        }
+        idleWatcher = IdleWatcher(reactor) { [unowned self] in
+            self.delegate?.transportWillIdle(self)
+        }
+    }
+
+    deinit { close() }
+
+    public var now: Time { reactor.now }
+
+    /// The underlying socket's counters.
+    public var udpSocket: UDPSocket? { socket }
+
+    @discardableResult
+    public func send(_ datagram: UnsafeRawBufferPointer, to destination: Address) -> Bool {
+        socket?.send(datagram, to: destination) ?? false
+    }
+
+    public func wake(at time: Time) {
+        guard let wakeTimer else { return }
+        if time == .never { wakeTimer.cancel() } else { wakeTimer.schedule(at: time) }
+    }
+
+    public func requestIdleCallback() { idleWatcher?.arm() }
+
+    public func close() {
+        socket?.close()
+        socket = nil
+        wakeTimer?.cancel()
+        wakeTimer = nil
+        idleWatcher?.disarm()
+        idleWatcher = nil
+    }
+}

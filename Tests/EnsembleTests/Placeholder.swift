@@ -1,4 +1,0 @@
-import Testing
-@testable import Ensemble
-
-@Test func placeholderEnsemble() { #expect(true) }

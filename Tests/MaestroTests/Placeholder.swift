@@ -1,4 +1,0 @@
-import Testing
-@testable import Maestro
-
-@Test func placeholderMaestro() { #expect(true) }
