@@ -52,3 +52,35 @@ import Testing
         #expect(whole.bytes == Array(0 ..< 10))
     }
 }
+
+private struct TestHeader: HeaderEncodable {
+    var tag: UInt8
+    var seq: UInt64
+    var encodedSizeBound: Int { 1 + 10 }
+    func encode<W: WireWriting>(into w: inout W) {
+        w.write(tag)
+        w.writeVarint(seq)
+    }
+}
+
+@Suite struct PacketHeaderTests {
+    @Test func typedHeadersAreWrittenStraightIntoTheHeadroom() throws {
+        var p = Packet(payload: [9])
+        p.push(TestHeader(tag: 1, seq: 5))
+        p.push(TestHeader(tag: 2, seq: 300))
+        #expect(p.bytes == [2, 0xAC, 0x02, 1, 5, 9])
+        let outer = try p.pop { (r: inout WireReader) throws(WireError) in (try r.read() as UInt8, try r.readVarint() as UInt64) }
+        #expect(outer == (2, 300))
+    }
+
+    @Test func typedHeaderOnSliceOrFullHeadroomRegrows() {
+        var p = Packet(payload: [1, 2], headroom: 3)
+        p.push(TestHeader(tag: 7, seq: 1))  // bound 11 > headroom 3
+        #expect(p.bytes == [7, 1, 1, 2])
+        let whole = Packet(payload: [1, 2, 3, 4])
+        var s = whole.slice(2 ..< 4)
+        s.push(TestHeader(tag: 8, seq: 0))
+        #expect(s.bytes == [8, 0, 3, 4])
+        #expect(whole.bytes == [1, 2, 3, 4])
+    }
+}

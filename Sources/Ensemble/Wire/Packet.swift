@@ -63,6 +63,19 @@ public struct Packet {
         scratch.bytes.withUnsafeBytes { prepend($0) }
     }
 
+    /// Prepends `header`, encoded straight into the headroom (no scratch buffer, no allocation
+    /// unless the headroom is used up).
+    public mutating func push<H: HeaderEncodable>(_ header: H) {
+        let bound = header.encodedSizeBound
+        if bound > start || detachHeadroom { regrow(headroom: bound + Packet.defaultHeadroom) }
+        var w = BoundedWriter(base: storage.base + (start - bound), capacity: bound)
+        header.encode(into: &w)
+        let k = w.count
+        // Overlap-safe move of the k written bytes up against `start`.
+        if k < bound { (storage.base + (start - k)).copyMemory(from: storage.base + (start - bound), byteCount: k) }
+        start -= k
+    }
+
     /// Prepends raw bytes, moving to a bigger buffer if the headroom is used up.
     public mutating func prepend(_ bytes: UnsafeRawBufferPointer) {
         let n = bytes.count

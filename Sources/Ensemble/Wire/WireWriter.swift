@@ -1,6 +1,6 @@
 /// Appends header fields to a growable byte array: fixed-width integers in big-endian order,
 /// LEB128 varints and length-prefixed bytes. The counterpart of `WireReader`.
-public struct WireWriter: Sendable {
+public struct WireWriter: WireWriting, Sendable {
     public var bytes: [UInt8]
 
     @inlinable public init(capacity: Int = 64) {
@@ -20,25 +20,9 @@ public struct WireWriter: Sendable {
     }
 
     @inlinable public mutating func write(_ v: UInt8) { bytes.append(v) }
-    @inlinable public mutating func write(_ v: Bool) { bytes.append(v ? 1 : 0) }
 
-    @inlinable public mutating func write<T: FixedWidthInteger>(_ v: T) {
-        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    /// Unsigned LEB128: 7 bits per byte, low groups first, high bit set on all but the last.
-    @inlinable public mutating func writeVarint(_ v: UInt64) {
-        var v = v
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
-
-    /// Signed values as zig-zag varints, so small negative numbers stay short.
-    @inlinable public mutating func writeVarint(signed v: Int64) {
-        writeVarint(UInt64(bitPattern: (v << 1) ^ (v >> 63)))
+    @inlinable public mutating func writeRaw(_ raw: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: raw)
     }
 
     /// Raw bytes with no length.
@@ -46,19 +30,9 @@ public struct WireWriter: Sendable {
         bytes.append(contentsOf: raw)
     }
 
-    @inlinable public mutating func writeRaw(_ raw: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: raw)
-    }
-
     /// A varint length, then the bytes.
     @inlinable public mutating func writeLengthPrefixed<C: Collection>(_ raw: C) where C.Element == UInt8 {
         writeVarint(UInt64(raw.count))
         bytes.append(contentsOf: raw)
-    }
-
-    /// UTF-8 text with a varint length prefix.
-    @inlinable public mutating func write(_ s: String) {
-        var s = s
-        s.withUTF8 { writeLengthPrefixed($0) }
     }
 }
