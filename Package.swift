@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // libev through a module map; Debian's libev-dev has no pkg-config file.
@@ -24,7 +25,10 @@ let package = Package(
         .target(name: "CNetShim", path: "Sources/CNetShim"),
         .target(
             name: "Ensemble",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
             path: "Sources/Ensemble"),
         .target(
             name: "Reactor",

@@ -16,6 +16,11 @@ public enum Event {
     case castUnreliable(Packet, peer: Rank)
     /// Unreliable point-to-point (retransmissions).
     case sendUnreliable(Packet, peer: Rank)
+    /// Up, into Bottom only: a message from the network before Bottom has read its header.
+    case receive(Packet, peer: Rank)
+    /// Up: a sender's window is full (`blocked`) or has room again. `peer` nil: casts;
+    /// otherwise sends to that peer.
+    case flowControl(blocked: Bool, peer: Rank?)
 
     // MARK: Life cycle and time
 

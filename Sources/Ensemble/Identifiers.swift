@@ -22,7 +22,7 @@ public struct EndpointID: Hashable, Comparable, Sendable, CustomStringConvertibl
     /// An id that no real endpoint has ("unset", as Maestro's default-constructed EndpID).
     public static let none = EndpointID(host: 0, port: 0, counter: 0, incarnation: 0)
 
-    public func encode(into w: inout WireWriter) {
+    public func encode<W: WireWriting>(into w: inout W) {
         w.write(host)
         w.write(port)
         w.write(counter)
@@ -75,7 +75,7 @@ public struct ViewID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public static let encodedSize = 8 + EndpointID.encodedSize
 
-    public func encode(into w: inout WireWriter) {
+    public func encode<W: WireWriting>(into w: inout W) {
         w.write(ltime)
         coordinator.encode(into: &w)
     }

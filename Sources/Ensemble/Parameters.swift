@@ -119,7 +119,7 @@ public struct Parameters: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Sorted by name, so the encoding is the same at every member.
-    public func encode(into w: inout WireWriter) {
+    public func encode<W: WireWriting>(into w: inout W) {
         let keys = values.keys.sorted()
         w.writeVarint(UInt64(keys.count))
         for k in keys {

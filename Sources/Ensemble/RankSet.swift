@@ -103,7 +103,7 @@ public struct RankSet: Hashable, Sendable, Sequence, CustomStringConvertible {
     public var description: String { "{" + map(String.init).joined(separator: ",") + "}" }
 
     /// Encoded as the number of words then the words (so a view of n members costs n/8 bytes).
-    public func encode(into w: inout WireWriter) {
+    public func encode<W: WireWriting>(into w: inout W) {
         w.writeVarint(UInt64(words.count))
         for x in words { w.write(x) }
     }

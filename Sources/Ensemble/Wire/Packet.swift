@@ -37,6 +37,18 @@ public struct Packet {
         self = bytes.withUnsafeBytes { Packet(payload: $0, headroom: headroom) }
     }
 
+    /// The bytes of `pieces`, one after the other, in one new buffer (fragment reassembly).
+    public init(concatenating pieces: [Packet], headroom: Int = 0) {
+        let total = pieces.reduce(0) { $0 + $1.count }
+        storage = PacketStorage(capacity: headroom + total)
+        start = headroom
+        end = headroom
+        for p in pieces {
+            (storage.base + end).copyMemory(from: p.storage.base + p.start, byteCount: p.count)
+            end += p.count
+        }
+    }
+
     /// An empty packet: for a layer's own messages, which carry only headers.
     public init(headroom: Int = Packet.defaultHeadroom) {
         storage = PacketStorage(capacity: headroom)

@@ -1,0 +1,198 @@
+import Logging
+
+/// One member of one group: owns the protocol stacks of its views, connects them to a
+/// `Transport` (real UDP or the simulator) and to the application.
+///
+/// Sans-IO: it never opens a socket or reads a clock; everything arrives through the
+/// transport's delegate calls, all on one thread.
+public final class GroupEndpoint: TransportDelegate {
+    public static let maxDatagram = 65507
+
+    public let id: EndpointID
+    public let group: GroupID
+    public let transport: any Transport
+    public let protocolStack: String
+    public let params: Parameters
+    public weak var application: (any GroupApplication)?
+    public private(set) var counters = EndpointCounters()
+    /// Batch the messages of one loop turn into one datagram per destination.
+    public let batching: Bool
+    /// Largest batched datagram (`batch_max_bytes`).
+    let batchBytes: Int
+    let logger: Logger
+    private let registry: LayerRegistry
+
+    private var hosts: [StackHost] = []
+    private var wakeTime = Time.never
+    private var idleRequested = false
+
+    public init(id: EndpointID, group: GroupID, transport: any Transport, protocolStack: String,
+                params: Parameters = Parameters(), application: any GroupApplication,
+                registry: LayerRegistry = .standard, logger: Logger? = nil) throws(ParameterError) {
+        self.id = id
+        self.group = group
+        self.transport = transport
+        self.protocolStack = protocolStack
+        self.params = params
+        self.application = application
+        self.registry = registry
+        batching = try params.bool("batching", default: true)
+        batchBytes = min(GroupEndpoint.maxDatagram, max(512, try params.int("batch_max_bytes", default: 8192)))
+        self.logger = logger ?? Logger(label: "ensemble.endpoint")
+        transport.delegate = self
+    }
+
+    // MARK: Views
+
+    /// The view of the newest stack.
+    public var view: ViewState? { hosts.last?.view }
+    public var rank: Rank? { hosts.last?.rank }
+
+    /// Starts in `view` (which must contain this endpoint), or alone in a singleton view.
+    public func join(view initial: ViewState? = nil) throws(StackError) {
+        let v = initial ?? ViewState.singleton(group: group, protocolStack: protocolStack, endpoint: id,
+                                               address: transport.localAddress, params: Parameters(), now: transport.now)
+        try install(v)
+    }
+
+    private func install(_ v: ViewState) throws(StackError) {
+        guard let rank = v.rank(of: id) else { throw .missingLayer("a view that contains this endpoint") }
+        let host = StackHost(endpoint: self, view: v, rank: rank)
+        let setup = LayerSetup(view: v, rank: rank, params: params.merging(v.params), now: transport.now)
+        try host.build(setup: setup, registry: registry)
+        hosts.append(host)
+        host.stack?.injectUp(.initialize(transport.now))
+    }
+
+    /// Events leaving the top of a stack.
+    func stackEmitted(_ event: Event, from host: StackHost) {
+        switch event {
+        case .exit:
+            host.exited = true
+            hosts.removeAll { $0 === host }
+        default:
+            break
+        }
+    }
+
+    // MARK: The application's calls
+
+    /// Multicasts `payload` to the other members of the current view.
+    @discardableResult
+    public func cast(_ payload: Packet) -> SendResult {
+        guard let appl = hosts.last?.topAppl else { return .rejected("not joined") }
+        return appl.applicationCast(payload)
+    }
+
+    @discardableResult
+    public func cast(_ bytes: [UInt8]) -> SendResult { cast(Packet(payload: bytes)) }
+
+    /// Sends `payload` to the member of rank `destination` in the current view.
+    @discardableResult
+    public func send(to destination: Rank, _ payload: Packet) -> SendResult {
+        guard let appl = hosts.last?.topAppl else { return .rejected("not joined") }
+        return appl.applicationSend(payload, to: destination)
+    }
+
+    @discardableResult
+    public func send(to destination: Rank, _ bytes: [UInt8]) -> SendResult {
+        send(to: destination, Packet(payload: bytes))
+    }
+
+    /// Asks for a view change.
+    public func prompt() { hosts.last?.topAppl?.applicationControl(.prompt) }
+
+    /// Reports members that look faulty.
+    public func suspect(_ ranks: RankSet) { hosts.last?.topAppl?.applicationControl(.suspect(ranks, reason: "application")) }
+
+    /// Leaves the group; `exit` is called on the application when done.
+    public func leave() { hosts.last?.topAppl?.applicationControl(.leave) }
+
+    /// The newest stack, for tests and status dumps.
+    public var currentStack: Stack? { hosts.last?.stack }
+
+    // MARK: Output
+
+    func messageQueued(flushNow: Bool) {
+        if flushNow {
+            for h in hosts { h.flushAll() }
+        } else if !idleRequested {
+            idleRequested = true
+            transport.requestIdleCallback()
+        }
+    }
+
+    func sendDatagram(_ bytes: [UInt8], messages: Int, to address: Address) {
+        let ok = bytes.withUnsafeBytes { transport.send($0, to: address) }
+        if ok {
+            counters.datagramsSent += 1
+            counters.bytesSent += UInt64(bytes.count)
+            counters.messagesSent += UInt64(messages)
+        } else {
+            counters.sendFailures += 1
+        }
+    }
+
+    func countOversized(_ length: Int) {
+        counters.oversized += 1
+        logger.error("dropped a \(length)-byte message: larger than one datagram (\(GroupEndpoint.maxDatagram) bytes); lower frag_max_len")
+    }
+
+    func transmitGossip(_ gossip: Gossip, to address: Address?) {
+        // Gossip and merging arrive with the membership layers.
+    }
+
+    func alarmsChanged() {
+        let next = hosts.compactMap(\.alarms.first).min() ?? .never
+        if next != wakeTime {
+            wakeTime = next
+            transport.wake(at: next)
+        }
+    }
+
+    // MARK: TransportDelegate
+
+    public func transport(_ transport: any Transport, received datagram: UnsafeRawBufferPointer, from source: Address) {
+        counters.datagramsReceived += 1
+        counters.bytesReceived += UInt64(datagram.count)
+        var r = WireReader(datagram)
+        guard let frame = try? Frame.decode(from: &r, maxRank: 1 << 16) else {
+            counters.malformed += 1
+            return
+        }
+        guard frame.group == group.hash else {
+            counters.foreignGroup += 1
+            return
+        }
+        guard frame.kind == .data else { return }
+        guard let host = hosts.first(where: { $0.viewHash == frame.view }), let stack = host.stack else {
+            counters.unknownView += 1
+            return
+        }
+        guard frame.sender < host.view.count, frame.sender != host.rank else {
+            counters.badSender += 1
+            return
+        }
+        while !r.isAtEnd {
+            guard let length = try? r.readCount(limit: r.remaining), let bytes = try? r.readRaw(length) else {
+                counters.malformed += 1
+                return
+            }
+            counters.messagesReceived += 1
+            stack.injectUp(.receive(Packet(payload: bytes, headroom: 0), peer: frame.sender))
+        }
+    }
+
+    public func transportWake(_ transport: any Transport, now: Time) {
+        wakeTime = .never
+        for h in hosts where h.takeDueAlarms(now) {
+            h.stack?.injectUp(.timer(now))
+        }
+        alarmsChanged()
+    }
+
+    public func transportWillIdle(_ transport: any Transport) {
+        idleRequested = false
+        for h in hosts { h.flushAll() }
+    }
+}

@@ -1,0 +1,251 @@
+import DequeModule
+
+/// Mnak: reliable FIFO multicast by negative acknowledgement (Ensemble's `mnak.ml`, v2.00).
+///
+/// Casts are numbered per origin from 0 in every view. Every member keeps every cast it has
+/// delivered (and its own) until Stable reports it stable, so anyone can retransmit. A
+/// receiver that sees a gap NAKs the origin (or, if the origin failed, the coordinator, or
+/// else the group); retransmissions are unreliable sends. On a failure the failed origin's
+/// undelivered messages are discarded, so "the most any survivor delivered" is deliverable
+/// to all. The sender's unstable bytes are bounded by `mnak_window`.
+public final class Mnak: Layer {
+    enum Header: HeaderEncodable {
+        case noHeader
+        case data(UInt64)
+        case retransmit(origin: Rank, seq: UInt64)
+        case nak(origin: Rank, lo: UInt64, hi: UInt64)
+
+        var encodedSizeBound: Int { 31 }
+        func encode<W: WireWriting>(into w: inout W) {
+            switch self {
+            case .noHeader: w.write(UInt8(0))
+            case let .data(s): w.write(UInt8(1)); w.writeVarint(s)
+            case let .retransmit(o, s): w.write(UInt8(2)); w.writeVarint(UInt64(o)); w.writeVarint(s)
+            case let .nak(o, lo, hi): w.write(UInt8(3)); w.writeVarint(UInt64(o)); w.writeVarint(lo); w.writeVarint(hi)
+            }
+        }
+        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
+            let tag: UInt8 = try r.read()
+            switch tag {
+            case 0: return .noHeader
+            case 1: return .data(try r.readVarint())
+            case 2: return .retransmit(origin: try r.readCount(limit: members - 1), seq: try r.readVarint())
+            case 3: return .nak(origin: try r.readCount(limit: members - 1), lo: try r.readVarint(), hi: try r.readVarint())
+            default: throw .invalidValue(field: "Mnak header", value: UInt64(tag))
+            }
+        }
+    }
+
+    /// The casts of one origin: `buffer[i]` holds seqno `lo + i`; below `lo` is stable and
+    /// freed, below `read` is delivered, `hi` is one past the highest seqno known to exist.
+    struct Window {
+        var buffer: Deque<Packet?> = []
+        var lo: UInt64 = 0
+        var read: UInt64 = 0
+        var hi: UInt64 = 0
+        var naked: UInt64 = 0
+
+        func has(_ seq: UInt64) -> Bool {
+            seq >= lo && seq < lo + UInt64(buffer.count) && buffer[Int(seq - lo)] != nil
+        }
+        mutating func store(_ seq: UInt64, _ p: Packet) {
+            let i = Int(seq - lo)
+            if i >= buffer.count { buffer.append(contentsOf: repeatElement(nil, count: i - buffer.count + 1)) }
+            buffer[i] = p
+        }
+        func packet(_ seq: UInt64) -> Packet? { has(seq) ? buffer[Int(seq - lo)] : nil }
+    }
+
+    private let port: LayerPort
+    private let rank: Rank
+    private let count: Int
+    private let window: Int
+    private let maxGap: UInt64
+    private var windows: [Window]
+    private var failed = RankSet()
+    private var coordinator: Rank = 0
+    private var myUnstableBytes = 0
+    private var flowBlocked = false
+
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
+        self.port = port
+        rank = setup.rank
+        count = setup.count
+        window = try setup.params.int("mnak_window", default: 4 << 20)
+        maxGap = UInt64(max(1024, try setup.params.int("mnak_max_gap", default: 1 << 17)))
+        guard window > 0 else { throw ParameterError("mnak_window must be positive") }
+        windows = Array(repeating: Window(), count: setup.count)
+    }
+
+    @inline(__always) private func cost(_ p: Packet) -> Int { max(p.count, 64) }
+
+    /// Counts per origin of delivered casts (for Stable).
+    public var delivered: [UInt64] { windows.map(\.read) }
+
+    public func down(_ event: Event) {
+        switch event {
+        case .cast(var p, let peer, let flags):
+            let seq = windows[rank].read
+            windows[rank].store(seq, p)
+            windows[rank].read += 1
+            windows[rank].hi = windows[rank].read
+            myUnstableBytes += cost(p)
+            p.push(Header.data(seq))
+            port.down(.cast(p, peer: peer, flags: flags))
+            if myUnstableBytes > window && !flowBlocked {
+                flowBlocked = true
+                port.up(.flowControl(blocked: true, peer: nil))
+            }
+        case .send(var p, let peer, let flags):
+            p.push(Header.noHeader)
+            port.down(.send(p, peer: peer, flags: flags))
+        case .castUnreliable(var p, let peer):
+            p.push(Header.noHeader)
+            port.down(.castUnreliable(p, peer: peer))
+        case .sendUnreliable(var p, let peer):
+            p.push(Header.noHeader)
+            port.down(.sendUnreliable(p, peer: peer))
+        default:
+            port.down(event)
+        }
+    }
+
+    public func up(_ event: Event) {
+        switch event {
+        case .cast(var p, let o, let flags):
+            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            switch h {
+            case .noHeader: port.up(.cast(p, peer: o, flags: flags))
+            case let .data(seq): receivedData(origin: o, seq: seq, p)
+            default: break  // retransmissions and NAKs never travel as reliable casts
+            }
+        case .send(var p, let o, let flags):
+            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            if case .noHeader = h { port.up(.send(p, peer: o, flags: flags)) } else { receivedPointToPoint(h, p, from: o) }
+        case .sendUnreliable(var p, let o):
+            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            if case .noHeader = h { port.up(.sendUnreliable(p, peer: o)) } else { receivedPointToPoint(h, p, from: o) }
+        case .castUnreliable(var p, let o):
+            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            switch h {
+            case .noHeader: port.up(.castUnreliable(p, peer: o))
+            case let .nak(origin, lo, hi): retransmit(origin: origin, lo: lo, hi: hi, to: o)
+            default: break
+            }
+        case .stableRequest(nil):
+            port.up(.stableRequest(numCasts: windows.map { Int($0.read) }))
+        case let .stable(stability, numCasts):
+            applyStability(stability, numCasts)
+            port.up(event)
+        case let .fail(f):
+            failed.formUnion(f)
+            coordinator = failed.lowestAbsent(below: count)
+            for o in f where o != rank && o < count {
+                // Cut the failed origin at what I delivered: anything beyond may be missing
+                // everywhere, and the flush agrees on the maximum delivered by any survivor.
+                var w = windows[o]
+                let keep = Int(min(UInt64(w.buffer.count), w.read - w.lo))
+                w.buffer.removeLast(w.buffer.count - keep)
+                w.hi = w.read
+                windows[o] = w
+            }
+            port.up(event)
+        case .exit:
+            windows = windows.map { _ in Window() }
+            port.up(event)
+        default:
+            port.up(event)
+        }
+    }
+
+    /// NAKs and retransmissions, whichever way they came.
+    private func receivedPointToPoint(_ h: Header, _ p: Packet, from o: Rank) {
+        switch h {
+        case let .retransmit(origin, seq):
+            // Also for a failed origin: survivors relay what some of them delivered.
+            if origin != rank { receivedData(origin: origin, seq: seq, p) }
+        case let .nak(origin, lo, hi):
+            retransmit(origin: origin, lo: lo, hi: hi, to: o)
+        case .data, .noHeader:
+            break
+        }
+    }
+
+    private func receivedData(origin o: Rank, seq: UInt64, _ p: Packet) {
+        guard o != rank else { return }
+        var w = windows[o]
+        defer { windows[o] = w }
+        if seq == w.read && w.read == w.hi {
+            // Fast path: the next one, nothing missing.
+            w.store(seq, p)
+            w.read += 1
+            w.hi = w.read
+            port.up(.cast(p, peer: o, flags: []))
+            return
+        }
+        guard seq >= w.read, seq - w.lo < maxGap else { return }  // duplicate, or implausibly far ahead
+        if !w.has(seq) { w.store(seq, p) }
+        w.hi = max(w.hi, seq + 1)
+        while w.read < w.hi, let q = w.packet(w.read) {
+            w.read += 1
+            port.up(.cast(q, peer: o, flags: []))
+        }
+        checkNak(&w, origin: o, forced: false)
+    }
+
+    /// NAKs the first hole after `read`, if it is new (or always, when `forced`).
+    private func checkNak(_ w: inout Window, origin o: Rank, forced: Bool) {
+        guard w.read < w.hi else { return }
+        var h = w.read
+        while h < w.hi && !w.has(h) { h += 1 }
+        guard forced || h > w.naked else { return }
+        w.naked = max(w.naked, h)
+        var nak = Packet(headroom: 64)
+        nak.push(Header.nak(origin: o, lo: w.read, hi: h))
+        if !failed.contains(o) {
+            port.down(.send(nak, peer: o, flags: []))
+        } else if rank != coordinator {
+            port.down(.send(nak, peer: coordinator, flags: []))
+        } else {
+            port.down(.castUnreliable(nak, peer: rank))
+        }
+    }
+
+    /// Re-sends what I delivered (or sent) of `origin`'s casts in `[lo, hi)` to `peer`.
+    private func retransmit(origin: Rank, lo: UInt64, hi: UInt64, to peer: Rank) {
+        guard peer != rank else { return }
+        let w = windows[origin]
+        let end = min(hi, w.read)
+        var seq = max(lo, w.lo)
+        while seq < end {
+            if var p = w.packet(seq) {
+                p.push(Header.retransmit(origin: origin, seq: seq))
+                port.down(.sendUnreliable(p, peer: peer))
+            }
+            seq += 1
+        }
+    }
+
+    private func applyStability(_ stability: [Int], _ numCasts: [Int]) {
+        guard stability.count == count, numCasts.count == count else { return }
+        for o in 0 ..< count {
+            var w = windows[o]
+            let newLo = min(UInt64(max(0, stability[o])), w.read)
+            while w.lo < newLo, !w.buffer.isEmpty {
+                let p = w.buffer.removeFirst()
+                if o == rank, let p { myUnstableBytes -= cost(p) }
+                w.lo += 1
+            }
+            if w.lo < newLo { w.lo = newLo }
+            if o != rank {
+                w.hi = max(w.hi, UInt64(max(0, numCasts[o])))
+                checkNak(&w, origin: o, forced: true)
+            }
+            windows[o] = w
+        }
+        if flowBlocked && myUnstableBytes <= window / 2 {
+            flowBlocked = false
+            port.up(.flowControl(blocked: false, peer: nil))
+        }
+    }
+}

@@ -1,0 +1,204 @@
+import DequeModule
+
+/// Pt2pt: reliable FIFO point-to-point messages (Ensemble's `pt2pt.ml`).
+///
+/// Each sender numbers its sends per destination from 0 in every view and keeps them until
+/// acknowledged. The receiver delivers in order, buffers what arrives early and NAKs the gap;
+/// acks go out every `pt2pt_sweep` and, beyond Ensemble, after every `pt2pt_ack_rate`
+/// messages so that a fast sender's window keeps moving. The window (`pt2pt_window` bytes per
+/// destination) bounds memory: when it is full, the application is told (`.flowControl`).
+public final class Pt2pt: Layer {
+    enum Header: HeaderEncodable, Equatable {
+        case noHeader
+        case data(UInt64)
+        case ack(UInt64)
+        case nak(UInt64, UInt64)
+
+        var encodedSizeBound: Int { 21 }
+        func encode<W: WireWriting>(into w: inout W) {
+            switch self {
+            case .noHeader: w.write(UInt8(0))
+            case let .data(s): w.write(UInt8(1)); w.writeVarint(s)
+            case let .ack(s): w.write(UInt8(2)); w.writeVarint(s)
+            case let .nak(lo, hi): w.write(UInt8(3)); w.writeVarint(lo); w.writeVarint(hi)
+            }
+        }
+        static func decode(from r: inout WireReader) throws(WireError) -> Header {
+            let tag: UInt8 = try r.read()
+            switch tag {
+            case 0: return .noHeader
+            case 1: return .data(try r.readVarint())
+            case 2: return .ack(try r.readVarint())
+            case 3: return .nak(try r.readVarint(), try r.readVarint())
+            default: throw .invalidValue(field: "Pt2pt header", value: UInt64(tag))
+            }
+        }
+    }
+
+    /// What I send to one peer.
+    struct Outbound {
+        var buffer: Deque<Packet> = []  // unacknowledged sends, seqnos lo..<lo+count
+        var lo: UInt64 = 0
+        var bytes = 0
+        var retransmitBelow: UInt64 = 0  // `hi` at the previous sweep
+        var blocked = false
+        var hi: UInt64 { lo + UInt64(buffer.count) }
+    }
+
+    /// What I receive from one peer.
+    struct Inbound {
+        var next: UInt64 = 0           // next seqno to deliver
+        var early: [UInt64: Packet] = [:]
+        var acked: UInt64 = 0          // highest ack I sent
+        var naked: UInt64 = 0          // highest seqno NAKed
+    }
+
+    private let port: LayerPort
+    private let rank: Rank
+    private let sweep: Time
+    private let window: Int
+    private let ackRate: UInt64
+    private let maxEarly: Int
+    private var out: [Outbound]
+    private var inb: [Inbound]
+    private var failed = RankSet()
+    private var nextSweep = Time.zero
+
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
+        self.port = port
+        rank = setup.rank
+        sweep = try setup.params.time("pt2pt_sweep", default: .seconds(1))
+        window = try setup.params.int("pt2pt_window", default: 4 << 20)
+        ackRate = UInt64(max(1, try setup.params.int("pt2pt_ack_rate", default: 64)))
+        maxEarly = max(16, try setup.params.int("pt2pt_max_early", default: 65536))
+        guard sweep > .zero, window > 0 else { throw ParameterError("pt2pt_sweep and pt2pt_window must be positive") }
+        out = Array(repeating: Outbound(), count: setup.count)
+        inb = Array(repeating: Inbound(), count: setup.count)
+    }
+
+    /// Accounting size of a buffered message: empty messages still cost memory.
+    @inline(__always) private func cost(_ p: Packet) -> Int { max(p.count, 64) }
+
+    public func down(_ event: Event) {
+        switch event {
+        case .send(var p, let peer, let flags) where peer != rank && peer >= 0 && peer < out.count:
+            let seq = out[peer].hi
+            out[peer].buffer.append(p)
+            out[peer].bytes += cost(p)
+            p.push(Header.data(seq))
+            port.down(.send(p, peer: peer, flags: flags))
+            if out[peer].bytes > window && !out[peer].blocked {
+                out[peer].blocked = true
+                port.up(.flowControl(blocked: true, peer: peer))
+            }
+        case .send:
+            break  // to myself or out of range: Top_appl already refuses these
+        case .cast(var p, let peer, let flags):
+            p.push(Header.noHeader)
+            port.down(.cast(p, peer: peer, flags: flags))
+        default:
+            port.down(event)
+        }
+    }
+
+    public func up(_ event: Event) {
+        switch event {
+        case .send(var p, let o, let flags):
+            guard let h = try? p.pop(Header.decode) else { return }
+            switch h {
+            case .noHeader: port.up(.send(p, peer: o, flags: flags))
+            case let .data(seq): received(seq, p, from: o, flags: flags)
+            case let .ack(a): acknowledged(a, by: o)
+            case let .nak(lo, hi):
+                acknowledged(lo, by: o)
+                resend(to: o, from: lo, below: hi)
+            }
+        case .cast(var p, let o, let flags):
+            guard (try? p.pop(Header.decode)) == .noHeader else { return }
+            port.up(.cast(p, peer: o, flags: flags))
+        case .initialize:
+            port.up(event)
+        case let .timer(now):
+            if now >= nextSweep {
+                nextSweep = now + sweep
+                port.down(.timer(nextSweep))
+                for peer in out.indices where peer != rank && !failed.contains(peer) {
+                    if inb[peer].next > inb[peer].acked { sendAck(to: peer) }
+                    resend(to: peer, from: out[peer].lo, below: out[peer].retransmitBelow)
+                    out[peer].retransmitBelow = out[peer].hi
+                }
+            }
+            port.up(event)
+        case let .fail(f):
+            failed.formUnion(f)
+            port.up(event)
+        case .exit:
+            out = out.map { _ in Outbound() }
+            inb = inb.map { _ in Inbound() }
+            port.up(event)
+        default:
+            port.up(event)
+        }
+    }
+
+    private func received(_ seq: UInt64, _ p: Packet, from o: Rank, flags: MessageFlags) {
+        var s = inb[o]
+        defer { inb[o] = s }
+        if seq == s.next {
+            s.next += 1
+            port.up(.send(p, peer: o, flags: flags))
+            while let q = s.early.removeValue(forKey: s.next) {
+                s.next += 1
+                port.up(.send(q, peer: o, flags: flags))
+            }
+        } else if seq > s.next {
+            guard seq - s.next <= UInt64(maxEarly) else { return }  // implausibly far ahead
+            if s.early[seq] == nil { s.early[seq] = p }
+            if seq > s.naked {
+                // Ask for the hole [next, seq) once per new high point.
+                s.naked = seq
+                var nak = Packet(headroom: 48)
+                nak.push(Header.nak(s.next, seq))
+                port.down(.send(nak, peer: o, flags: []))
+            }
+        } else if seq < s.acked {
+            s.acked = seq  // a duplicate below my ack: my ack was lost, send it again
+        }
+        if s.next >= s.acked + ackRate {
+            s.acked = s.next
+            var ack = Packet(headroom: 32)
+            ack.push(Header.ack(s.next))
+            port.down(.send(ack, peer: o, flags: []))
+        }
+    }
+
+    private func sendAck(to peer: Rank) {
+        inb[peer].acked = inb[peer].next
+        var ack = Packet(headroom: 32)
+        ack.push(Header.ack(inb[peer].next))
+        port.down(.send(ack, peer: peer, flags: []))
+    }
+
+    private func acknowledged(_ a: UInt64, by o: Rank) {
+        guard a > out[o].lo, a <= out[o].hi else { return }
+        while out[o].lo < a, let p = out[o].buffer.popFirst() {
+            out[o].bytes -= cost(p)
+            out[o].lo += 1
+        }
+        if out[o].blocked && out[o].bytes <= window / 2 {
+            out[o].blocked = false
+            port.up(.flowControl(blocked: false, peer: o))
+        }
+    }
+
+    private func resend(to peer: Rank, from lo: UInt64, below hi: UInt64) {
+        let start = max(lo, out[peer].lo)
+        let end = min(hi, out[peer].hi)
+        guard start < end else { return }
+        for seq in start ..< end {
+            var p = out[peer].buffer[Int(seq - out[peer].lo)]
+            p.push(Header.data(seq))
+            port.down(.send(p, peer: peer, flags: []))
+        }
+    }
+}

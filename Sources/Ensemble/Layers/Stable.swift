@@ -1,0 +1,151 @@
+/// Stable: tracks which casts every live member has delivered (Ensemble's `stable.ml`).
+///
+/// Each member keeps an acknowledgement matrix: row `i` is what member `i` reported having
+/// delivered from each origin. Every `stable_sweep` (and, beyond Ensemble, whenever
+/// `stable_trigger_bytes` of casts have gone by, so a busy sender's window keeps moving), it
+/// asks Mnak for its own row, gossips the row as an unreliable cast and sends down
+/// `.stable(mins, maxs)` over the live rows: Mnak frees what is stable and NAKs up to the max.
+public final class Stable: Layer {
+    enum Header: HeaderEncodable {
+        case noHeader
+        case gossip(row: [Int], failed: RankSet)
+
+        var encodedSizeBound: Int {
+            switch self {
+            case .noHeader: 1
+            case let .gossip(row, failed): 1 + 10 + row.count * 10 + 10 + 8 * (failed.count + 1)
+            }
+        }
+        func encode<W: WireWriting>(into w: inout W) {
+            switch self {
+            case .noHeader: w.write(UInt8(0))
+            case let .gossip(row, failed):
+                w.write(UInt8(1))
+                w.writeCount(row.count)
+                for x in row { w.writeVarint(UInt64(max(0, x))) }
+                failed.encode(into: &w)
+            }
+        }
+        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
+            let tag: UInt8 = try r.read()
+            switch tag {
+            case 0: return .noHeader
+            case 1:
+                let n = try r.readCount(limit: members)
+                var row: [Int] = []
+                row.reserveCapacity(n)
+                for _ in 0 ..< n {
+                    let v: UInt64 = try r.readVarint()
+                    row.append(Int(clamping: v))
+                }
+                return .gossip(row: row, failed: try RankSet.decode(from: &r, maxRank: members))
+            default: throw .invalidValue(field: "Stable header", value: UInt64(tag))
+            }
+        }
+    }
+
+    private let port: LayerPort
+    private let rank: Rank
+    private let count: Int
+    private let sweep: Time
+    private let triggerBytes: Int
+    private var acks: [[Int]]
+    private var failed = RankSet()
+    private var nextGossip = Time.zero
+    private var firstRound = true
+    private var volume = 0
+    private var requestPending = false
+
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
+        self.port = port
+        rank = setup.rank
+        count = setup.count
+        sweep = try setup.params.time("stable_sweep", default: .seconds(1))
+        triggerBytes = try setup.params.int("stable_trigger_bytes", default: 512 << 10)
+        guard sweep > .zero else { throw ParameterError("stable_sweep must be positive") }
+        acks = Array(repeating: Array(repeating: 0, count: setup.count), count: setup.count)
+    }
+
+    public func up(_ event: Event) {
+        switch event {
+        case let .initialize(now):
+            port.up(event)
+            nextGossip = now
+            port.down(.timer(now))
+        case let .timer(now):
+            if now >= nextGossip {
+                // The very first round is skipped: nothing can be stable yet.
+                if firstRound { firstRound = false } else { requestRound() }
+                nextGossip = now + sweep
+                port.down(.timer(nextGossip))
+            }
+            port.up(event)
+        case let .cast(p, _, _):
+            countVolume(p.count)
+            port.up(event)
+        case let .stableRequest(numCasts?):
+            requestPending = false
+            if numCasts.count == count { acks[rank] = numCasts }
+            computeStability()
+            var g = Packet(headroom: 64 + 10 * count)
+            g.push(Header.gossip(row: acks[rank], failed: failed))
+            port.down(.castUnreliable(g, peer: rank))
+        case .castUnreliable(var p, let o):
+            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            switch h {
+            case .noHeader:
+                port.up(.castUnreliable(p, peer: o))
+            case let .gossip(row, theirFailed):
+                guard o != rank, !theirFailed.contains(rank), !failed.contains(o), row.count == count else { return }
+                for j in 0 ..< count where row[j] > acks[o][j] { acks[o][j] = row[j] }
+            }
+        case let .fail(f):
+            failed.formUnion(f)
+            port.up(event)
+            requestRound()
+        default:
+            port.up(event)
+        }
+    }
+
+    public func down(_ event: Event) {
+        switch event {
+        case .castUnreliable(var p, let peer):
+            p.push(Header.noHeader)
+            port.down(.castUnreliable(p, peer: peer))
+        case let .cast(p, _, _):
+            countVolume(p.count)
+            port.down(event)
+        default:
+            port.down(event)
+        }
+    }
+
+    private func countVolume(_ bytes: Int) {
+        volume += max(bytes, 64)
+        if volume >= triggerBytes {
+            volume = 0
+            requestRound()
+        }
+    }
+
+    private func requestRound() {
+        guard !requestPending else { return }
+        requestPending = true
+        port.down(.stableRequest(numCasts: nil))
+    }
+
+    /// `mins[j]`: what every live member has delivered of j's casts; `maxs[j]`: what some has.
+    private func computeStability() {
+        var mins = Array(repeating: Int.max, count: count)
+        var maxs = Array(repeating: 0, count: count)
+        for i in 0 ..< count where !failed.contains(i) {
+            for j in 0 ..< count {
+                mins[j] = min(mins[j], acks[i][j])
+                maxs[j] = max(maxs[j], acks[i][j])
+            }
+        }
+        for j in 0 ..< count where mins[j] == Int.max { mins[j] = 0 }
+        port.down(.stable(stability: mins, numCasts: maxs))
+    }
+}

@@ -1,0 +1,140 @@
+/// Top_appl: the bridge to the application. Counts the application's casts and sends (the
+/// flush will need them), hands deliveries to the application, calls its heartbeat, and
+/// turns window-full signals from below into `SendResult.full` and `writable` calls.
+public final class TopAppl: Layer {
+    /// A message either belongs to the application or to a layer above Top_appl.
+    enum Header: UInt8, HeaderEncodable {
+        case application = 0, passThrough = 1
+        var encodedSizeBound: Int { 1 }
+        func encode<W: WireWriting>(into w: inout W) { w.write(rawValue) }
+        static func decode(from r: inout WireReader) throws(WireError) -> Header {
+            let b: UInt8 = try r.read()
+            guard let h = Header(rawValue: b) else { throw .invalidValue(field: "Top_appl header", value: UInt64(b)) }
+            return h
+        }
+    }
+
+    private let port: LayerPort
+    private unowned let services: StackServices
+    public let rank: Rank
+    private let count: Int
+    private let view: ViewState
+    private let heartbeatRate: Time
+
+    /// Messages the application sent and received in this view, for the flush.
+    public private(set) var castsSent = 0
+    public private(set) var sendsSent: [Int]
+    public private(set) var castsReceived: [Int]
+    public private(set) var sendsReceived: [Int]
+
+    private var castsBlocked = false
+    private var sendsBlocked = RankSet()
+    private var blocked = false
+    private var leaving = false
+    private var nextHeartbeat = Time.zero
+    private var exited = false
+
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
+        self.port = port
+        self.services = services
+        rank = setup.rank
+        count = setup.count
+        view = setup.view
+        heartbeatRate = try setup.params.time("heartbeat_rate", default: .seconds(1))
+        guard heartbeatRate > .zero else { throw ParameterError("heartbeat_rate must be positive") }
+        sendsSent = Array(repeating: 0, count: setup.count)
+        castsReceived = Array(repeating: 0, count: setup.count)
+        sendsReceived = Array(repeating: 0, count: setup.count)
+    }
+
+    // MARK: Calls from the application (through the endpoint)
+
+    func applicationCast(_ payload: Packet) -> SendResult {
+        if exited || leaving { return .rejected("the member has left") }
+        if blocked { return .blocked }
+        if castsBlocked { return .full }
+        var p = payload
+        p.push(Header.application)
+        castsSent += 1
+        port.down(.cast(p, peer: rank, flags: .application))
+        return .sent
+    }
+
+    func applicationSend(_ payload: Packet, to peer: Rank) -> SendResult {
+        if exited || leaving { return .rejected("the member has left") }
+        guard peer >= 0 && peer < count else { return .rejected("rank \(peer) is not in the view of \(count)") }
+        guard peer != rank else { return .rejected("a member cannot send to itself") }
+        if blocked { return .blocked }
+        if sendsBlocked.contains(peer) { return .full }
+        var p = payload
+        p.push(Header.application)
+        sendsSent[peer] += 1
+        port.down(.send(p, peer: peer, flags: .application))
+        return .sent
+    }
+
+    func applicationControl(_ event: Event) {
+        if case .leave = event { leaving = true }
+        port.down(event)
+    }
+
+    // MARK: Handlers
+
+    public func up(_ event: Event) {
+        switch event {
+        case .initialize(let now):
+            port.up(event)
+            services.application?.install(view: view, rank: rank)
+            nextHeartbeat = now
+            port.down(.timer(now))
+        case .cast(var p, let peer, let flags):
+            guard let h = try? p.pop(Header.decode) else { return }
+            if h == .passThrough { port.up(.cast(p, peer: peer, flags: flags)); return }
+            castsReceived[peer] += 1
+            services.application?.receiveCast(from: peer, p)
+        case .send(var p, let peer, let flags):
+            guard let h = try? p.pop(Header.decode) else { return }
+            if h == .passThrough { port.up(.send(p, peer: peer, flags: flags)); return }
+            sendsReceived[peer] += 1
+            services.application?.receiveSend(from: peer, p)
+        case .timer(let now):
+            if now >= nextHeartbeat && !blocked && !exited {
+                nextHeartbeat = now + heartbeatRate
+                port.down(.timer(nextHeartbeat))
+                services.application?.heartbeat(now: now)
+            }
+            port.up(event)
+        case .async:
+            if !blocked && !exited { services.application?.heartbeat(now: nextHeartbeat - heartbeatRate) }
+        case let .flowControl(isBlocked, peer):
+            if let peer {
+                if isBlocked { sendsBlocked.insert(peer) } else if sendsBlocked.contains(peer) {
+                    sendsBlocked.remove(peer)
+                    services.application?.writable(peer: peer)
+                }
+            } else if isBlocked != castsBlocked {
+                castsBlocked = isBlocked
+                if !isBlocked { services.application?.writable(peer: nil) }
+            }
+        case .exit:
+            exited = true
+            port.up(event)
+            if leaving { services.application?.exit() }
+        default:
+            port.up(event)
+        }
+    }
+
+    public func down(_ event: Event) {
+        switch event {
+        case .cast(var p, let peer, let flags):
+            p.push(Header.passThrough)
+            port.down(.cast(p, peer: peer, flags: flags))
+        case .send(var p, let peer, let flags):
+            p.push(Header.passThrough)
+            port.down(.send(p, peer: peer, flags: flags))
+        default:
+            port.down(event)
+        }
+    }
+}

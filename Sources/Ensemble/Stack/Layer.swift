@@ -1,0 +1,63 @@
+/// One protocol layer: a state machine that handles events from below (`up`) and from above
+/// (`down`) and emits events to its neighbours through its `LayerPort`. A layer never does
+/// I/O, never reads a clock and never calls another layer directly; it talks to the same
+/// layer at other members only through the header it pushes on messages.
+public protocol Layer: AnyObject {
+    /// An event from the layer below.
+    func up(_ event: Event)
+    /// An event from the layer above.
+    func down(_ event: Event)
+}
+
+/// What a layer is given when the stack for a view is built.
+public struct LayerSetup {
+    /// The view, identical at every member.
+    public let view: ViewState
+    /// My rank in it.
+    public let rank: Rank
+    /// Parameters: the view's overrides on top of the endpoint's.
+    public let params: Parameters
+    /// The time the stack starts.
+    public let now: Time
+
+    public init(view: ViewState, rank: Rank, params: Parameters, now: Time) {
+        self.view = view
+        self.rank = rank
+        self.params = params
+        self.now = now
+    }
+
+    public var count: Int { view.count }
+    public var endpoint: EndpointID { view.members[rank] }
+    public var isCoordinator: Bool { rank == 0 }
+}
+
+/// A layer's connection to its neighbours: events go into the stack's FIFO queue and are
+/// handled after the current handler returns (no re-entrancy, FIFO between any two layers).
+public struct LayerPort {
+    unowned(unsafe) let stack: Stack
+    let index: Int
+
+    /// Passes an event to the layer above (or, from the top layer, out of the stack).
+    @inline(__always) public func up(_ event: Event) { stack.enqueue(index - 1, .up, event) }
+
+    /// Passes an event to the layer below.
+    @inline(__always) public func down(_ event: Event) { stack.enqueue(index + 1, .down, event) }
+}
+
+/// How a layer is made: from its setup and its port. Throws on bad parameters.
+public typealias LayerFactory = @Sendable (LayerSetup, LayerPort, StackServices) throws(ParameterError) -> any Layer
+
+/// What the stack offers the layers that need the outside world: only Bottom (the network
+/// and alarms) and Top_appl (the application) use it.
+public protocol StackServices: AnyObject {
+    /// Hands one finished message to the network: to `destination`, or to every other member
+    /// when `destination` is nil. The bytes must be copied before returning.
+    func transmit(_ packet: Packet, to destination: Rank?)
+    /// Gossip on the group's rendezvous channel, or straight to one address.
+    func transmitGossip(_ gossip: Gossip, to address: Address?)
+    /// Deliver an up `.timer` at (or after) `time`.
+    func requestAlarm(at time: Time)
+    /// The application bound to this endpoint.
+    var application: (any GroupApplication)? { get }
+}

@@ -1,0 +1,62 @@
+/// The layers a protocol string may name, in the one order they may appear (top first),
+/// and how to build each.
+public struct LayerRegistry: Sendable {
+    public struct Entry {
+        public let canonicalName: String
+        public let factory: LayerFactory
+    }
+
+    /// Every layer name this implementation knows, top to bottom.
+    public static let canonicalOrder = [
+        "Top", "Heal", "Switch", "Leave", "Inter", "Intra", "Elect", "Merge", "Sync", "Suspect",
+        "Vsync", "Top_appl", "Local", "Pt2pt", "Frag", "Stable", "Mnak", "Bottom",
+    ]
+
+    private let factories: [String: LayerFactory]
+
+    public init(factories: [String: LayerFactory]) {
+        var byLowercase: [String: LayerFactory] = [:]
+        for (k, v) in factories { byLowercase[k.lowercased()] = v }
+        self.factories = byLowercase
+    }
+
+    /// Splits and checks a protocol string: every name known (case-insensitive), none twice,
+    /// in canonical order (Frag may sit anywhere between Top_appl and Mnak: it is correct
+    /// above or below Pt2pt), Top first, Bottom last, Top_appl present, Stable with Mnak.
+    public func validate(_ protocolStack: String) throws(StackError) -> [Entry] {
+        let known = LayerRegistry.canonicalOrder
+        let raw = protocolStack.split(separator: ":").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
+        guard !raw.isEmpty else { throw .emptyProtocol }
+        var names: [String] = []
+        for r in raw {
+            guard let name = known.first(where: { $0.lowercased() == r.lowercased() }) else {
+                throw .unknownLayer(r, known: known)
+            }
+            if names.contains(name) { throw .duplicateLayer(name) }
+            names.append(name)
+        }
+        func position(_ n: String) -> Int { known.firstIndex(of: n) ?? 0 }
+        let ordered = names.filter { $0 != "Frag" }
+        for (a, b) in zip(ordered, ordered.dropFirst()) where position(a) > position(b) {
+            throw .misplacedLayer(b, reason: "it must be above \(a)", known: known)
+        }
+        if let frag = names.firstIndex(of: "Frag") {
+            if let appl = names.firstIndex(of: "Top_appl"), frag < appl {
+                throw .misplacedLayer("Frag", reason: "it must be below Top_appl", known: known)
+            }
+            if let mnak = names.firstIndex(of: "Mnak"), frag > mnak {
+                throw .misplacedLayer("Frag", reason: "it must be above Mnak", known: known)
+            }
+        }
+        if names.first != "Top" { throw names.contains("Top") ? .misplacedLayer("Top", reason: "it must be first", known: known) : .missingLayer("Top") }
+        if names.last != "Bottom" { throw names.contains("Bottom") ? .misplacedLayer("Bottom", reason: "it must be last", known: known) : .missingLayer("Bottom") }
+        if !names.contains("Top_appl") { throw .missingLayer("Top_appl") }
+        if names.contains("Mnak") && !names.contains("Stable") { throw .missingLayer("Stable") }
+        var entries: [Entry] = []
+        for n in names {
+            guard let f = factories[n.lowercased()] else { throw .notImplemented(n) }
+            entries.append(Entry(canonicalName: n, factory: f))
+        }
+        return entries
+    }
+}

@@ -1,0 +1,108 @@
+import DequeModule
+
+/// A stack of layers built for one view from a protocol string, top layer first.
+///
+/// Events between layers go through one FIFO queue: a handler's outputs are handled after it
+/// returns, in the order emitted, so no layer is ever re-entered and every pair of adjacent
+/// layers sees FIFO order in each direction (Ensemble's I/O-automaton model).
+public final class Stack {
+    enum Direction { case up, down }
+
+    public let view: ViewState
+    public let rank: Rank
+    public let layerNames: [String]
+    private(set) var layers: [any Layer] = []
+    private var queue: Deque<(Int, Direction, Event)> = []
+    private var running = false
+    /// Receives events that leave the top of the stack.
+    private let above: (Event) -> Void
+
+    /// Builds the stack. `above` receives every event the top layer emits upward.
+    public init(protocolStack: String, setup: LayerSetup, services: StackServices,
+                registry: LayerRegistry = .standard, above: @escaping (Event) -> Void) throws(StackError) {
+        view = setup.view
+        rank = setup.rank
+        self.above = above
+        let names = try registry.validate(protocolStack)
+        layerNames = names.map(\.canonicalName)
+        queue.reserveCapacity(64)
+        for (i, entry) in names.enumerated() {
+            do {
+                layers.append(try entry.factory(setup, LayerPort(stack: self, index: i), services))
+            } catch {
+                throw .badParameter(layer: entry.canonicalName, error)
+            }
+        }
+    }
+
+    /// The layer of type `L` (the first one), for the endpoint and tests.
+    public func layer<L: Layer>(_: L.Type) -> L? {
+        for l in layers { if let l = l as? L { return l } }
+        return nil
+    }
+
+    /// Injects an event at the bottom, travelling up (from the network or the alarm clock).
+    public func injectUp(_ event: Event) {
+        enqueue(layers.count - 1, .up, event)
+    }
+
+    /// Injects an event at layer `index`, travelling down (the application, via Top_appl).
+    public func injectDown(_ event: Event, at index: Int) {
+        enqueue(index, .down, event)
+    }
+
+    public func index<L: Layer>(of _: L.Type) -> Int? { layers.firstIndex { $0 is L } }
+
+    @inline(__always)
+    func enqueue(_ index: Int, _ direction: Direction, _ event: Event) {
+        queue.append((index, direction, event))
+        if !running { drain() }
+    }
+
+    /// Handles queued events until none is left.
+    private func drain() {
+        running = true
+        defer { running = false }
+        while let (index, direction, event) = queue.popFirst() {
+            if index < 0 {
+                above(event)
+            } else if index < layers.count {
+                switch direction {
+                case .up: layers[index].up(event)
+                case .down: layers[index].down(event)
+                }
+            }
+            // index == layers.count: Bottom never emits below itself; nothing to do.
+        }
+    }
+}
+
+/// Why a stack could not be built.
+public enum StackError: Error, Equatable, CustomStringConvertible {
+    case emptyProtocol
+    case unknownLayer(String, known: [String])
+    case misplacedLayer(String, reason: String, known: [String])
+    case duplicateLayer(String)
+    case missingLayer(String)
+    case notImplemented(String)
+    case badParameter(layer: String, ParameterError)
+
+    public var description: String {
+        switch self {
+        case .emptyProtocol:
+            "the protocol string is empty"
+        case let .unknownLayer(name, known):
+            "unknown layer '\(name)'; known layers, top to bottom: \(known.joined(separator: ":"))"
+        case let .misplacedLayer(name, reason, known):
+            "layer '\(name)' is misplaced: \(reason); the order is, top to bottom: \(known.joined(separator: ":"))"
+        case let .duplicateLayer(name):
+            "layer '\(name)' appears twice"
+        case let .missingLayer(name):
+            "a stack needs the '\(name)' layer"
+        case let .notImplemented(name):
+            "layer '\(name)' is not implemented in this build"
+        case let .badParameter(layer, error):
+            "layer \(layer): \(error)"
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/// The framing of every datagram between endpoints.
+///
+/// ```
+/// magic (1) | version (1) | kind (1) | group hash (8) | view hash (8) | sender rank (varint)
+/// then, for data frames: [message length (varint) | message bytes]*
+/// ```
+/// One datagram carries every message queued for one destination in one loop turn
+/// (batching), so the 19 + rank bytes of frame are shared. Gossip frames carry one gossip
+/// record after the header instead, with a view hash of 0 and rank 0.
+public struct Frame {
+    public enum Kind: UInt8 {
+        case data = 1
+        case gossip = 2
+    }
+
+    public var kind: Kind
+    public var group: UInt64
+    public var view: UInt64
+    public var sender: Rank
+
+    /// Bytes of the header for a rank below 128.
+    public static let typicalHeaderSize = 20
+
+    public init(kind: Kind, group: UInt64, view: UInt64, sender: Rank) {
+        self.kind = kind
+        self.group = group
+        self.view = view
+        self.sender = sender
+    }
+
+    public func encode<W: WireWriting>(into w: inout W) {
+        w.write(Wire.magic)
+        w.write(Wire.formatVersion)
+        w.write(kind.rawValue)
+        w.write(group)
+        w.write(view)
+        w.writeCount(sender)
+    }
+
+    /// Reads and checks a frame header; the reader is left at the first message.
+    public static func decode(from r: inout WireReader, maxRank: Int) throws(WireError) -> Frame {
+        try r.readFormatHeader()
+        let k: UInt8 = try r.read()
+        guard let kind = Kind(rawValue: k) else { throw .invalidValue(field: "frame kind", value: UInt64(k)) }
+        return Frame(kind: kind, group: try r.read(), view: try r.read(), sender: try r.readCount(limit: maxRank))
+    }
+
+    /// A 64-bit digest of a view id, used to route datagrams to the stack of that view.
+    public static func hash(_ id: ViewID) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ x: UInt64) {
+            var x = x
+            for _ in 0 ..< 8 {
+                h ^= x & 0xFF
+                h = h &* 0x0000_0100_0000_01B3
+                x >>= 8
+            }
+        }
+        mix(id.ltime)
+        mix(UInt64(id.coordinator.host) << 16 | UInt64(id.coordinator.port))
+        mix(UInt64(id.coordinator.counter))
+        mix(id.coordinator.incarnation)
+        return h == 0 ? 1 : h  // 0 means "no view" in gossip frames
+    }
+}
