@@ -35,6 +35,22 @@ public final class Stack {
         }
     }
 
+    /// A stack of the given layers, unchecked: for testing one layer between probes.
+    init(entries: [LayerRegistry.Entry], setup: LayerSetup, services: StackServices,
+         above: @escaping (Event) -> Void) throws(StackError) {
+        view = setup.view
+        rank = setup.rank
+        self.above = above
+        layerNames = entries.map(\.canonicalName)
+        for (i, entry) in entries.enumerated() {
+            do {
+                layers.append(try entry.factory(setup, LayerPort(stack: self, index: i), services))
+            } catch {
+                throw .badParameter(layer: entry.canonicalName, error)
+            }
+        }
+    }
+
     /// The layer of type `L` (the first one), for the endpoint and tests.
     public func layer<L: Layer>(_: L.Type) -> L? {
         for l in layers { if let l = l as? L { return l } }

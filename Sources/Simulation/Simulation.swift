@@ -1,1 +1,0 @@
-// Simulation: virtual clock, simulated network, property checker.
