@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Reactor", targets: ["Reactor"]),
         .executable(name: "maestro-perf", targets: ["maestro-perf"]),
         .executable(name: "lapa", targets: ["lapa"]),
+        .executable(name: "maestro-sim", targets: ["maestro-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -70,6 +71,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tools/lapa"),
+        .executableTarget(
+            name: "maestro-sim",
+            dependencies: [
+                "Simulation", "Ensemble", "ToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/maestro-sim"),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Ensemble"]),
         .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble"]),

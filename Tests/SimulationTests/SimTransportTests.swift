@@ -3,7 +3,7 @@ import Testing
 @testable import Simulation
 
 @Suite struct SimTransportTests {
-    private func oneHost() throws -> (SimWorld, SimTransport, Recorder) {
+    private func oneHost() throws -> (SimWorld, SimTransport, DelegateRecorder) {
         let world = SimWorld(seed: 1)
         let p = makeHosts(world, count: 1)[0]
         let host = try #require(Host.of(p))

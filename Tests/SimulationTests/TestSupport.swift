@@ -2,7 +2,7 @@ import Ensemble
 @testable import Simulation
 
 /// A delegate that logs everything it is told, with optional reactions.
-final class Recorder: TransportDelegate {
+final class DelegateRecorder: TransportDelegate {
     enum Event: Equatable, CustomStringConvertible {
         case received([UInt8], from: Address, at: Time)
         case wake(Time)
@@ -55,11 +55,11 @@ final class Recorder: TransportDelegate {
     }
 }
 
-/// What a process built at boot: one transport on `port` with a `Recorder`. Kept in the
+/// What a process built at boot: one transport on `port` with a `DelegateRecorder`. Kept in the
 /// process's `state`, so a crash releases it.
 final class Host {
     let transport: SimTransport
-    let recorder = Recorder()
+    let recorder = DelegateRecorder()
 
     init(_ process: SimProcess, port: UInt16 = 7000) {
         transport = process.makeTransport(port: port)

@@ -1,0 +1,55 @@
+import Ensemble
+
+/// Who did what, in the order it happened, across every simulated member: the input of the
+/// property checker. Members are identified by (process index, incarnation).
+public final class Recorder {
+    public struct Member: Hashable, Comparable, Sendable, CustomStringConvertible {
+        public var process: Int
+        public var incarnation: UInt64
+        public init(process: Int, incarnation: UInt64) {
+            self.process = process
+            self.incarnation = incarnation
+        }
+        public static func < (a: Member, b: Member) -> Bool { (a.process, a.incarnation) < (b.process, b.incarnation) }
+        public var description: String { incarnation == 0 ? "p\(process)" : "p\(process).\(incarnation)" }
+    }
+
+    /// A message as sent: by whom, in which view, to whom (nil: a cast to the view).
+    public struct Sent: Sendable {
+        public var origin: Member
+        public var view: ViewID
+        public var kind: TestMessage.Kind
+        public var seq: UInt64
+        public var destination: Member?
+    }
+
+    public struct Delivery: Sendable {
+        public var receiver: Member
+        public var view: ViewID
+        /// The member the stack says sent it (from the view's rank).
+        public var from: Member?
+        /// What the payload says; nil if it was not a valid test message.
+        public var message: TestMessage?
+        public var kind: TestMessage.Kind
+    }
+
+    public enum Entry: Sendable {
+        case installed(Member, ViewState)
+        case sent(Sent)
+        case delivered(Delivery)
+        case blocked(Member, ViewID)
+        case crashed(Member)
+        case left(Member)
+    }
+
+    public private(set) var entries: [Entry] = []
+    /// Endpoint ids of the members, to translate view membership.
+    public private(set) var endpoints: [EndpointID: Member] = [:]
+
+    public init() {}
+
+    public func register(_ member: Member, endpoint: EndpointID) { endpoints[endpoint] = member }
+    public func member(of endpoint: EndpointID) -> Member? { endpoints[endpoint] }
+
+    public func record(_ e: Entry) { entries.append(e) }
+}

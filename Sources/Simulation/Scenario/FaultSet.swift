@@ -1,0 +1,40 @@
+/// The kinds of trouble a scenario may inject.
+public struct FaultSet: OptionSet, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let loss = FaultSet(rawValue: 1 << 0)
+    public static let dup = FaultSet(rawValue: 1 << 1)
+    public static let reorder = FaultSet(rawValue: 1 << 2)
+    public static let delay = FaultSet(rawValue: 1 << 3)
+
+    /// Network faults: what a static-view run may use.
+    public static let network: FaultSet = [.loss, .dup, .reorder, .delay]
+
+    static let names: [(String, FaultSet)] = [("loss", .loss), ("dup", .dup), ("reorder", .reorder), ("delay", .delay)]
+
+    /// Parses "loss,dup,reorder,delay" (or "none", or "all").
+    public init(parsing text: String) throws(ScenarioError) {
+        var set: FaultSet = []
+        for part in text.split(separator: ",").map({ $0.lowercased() }) where !part.isEmpty {
+            if part == "none" { continue }
+            if part == "all" { set.formUnion(.network); continue }
+            guard let f = FaultSet.names.first(where: { $0.0 == part })?.1 else {
+                throw ScenarioError("unknown fault '\(part)'; known: \(FaultSet.names.map(\.0).joined(separator: ",")), all, none")
+            }
+            set.insert(f)
+        }
+        self = set
+    }
+
+    public var description: String {
+        let n = FaultSet.names.filter { contains($0.1) }.map(\.0)
+        return n.isEmpty ? "none" : n.joined(separator: ",")
+    }
+}
+
+public struct ScenarioError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
