@@ -47,7 +47,7 @@ public enum Event {
     /// Stop sending: the view is about to change.
     case block
     /// My part of the flush is complete (up: everyone's, at the collector).
-    case blockOk(contact: MergeContact?)
+    indirect case blockOk(contact: MergeContact?)
     /// How many application casts (per origin) and sends (per peer) must be delivered
     /// before this view may end.
     case syncInfo(casts: [Int], sends: [Int])
@@ -55,7 +55,7 @@ public enum Event {
     /// the flush).
     case applCounts(casts: [Int], sends: [Int])
     /// The next view.
-    case view(ViewState)
+    indirect case view(ViewState)
     /// Ask for a view change.
     case prompt
     /// Switch to this protocol at the next view.
@@ -71,12 +71,12 @@ public enum Event {
     // MARK: Gossip and merging
 
     /// Gossip on the group's channel (down: to the rendezvous; up: heard from elsewhere).
-    case gossip(Gossip)
+    indirect case gossip(Gossip)
     /// Gossip sent straight to one address (Heal replies, merge traffic).
-    case gossipDirect(Gossip, to: Address)
-    case mergeRequest(MergeContact, ViewState)
-    case mergeGranted(MergeContact, ViewState)
-    case mergeDenied(MergeContact, ViewState)
+    indirect case gossipDirect(Gossip, to: Address)
+    indirect case mergeRequest(MergeContact, ViewState)
+    indirect case mergeGranted(MergeContact, ViewState)
+    indirect case mergeDenied(MergeContact, ViewState)
     case mergeFailed
 
     // MARK: Debugging

@@ -115,8 +115,11 @@ public final class Frag: Layer {
             deliver(p)
             return
         }
-        var list = partials[slot]
-        defer { partials[slot] = list }
+        reassemble(id, index, total, p, &partials[slot], deliver)
+    }
+
+    private func reassemble(_ id: UInt64, _ index: Int, _ total: Int, _ p: Packet, _ list: inout [Partial],
+                            _ deliver: (Packet) -> Void) {
         var k = list.firstIndex { $0.id == id }
         if k == nil {
             // Only the newest messages are worth waiting for; older incomplete ones were

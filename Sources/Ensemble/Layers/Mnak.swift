@@ -143,11 +143,9 @@ public final class Mnak: Layer {
             for o in f where o != rank && o < count {
                 // Cut the failed origin at what I delivered: anything beyond may be missing
                 // everywhere, and the flush agrees on the maximum delivered by any survivor.
-                var w = windows[o]
-                let keep = Int(min(UInt64(w.buffer.count), w.read - w.lo))
-                w.buffer.removeLast(w.buffer.count - keep)
-                w.hi = w.read
-                windows[o] = w
+                let keep = Int(min(UInt64(windows[o].buffer.count), windows[o].read - windows[o].lo))
+                windows[o].buffer.removeLast(windows[o].buffer.count - keep)
+                windows[o].hi = windows[o].read
             }
             port.up(event)
         case .exit:
@@ -173,8 +171,11 @@ public final class Mnak: Layer {
 
     private func receivedData(origin o: Rank, seq: UInt64, _ p: Packet) {
         guard o != rank else { return }
-        var w = windows[o]
-        defer { windows[o] = w }
+        // In place: copying the window out of the array would copy its whole buffer.
+        receivedData(origin: o, seq: seq, p, &windows[o])
+    }
+
+    private func receivedData(origin o: Rank, seq: UInt64, _ p: Packet, _ w: inout Window) {
         if seq == w.read && w.read == w.hi {
             // Fast path: the next one, nothing missing.
             w.store(seq, p)
@@ -214,11 +215,10 @@ public final class Mnak: Layer {
     /// Re-sends what I delivered (or sent) of `origin`'s casts in `[lo, hi)` to `peer`.
     private func retransmit(origin: Rank, lo: UInt64, hi: UInt64, to peer: Rank) {
         guard peer != rank else { return }
-        let w = windows[origin]
-        let end = min(hi, w.read)
-        var seq = max(lo, w.lo)
+        let end = min(hi, windows[origin].read)
+        var seq = max(lo, windows[origin].lo)
         while seq < end {
-            if var p = w.packet(seq) {
+            if var p = windows[origin].packet(seq) {
                 p.push(Header.retransmit(origin: origin, seq: seq))
                 port.down(.sendUnreliable(p, peer: peer))
             }
@@ -229,8 +229,16 @@ public final class Mnak: Layer {
     private func applyStability(_ stability: [Int], _ numCasts: [Int]) {
         guard stability.count == count, numCasts.count == count else { return }
         for o in 0 ..< count {
-            var w = windows[o]
-            let newLo = min(UInt64(max(0, stability[o])), w.read)
+            applyStability(o, stability[o], numCasts[o], &windows[o])
+        }
+        if flowBlocked && myUnstableBytes <= window / 2 {
+            flowBlocked = false
+            port.up(.flowControl(blocked: false, peer: nil))
+        }
+    }
+
+    private func applyStability(_ o: Rank, _ stable: Int, _ known: Int, _ w: inout Window) {
+            let newLo = min(UInt64(max(0, stable)), w.read)
             while w.lo < newLo, !w.buffer.isEmpty {
                 let p = w.buffer.removeFirst()
                 if o == rank, let p { myUnstableBytes -= cost(p) }
@@ -238,14 +246,8 @@ public final class Mnak: Layer {
             }
             if w.lo < newLo { w.lo = newLo }
             if o != rank {
-                w.hi = max(w.hi, UInt64(max(0, numCasts[o])))
+                w.hi = max(w.hi, UInt64(max(0, known)))
                 checkNak(&w, origin: o, forced: true)
             }
-            windows[o] = w
-        }
-        if flowBlocked && myUnstableBytes <= window / 2 {
-            flowBlocked = false
-            port.up(.flowControl(blocked: false, peer: nil))
-        }
     }
 }

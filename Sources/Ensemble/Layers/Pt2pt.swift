@@ -142,8 +142,11 @@ public final class Pt2pt: Layer {
     }
 
     private func received(_ seq: UInt64, _ p: Packet, from o: Rank, flags: MessageFlags) {
-        var s = inb[o]
-        defer { inb[o] = s }
+        // In place: a copy of the peer's state would copy its buffer of early messages.
+        received(seq, p, from: o, flags: flags, &inb[o])
+    }
+
+    private func received(_ seq: UInt64, _ p: Packet, from o: Rank, flags: MessageFlags, _ s: inout Inbound) {
         if seq == s.next {
             s.next += 1
             port.up(.send(p, peer: o, flags: flags))
@@ -196,7 +199,7 @@ public final class Pt2pt: Layer {
         let end = min(hi, out[peer].hi)
         guard start < end else { return }
         for seq in start ..< end {
-            var p = out[peer].buffer[Int(seq - out[peer].lo)]
+            var p = out[peer].buffer[Int(seq - out[peer].lo)]  // a copy of one packet, not of the buffer
             p.push(Header.data(seq))
             port.down(.send(p, peer: peer, flags: []))
         }

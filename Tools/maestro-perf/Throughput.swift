@@ -1,0 +1,201 @@
+import ArgumentParser
+import Ensemble
+import Foundation
+import Reactor
+import ToolSupport
+
+/// `maestro-perf throughput`: K of M members multicast flat out (with flow control) over real
+/// UDP; every receiver checks order and content and reports what it got.
+struct Throughput: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "throughput",
+        abstract: "Multicast throughput of the stack over UDP on 127.0.0.1 (members in this process).",
+        discussion: """
+            Builds one group of --members endpoints on one reactor (one static view), lets \
+            --senders of them cast --size-byte messages as fast as the flow-control window \
+            allows for --seconds, and reports per receiver messages/s and MB/s (the slowest \
+            receiver is the headline), datagrams/s, framing bytes per message, and any message \
+            lost or out of order.
+            """)
+
+    @Option(help: "Members in the group.")
+    var members = 4
+
+    @Option(help: "How many of them multicast.")
+    var senders = 1
+
+    @Option(help: "Message payload size in bytes (at least 16).")
+    var size = 100
+
+    @Option(help: "Seconds of traffic.")
+    var seconds = 3.0
+
+    @Flag(inversion: .prefixedNo, help: "Batch the messages of one loop turn into one datagram per destination.")
+    var batching = true
+
+    @Option(help: "Ensemble parameters, name=value:type;...")
+    var params = ""
+
+    @Flag(help: "End with one JSON object on the last line.")
+    var json = false
+
+    @OptionGroup var log: LogOptions
+
+    static let protocolStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+
+    func validate() throws {
+        guard members >= 2 else { throw ValidationError("--members must be at least 2") }
+        guard (1...members).contains(senders) else { throw ValidationError("--senders must be between 1 and --members") }
+        guard size >= 16 else { throw ValidationError("--size must be at least 16 bytes (sequence number and checksum)") }
+        guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+        do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
+    }
+
+    func run() throws {
+        log.bootstrap()
+        let reactor = Reactor()
+        var parameters = try Parameters(parsing: params)
+        parameters["batching"] = .bool(batching)
+        let transports = try (0 ..< members).map { _ in try UDPTransport(reactor: reactor, maxDatagram: 65536, batch: 32) }
+        let ids = transports.enumerated().map { i, t in
+            EndpointID(host: t.localAddress.ip, port: t.localAddress.port, counter: UInt16(i), incarnation: UInt64.random(in: 1 ... .max))
+        }
+        let view = ViewState(group: GroupID("maestro-perf-throughput"), protocolStack: Self.protocolStack, ltime: 1,
+                             members: ids, addresses: transports.map(\.localAddress))
+        let apps = (0 ..< members).map { ThroughputMember(rank: $0, members: members, size: size) }
+        let endpoints = try (0 ..< members).map { i in
+            try GroupEndpoint(id: ids[i], group: view.group, transport: transports[i], protocolStack: Self.protocolStack,
+                              params: parameters, application: apps[i])
+        }
+        for (i, e) in endpoints.enumerated() {
+            apps[i].endpoint = e
+            try e.join(view: view)
+        }
+        let signals = reactor.stopOnTerminationSignals()
+        _ = signals
+
+        // Senders refill whenever the loop comes round; `writable` resumes them after `.full`.
+        for i in 0 ..< senders { apps[i].sending = true }
+        let pump = reactor.every(.microseconds(200)) { for i in 0 ..< senders { apps[i].pump() } }
+        let progress = Progress()
+        let ticker = reactor.every(.seconds(1)) {
+            let slowest = (senders ..< members).map { apps[$0].received }.min() ?? apps[0].received
+            progress.update("sent \(apps.prefix(senders).map(\.sent).reduce(0, +)), slowest receiver \(slowest)")
+        }
+        reactor.updateNow()
+        let start = reactor.now
+        let startCounters = endpoints.map(\.counters)
+        reactor.run(for: .seconds(seconds))
+        reactor.updateNow()
+        let elapsed = (reactor.now - start).seconds
+        for a in apps { a.sending = false }
+        let receivedAtEnd = apps.map(\.received)
+        let sentAtEnd = apps.map(\.sent)
+        // Let in-flight messages arrive, so that "lost" means lost, not late.
+        reactor.run(until: { apps.allSatisfy { $0.caughtUp(sentAtEnd) } }, timeout: .seconds(5))
+        pump.cancel()
+        ticker.cancel()
+        progress.finish()
+
+        let receivers = senders < members ? Array(senders ..< members) : Array(0 ..< members)
+        let rates = receivers.map { Double(receivedAtEnd[$0]) / elapsed }
+        let slowest = rates.min() ?? 0
+        let lost = apps.enumerated().reduce(0) { acc, x in acc + x.element.missing(sentAtEnd, selfRank: x.offset) }
+        let outOfOrder = apps.reduce(0) { $0 + $1.outOfOrder }
+        let corrupt = apps.reduce(0) { $0 + $1.corrupt }
+        let senderCounters = (0 ..< senders).map { endpoints[$0].counters }
+        let datagrams = senderCounters.enumerated().reduce(UInt64(0)) { $0 + $1.element.datagramsSent - startCounters[$1.offset].datagramsSent }
+        let msgsOut = senderCounters.enumerated().reduce(UInt64(0)) { $0 + $1.element.messagesSent - startCounters[$1.offset].messagesSent }
+        let bytesOut = senderCounters.enumerated().reduce(UInt64(0)) { $0 + $1.element.bytesSent - startCounters[$1.offset].bytesSent }
+        let framing = msgsOut > 0 ? Double(bytesOut) / Double(msgsOut) - Double(size) : 0
+        let mb = slowest * Double(size) / 1e6
+        print(String(format: "%d members, %d sender(s), %d B, batching %@, %.1f s", members, senders, size, batching ? "on" : "off", elapsed))
+        print(String(format: "per receiver: slowest %.0f msgs/s (%.1f MB/s), fastest %.0f msgs/s", slowest, mb, rates.max() ?? 0))
+        print(String(format: "senders: %.0f datagrams/s, %.1f messages per datagram, %.1f bytes of framing per message",
+                     Double(datagrams) / elapsed, msgsOut > 0 ? Double(msgsOut) / Double(max(datagrams, 1)) : 0, framing))
+        print("lost \(lost), out of order \(outOfOrder), corrupt \(corrupt), window-full waits \(apps.reduce(0) { $0 + $1.fullWaits })")
+        if json {
+            print(jsonLine([
+                "benchmark": "throughput", "members": members, "senders": senders, "size": size, "seconds": elapsed,
+                "batching": batching, "msgs_per_sec": slowest, "mb_per_sec": mb,
+                "datagrams_per_sec": Double(datagrams) / elapsed, "framing_bytes_per_msg": framing,
+                "lost": lost, "out_of_order": outOfOrder, "corrupt": corrupt,
+            ]))
+        }
+    }
+}
+
+/// One member of the throughput group: sends numbered messages, checks what it receives.
+final class ThroughputMember: GroupApplication {
+    let rank: Rank
+    let size: Int
+    weak var endpoint: GroupEndpoint?
+    var sending = false
+    private(set) var sent = 0
+    private(set) var received = 0
+    private(set) var outOfOrder = 0
+    private(set) var corrupt = 0
+    private(set) var fullWaits = 0
+    private var nextFrom: [UInt64]
+    private var blocked = false
+    private var payload: [UInt8]
+
+    init(rank: Rank, members: Int, size: Int) {
+        self.rank = rank
+        self.size = size
+        nextFrom = Array(repeating: 0, count: members)
+        payload = [UInt8](repeating: 0, count: size)
+    }
+
+    func install(view: ViewState, rank: Rank) {}
+
+    /// Casts until the window is full (at most a burst per call, so receivers get the loop).
+    func pump() {
+        guard sending, !blocked, let endpoint else { return }
+        for _ in 0 ..< 512 {
+            let seq = UInt64(sent)
+            withUnsafeBytes(of: seq.bigEndian) { for i in 0 ..< 8 { payload[i] = $0[i] } }
+            let check = UInt64(truncatingIfNeeded: seq &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(rank))
+            withUnsafeBytes(of: check.bigEndian) { for i in 0 ..< 8 { payload[8 + i] = $0[i] } }
+            switch endpoint.cast(payload) {
+            case .sent: sent += 1
+            case .full:
+                blocked = true
+                fullWaits += 1
+                return
+            default: return
+            }
+        }
+    }
+
+    func writable(peer: Rank?) {
+        if peer == nil {
+            blocked = false
+            pump()
+        }
+    }
+
+    func receiveCast(from origin: Rank, _ payload: Packet) {
+        payload.withBytes { b in
+            guard b.count == size else { corrupt += 1; return }
+            let seq = UInt64(bigEndian: b.loadUnaligned(as: UInt64.self))
+            let check = UInt64(bigEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            if check != UInt64(truncatingIfNeeded: seq &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(origin)) { corrupt += 1 }
+            if seq != nextFrom[origin] { outOfOrder += 1 }
+            nextFrom[origin] = seq + 1
+        }
+        received += 1
+    }
+
+    func receiveSend(from origin: Rank, _ payload: Packet) {}
+
+    func caughtUp(_ sent: [Int]) -> Bool {
+        sent.enumerated().allSatisfy { o, n in o == rank || nextFrom[o] >= UInt64(n) }
+    }
+
+    func missing(_ sent: [Int], selfRank: Rank) -> Int {
+        sent.enumerated().reduce(0) { acc, x in
+            x.offset == selfRank ? acc : acc + max(0, x.element - Int(nextFrom[x.offset]))
+        }
+    }
+}
