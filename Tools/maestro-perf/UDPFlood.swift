@@ -108,6 +108,8 @@ struct UDPFlood: ParsableCommand {
                 round.sent &+= 1
             }
         }
+        let signals = reactor.stopOnTerminationSignals()
+        defer { _ = signals }
         reactor.updateNow()
         let start = reactor.now
         writer.start()
