@@ -125,23 +125,45 @@ public struct Gossip: Sendable {
     }
 }
 
+/// "My partition exists": a coordinator's announcement on the gossip channel.
 public struct HealGossip: Hashable, Sendable {
     public var protocolStack: String
     public var viewID: ViewID
     public var contact: MergeContact
     public var members: [EndpointID]
+
+    public init(protocolStack: String, viewID: ViewID, contact: MergeContact, members: [EndpointID]) {
+        self.protocolStack = protocolStack
+        self.viewID = viewID
+        self.contact = contact
+        self.members = members
+    }
 }
 
 public struct ProtocolGossip: Hashable, Sendable {
     public var protocolStack: String
     public var viewID: ViewID
     public var timestamp: Time
+
+    public init(protocolStack: String, viewID: ViewID, timestamp: Time) {
+        self.protocolStack = protocolStack
+        self.viewID = viewID
+        self.timestamp = timestamp
+    }
 }
 
+/// One message of the merge protocol between coordinators of different partitions.
 public struct MergeGossip: Sendable {
-    public enum Kind: UInt8, Sendable { case request, granted, denied }
+    public enum Kind: UInt8, Sendable { case request = 0, granted = 1, denied = 2 }
     public var contact: MergeContact
     public var sequence: UInt64
     public var kind: Kind
     public var view: ViewState
+
+    public init(contact: MergeContact, sequence: UInt64, kind: Kind, view: ViewState) {
+        self.contact = contact
+        self.sequence = sequence
+        self.kind = kind
+        self.view = view
+    }
 }

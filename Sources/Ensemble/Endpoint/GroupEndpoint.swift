@@ -25,10 +25,16 @@ public final class GroupEndpoint: TransportDelegate {
     private var hosts: [StackHost] = []
     private var wakeTime = Time.never
     private var idleRequested = false
+    /// Where coordinators gossip (rendezvous servers), set at creation.
+    public let gossipServers: [Address]
+    /// True once this endpoint has left the group (or was never joined).
+    public private(set) var hasLeft = false
+    private var gossipScratch = WireWriter(capacity: 256)
 
     public init(id: EndpointID, group: GroupID, transport: any Transport, protocolStack: String,
-                params: Parameters = Parameters(), application: any GroupApplication,
+                params: Parameters = Parameters(), application: any GroupApplication, gossip: [Address] = [],
                 registry: LayerRegistry = .standard, logger: Logger? = nil) throws(ParameterError) {
+        gossipServers = gossip
         self.id = id
         self.group = group
         self.transport = transport
@@ -64,12 +70,29 @@ public final class GroupEndpoint: TransportDelegate {
         host.stack?.injectUp(.initialize(transport.now))
     }
 
-    /// Events leaving the top of a stack.
+    /// Events leaving the top of a stack: the next view, or the end of a stack.
     func stackEmitted(_ event: Event, from host: StackHost) {
         switch event {
+        case let .view(nv):
+            // Only the newest stack may move the endpoint on, once per view.
+            guard host === hosts.last, !hasLeft, nv.ltime > host.view.ltime || nv.id != host.view.id,
+                  nv.rank(of: id) != nil else { return }
+            do {
+                try install(nv)
+            } catch {
+                logger.error("cannot build the stack for view \(nv.id): \(error)")
+            }
         case .exit:
+            host.flushAll()
             host.exited = true
+            let wasNewest = host === hosts.last
             hosts.removeAll { $0 === host }
+            if wasNewest {
+                // The newest stack only exits when this endpoint leaves.
+                hasLeft = true
+                for h in hosts { h.stack?.injectDown(.exit, at: 0) }
+            }
+            alarmsChanged()
         default:
             break
         }
@@ -139,7 +162,14 @@ public final class GroupEndpoint: TransportDelegate {
     }
 
     func transmitGossip(_ gossip: Gossip, to address: Address?) {
-        // Gossip and merging arrive with the membership layers.
+        gossipScratch.removeAll()
+        Frame(kind: .gossip, group: group.hash, view: 0, sender: 0).encode(into: &gossipScratch)
+        gossip.encode(into: &gossipScratch)
+        if let address {
+            sendDatagram(gossipScratch.bytes, messages: 0, to: address)
+        } else {
+            for server in gossipServers { sendDatagram(gossipScratch.bytes, messages: 0, to: server) }
+        }
     }
 
     func alarmsChanged() {
@@ -164,7 +194,14 @@ public final class GroupEndpoint: TransportDelegate {
             counters.foreignGroup += 1
             return
         }
-        guard frame.kind == .data else { return }
+        if frame.kind == .gossip {
+            guard let g = try? Gossip.decode(from: &r), r.isAtEnd else {
+                counters.malformed += 1
+                return
+            }
+            hosts.last?.stack?.injectUp(.gossip(g))
+            return
+        }
         guard let host = hosts.first(where: { $0.viewHash == frame.view }), let stack = host.stack else {
             counters.unknownView += 1
             return

@@ -1,7 +1,17 @@
 extension LayerRegistry {
     /// Every layer this build implements.
     public static let standard = LayerRegistry(factories: [
-        "Top": { s, p, x in Top(s, p, x) },
+        "Top": { s, p, x throws(ParameterError) in try Top(s, p, x) },
+        "Heal": { s, p, x in Heal(s, p, x) },
+        "Switch": { s, p, x in Switch(s, p, x) },
+        "Leave": { s, p, x in Leave(s, p, x) },
+        "Inter": { s, p, x in Inter(s, p, x) },
+        "Intra": { s, p, x in Intra(s, p, x) },
+        "Elect": { s, p, x in Elect(s, p, x) },
+        "Merge": { s, p, x throws(ParameterError) in try Merge(s, p, x) },
+        "Sync": { s, p, x in Sync(s, p, x) },
+        "Suspect": { s, p, x throws(ParameterError) in try Suspect(s, p, x) },
+        "Vsync": { s, p, x in Vsync(s, p, x) },
         "Top_appl": { s, p, x throws(ParameterError) in try TopAppl(s, p, x) },
         "Pt2pt": { s, p, x throws(ParameterError) in try Pt2pt(s, p, x) },
         "Frag": { s, p, x throws(ParameterError) in try Frag(s, p, x) },

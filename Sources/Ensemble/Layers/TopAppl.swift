@@ -1,6 +1,9 @@
-/// Top_appl: the bridge to the application. Counts the application's casts and sends (the
-/// flush will need them), hands deliveries to the application, calls its heartbeat, and
-/// turns window-full signals from below into `SendResult.full` and `writable` calls.
+/// Top_appl: the bridge to the application (Ensemble's `top_appl.ml`). Hands deliveries to
+/// the application, calls its heartbeat, turns window-full signals from below into
+/// `SendResult.full` and `writable` calls, and takes part in the flush: it counts the
+/// application's casts and sends, calls `block()` when the view is about to change (sends are
+/// refused from then on), and holds the member's `.blockOk` until it has delivered every
+/// message the flush (`.syncInfo`) says it must.
 public final class TopAppl: Layer {
     /// A message either belongs to the application or to a layer above Top_appl.
     enum Header: UInt8, HeaderEncodable {
@@ -27,9 +30,14 @@ public final class TopAppl: Layer {
     public private(set) var castsReceived: [Int]
     public private(set) var sendsReceived: [Int]
 
+    enum Blocking { case unblocked, blocked, flushing, flushed }
+
     private var castsBlocked = false
     private var sendsBlocked = RankSet()
-    private var blocked = false
+    private var blocking = Blocking.unblocked
+    private var blocked: Bool { blocking != .unblocked }
+    private var failed = RankSet()
+    private var expectations: (casts: [Int], sends: [Int])?
     private var leaving = false
     private var nextHeartbeat = Time.zero
     private var exited = false
@@ -92,11 +100,13 @@ public final class TopAppl: Layer {
             if h == .passThrough { port.up(.cast(p, peer: peer, flags: flags)); return }
             castsReceived[peer] += 1
             services.application?.receiveCast(from: peer, p)
+            if blocking == .flushing { checkFlushed() }
         case .send(var p, let peer, let flags):
             guard let h = try? p.pop(Header.decode) else { return }
             if h == .passThrough { port.up(.send(p, peer: peer, flags: flags)); return }
             sendsReceived[peer] += 1
             services.application?.receiveSend(from: peer, p)
+            if blocking == .flushing { checkFlushed() }
         case .timer(let now):
             if now >= nextHeartbeat && !blocked && !exited {
                 nextHeartbeat = now + heartbeatRate
@@ -116,6 +126,25 @@ public final class TopAppl: Layer {
                 castsBlocked = isBlocked
                 if !isBlocked { services.application?.writable(peer: nil) }
             }
+        case .block:
+            port.up(counts)
+            port.up(event)
+        case let .fail(f):
+            failed.formUnion(f)
+            port.up(counts)
+            port.up(event)
+            checkFlushed()
+        case let .syncInfo(casts, sends):
+            expectations = (casts, sends)
+            checkFlushed()
+            port.up(event)
+        case .blockOk:
+            guard blocking == .blocked else {
+                port.up(event)
+                return
+            }
+            blocking = .flushing
+            checkFlushed()
         case .exit:
             exited = true
             port.up(event)
@@ -125,8 +154,32 @@ public final class TopAppl: Layer {
         }
     }
 
+    /// What the flush needs from me: casts received per origin (mine: sent) and sends sent.
+    private var counts: Event {
+        var casts = castsReceived
+        casts[rank] = castsSent
+        return .applCounts(casts: casts, sends: sendsSent)
+    }
+
+    /// Lets `.blockOk` go up once every message the flush expects has been delivered.
+    private func checkFlushed() {
+        guard blocking == .flushing, let e = expectations, e.casts.count == count, e.sends.count == count else { return }
+        for j in 0 ..< count where j != rank {
+            if castsReceived[j] < e.casts[j] { return }
+            if !failed.contains(j) && sendsReceived[j] < e.sends[j] { return }
+        }
+        blocking = .flushed
+        port.up(.blockOk(contact: nil))
+    }
+
     public func down(_ event: Event) {
         switch event {
+        case .block:
+            if blocking == .unblocked {
+                if !leaving { services.application?.block() }
+                blocking = .blocked
+            }
+            port.down(event)
         case .cast(var p, let peer, let flags):
             p.push(Header.passThrough)
             port.down(.cast(p, peer: peer, flags: flags))

@@ -23,6 +23,10 @@ public struct LayerRegistry: Sendable {
     /// Splits and checks a protocol string: every name known (case-insensitive), none twice,
     /// in canonical order (Frag may sit anywhere between Top_appl and Mnak: it is correct
     /// above or below Pt2pt), Top first, Bottom last, Top_appl present, Stable with Mnak.
+    ///
+    /// A stack with Sync but no Vsync gets Vsync inserted directly above Top_appl: without the
+    /// flush agreement Top_appl never releases `.blockOk` and the first view change hangs (the
+    /// seed's string, reference §0 problem A).
     public func validate(_ protocolStack: String) throws(StackError) -> [Entry] {
         let known = LayerRegistry.canonicalOrder
         let raw = protocolStack.split(separator: ":").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
@@ -34,6 +38,9 @@ public struct LayerRegistry: Sendable {
             }
             if names.contains(name) { throw .duplicateLayer(name) }
             names.append(name)
+        }
+        if names.contains("Sync") && !names.contains("Vsync"), let appl = names.firstIndex(of: "Top_appl") {
+            names.insert("Vsync", at: appl)
         }
         func position(_ n: String) -> Int { known.firstIndex(of: n) ?? 0 }
         let ordered = names.filter { $0 != "Frag" }

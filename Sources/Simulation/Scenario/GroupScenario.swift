@@ -35,6 +35,8 @@ public struct GroupScenario {
         public var datagrams: UInt64 = 0
         public var events: UInt64 = 0
         public var windowFull = 0
+        /// Each member's last view, as "member: ltime [members]".
+        public var finalViews: [String] = []
         public var passed: Bool { violations.isEmpty }
     }
 
@@ -50,6 +52,11 @@ public struct GroupScenario {
         let port: UInt16 = 6793
 
         var processes: [SimProcess] = []
+        // The gossip rendezvous runs on a process of its own, outside the faults.
+        let relayProcess = world.addProcess(name: "gossip") { p in
+            p.state = GossipRelay(transport: p.makeTransport(port: 6788))
+        }
+        let relay = relayProcess.address(port: 6788)
         for i in 0 ..< config.members {
             let p = world.addProcess(name: "p\(i)") { _ in }
             processes.append(p)
@@ -70,7 +77,8 @@ public struct GroupScenario {
         for (i, m) in members.enumerated() {
             do {
                 let e = try GroupEndpoint(id: ids[i], group: group, transport: transports[i],
-                                          protocolStack: config.protocolStack, params: config.params, application: m)
+                                          protocolStack: config.protocolStack, params: config.params, application: m,
+                                          gossip: [relay])
                 m.endpoint = e
                 try e.join(view: config.staticView ? view : nil)
             } catch {
@@ -101,6 +109,10 @@ public struct GroupScenario {
         result.datagrams = world.counters.sent
         result.events = world.eventsExecuted
         result.windowFull = members.reduce(0) { $0 + $1.fullResults }
+        result.finalViews = members.map { m in
+            guard let v = m.view else { return "\(m.me): none" }
+            return "\(m.me): \(v.ltime) [\(v.members.map { recorder.member(of: $0).map(String.init(describing:)) ?? "?" }.joined(separator: ","))]"
+        }
         return result
     }
 

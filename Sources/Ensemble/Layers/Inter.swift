@@ -1,0 +1,82 @@
+/// Inter: view changes that join partitions (Ensemble's `inter.ml`).
+///
+/// A coordinator merging into another partition sends a merge request (through Merge) and,
+/// when granted, installs the granter's view in its own partition. A coordinator receiving
+/// requests accepts only endpoints it has never seen in this view, and only before it has
+/// blocked; it grants each accepted request with the new view, or denies the request.
+public final class Inter: Layer {
+    enum State { case normal, merging, failedMerge, installedView }
+
+    private let port: LayerPort
+    private let setup: LayerSetup
+    private var state = State.normal
+    private var blocked = false
+    private var seen: Set<EndpointID>
+    private var mergers: [ViewState] = []
+
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
+        self.port = port
+        self.setup = setup
+        seen = Set(setup.view.members)
+    }
+
+    private func contact(of v: ViewState) -> MergeContact {
+        MergeContact(endpoint: v.coordinator, address: v.addresses.first ?? Address(ip: 0, port: 0), viewID: v.id)
+    }
+
+    public func down(_ event: Event) {
+        switch event {
+        case let .mergeRequest(target, _):
+            guard setup.rank == 0, state == .normal, !seen.contains(target.endpoint) else {
+                port.up(.mergeFailed)
+                return
+            }
+            state = .merging
+            port.down(.mergeRequest(target, setup.view))
+        case let .view(nv):
+            guard state != .installedView else { return }
+            state = .installedView
+            for m in mergers { port.down(.mergeGranted(contact(of: m), nv)) }
+            port.down(event)
+        default:
+            port.down(event)
+        }
+    }
+
+    public func up(_ event: Event) {
+        switch event {
+        case let .mergeRequest(_, mvs):
+            let fresh = mvs.members.allSatisfy { !seen.contains($0) }
+            if setup.rank == 0 && !blocked && state == .normal && fresh {
+                seen.formUnion(mvs.members)
+                mergers.append(mvs)
+                port.up(event)
+            } else {
+                port.down(.mergeDenied(contact(of: mvs), mvs))
+            }
+        case let .mergeGranted(_, nv):
+            guard setup.rank == 0, state == .merging, nv.previousIDs.contains(setup.view.id), nv.ltime > setup.view.ltime,
+                  nv.rank(of: setup.endpoint) != nil else { return }
+            state = .installedView
+            port.down(.view(nv))
+        case let .mergeDenied(_, mvs):
+            if setup.rank == 0 && state == .merging && mvs.id == setup.view.id {
+                state = .failedMerge
+                port.up(.mergeFailed)
+            }
+        case .mergeFailed:
+            if state == .merging {
+                state = .failedMerge
+                port.up(event)
+            }
+        case .blockOk:
+            blocked = true
+            port.up(event)
+        case .view:
+            state = .installedView
+            port.up(event)
+        default:
+            port.up(event)
+        }
+    }
+}

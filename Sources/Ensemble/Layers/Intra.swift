@@ -1,0 +1,107 @@
+/// Intra: spreads the coordinator's Fail and View decisions inside one partition, and
+/// rejects inconsistent ones (Ensemble's `intra.ml`). A rejected decision makes its sender a
+/// suspect; a member accepts at most one view per stack.
+public final class Intra: Layer {
+    enum Header: HeaderEncodable {
+        case passThrough
+        case view(ViewState)
+        case fail(RankSet)
+
+        var encodedSizeBound: Int {
+            switch self {
+            case .passThrough: 1
+            case let .view(v): 1 + v.encodedSizeBound
+            case let .fail(f): 1 + f.encodedSizeBound
+            }
+        }
+        func encode<W: WireWriting>(into w: inout W) {
+            switch self {
+            case .passThrough: w.write(Tag.passThrough)
+            case let .view(v): w.write(UInt8(1)); v.encode(into: &w)
+            case let .fail(f): w.write(UInt8(2)); f.encode(into: &w)
+            }
+        }
+        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
+            let tag: UInt8 = try r.read()
+            switch tag {
+            case 0: return .passThrough
+            case 1: return .view(try ViewState.decode(from: &r))
+            case 2: return .fail(try RankSet.decode(from: &r, maxRank: members))
+            default: throw .invalidValue(field: "Intra header", value: UInt64(tag))
+            }
+        }
+    }
+
+    private let port: LayerPort
+    private let setup: LayerSetup
+    private let rank: Rank
+    private var elected = false
+    private var viewSent = false
+    private var failed = RankSet()
+
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
+        self.port = port
+        self.setup = setup
+        rank = setup.rank
+    }
+
+    public func down(_ event: Event) {
+        switch event {
+        case let .fail(f):
+            failed.formUnion(f)
+            var p = Packet(headroom: 32 + setup.count / 8)
+            p.push(Header.fail(failed))
+            port.down(.cast(p, peer: rank, flags: []))
+            port.down(.fail(failed))
+        case let .view(nv):
+            guard !viewSent else { return }
+            viewSent = true
+            var p = Packet(headroom: nv.encodedSizeBound + 16)
+            p.push(Header.view(nv))
+            port.down(.cast(p, peer: rank, flags: []))
+            port.down(event)
+        case .cast(var p, let peer, let flags):
+            p.push(Header.passThrough)
+            port.down(.cast(p, peer: peer, flags: flags))
+        default:
+            port.down(event)
+        }
+    }
+
+    public func up(_ event: Event) {
+        switch event {
+        case .elect:
+            elected = true
+            port.up(event)
+        case let .fail(f):
+            failed.formUnion(f)
+            port.up(event)
+        case .cast(var p, let o, let flags):
+            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: setup.count) }) else { return }
+            switch h {
+            case .passThrough:
+                port.up(.cast(p, peer: o, flags: flags))
+            case let .fail(f):
+                // Accept only from the lowest live rank, consistent with what I know.
+                let bad = elected || rank < o || f.lowestAbsent(below: setup.count) < o || !failed.isSubset(of: f)
+                    || failed.contains(o) || f.contains(o) || f.contains(rank)
+                if bad {
+                    port.down(.suspect(RankSet([o]), reason: "inconsistent Fail from rank \(o)"))
+                } else {
+                    failed = f
+                    port.down(.fail(f))
+                }
+            case let .view(nv):
+                let bad = elected || viewSent || rank < o || failed.contains(o) || nv.rank(of: setup.endpoint) == nil
+                if bad {
+                    port.down(.suspect(RankSet([o]), reason: "unacceptable View from rank \(o)"))
+                } else {
+                    viewSent = true
+                    port.down(.view(nv))
+                }
+            }
+        default:
+            port.up(event)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+/// Helpers shared by the layers above Top_appl, whose own messages are rare (membership
+/// traffic): each such layer tags *every* cast or send of a kind it originates, 0 meaning
+/// "not mine, pass it on", so that a receiver can always tell whose message it is.
+enum Tag {
+    static let passThrough: UInt8 = 0
+}
+
+extension RankSet {
+    var encodedSizeBound: Int { 10 + 8 * (count / 8 + 2) }
+}
+
+/// Writes an array of counts as varints.
+func encodeCounts<W: WireWriting>(_ a: [Int], into w: inout W) {
+    w.writeCount(a.count)
+    for x in a { w.writeVarint(UInt64(max(0, x))) }
+}
+
+func decodeCounts(from r: inout WireReader, members: Int) throws(WireError) -> [Int] {
+    let n = try r.readCount(limit: members)
+    var a: [Int] = []
+    a.reserveCapacity(n)
+    for _ in 0 ..< n {
+        let v: UInt64 = try r.readVarint()
+        a.append(Int(clamping: v))
+    }
+    return a
+}
+
+extension LayerSetup {
+    /// The lowest rank not in `failed`: the coordinator after those failures.
+    func coordinator(excluding failed: RankSet) -> Rank { failed.lowestAbsent(below: count) }
+}

@@ -1,0 +1,101 @@
+/// Switch: agreed protocol switching at a view change (Ensemble's `switch.ml`).
+///
+/// A requested protocol is cast to the group and remembered; the coordinator prompts a view
+/// change and writes the protocol into the next view, so every member builds its next stack
+/// from it. Coordinators gossip their protocol so that other partitions converge on the most
+/// recent suggestion before they can merge. An unknown or malformed protocol is refused.
+public final class Switch: Layer {
+    enum Header: HeaderEncodable {
+        case passThrough
+        case proto(String)
+
+        var encodedSizeBound: Int {
+            if case let .proto(s) = self { return 1 + 10 + s.utf8.count }
+            return 1
+        }
+        func encode<W: WireWriting>(into w: inout W) {
+            switch self {
+            case .passThrough: w.write(Tag.passThrough)
+            case let .proto(s): w.write(UInt8(1)); w.write(s)
+            }
+        }
+        static func decode(from r: inout WireReader) throws(WireError) -> Header {
+            let tag: UInt8 = try r.read()
+            switch tag {
+            case 0: return .passThrough
+            case 1: return .proto(try r.readString(limit: WireLimits.maxProtocolLength))
+            default: throw .invalidValue(field: "Switch header", value: UInt64(tag))
+            }
+        }
+    }
+
+    private let port: LayerPort
+    private let setup: LayerSetup
+    private var suggestion: String?
+    private var timestamp: Time
+    private var now: Time
+
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
+        self.port = port
+        self.setup = setup
+        timestamp = setup.now
+        now = setup.now
+    }
+
+    private func acceptable(_ p: String) -> Bool {
+        p != setup.view.protocolStack && (try? LayerRegistry.standard.validate(p)) != nil
+    }
+
+    public func up(_ event: Event) {
+        switch event {
+        case let .protocolSwitch(p):
+            guard acceptable(p) else { return }
+            suggestion = p
+            timestamp = now
+            var m = Packet(headroom: 32 + p.utf8.count)
+            m.push(Header.proto(p))
+            port.down(.cast(m, peer: setup.rank, flags: []))
+            if setup.rank == 0 { port.up(.prompt) }
+        case .cast(var m, let o, let flags):
+            guard let h = try? m.pop(Header.decode) else { return }
+            switch h {
+            case .passThrough: port.up(.cast(m, peer: o, flags: flags))
+            case let .proto(p):
+                guard acceptable(p) else { return }
+                suggestion = p
+                if setup.rank == 0 { port.up(.prompt) }
+            }
+        case let .gossip(g):
+            if setup.rank == 0, suggestion == nil, let s = g.protocolSuggestion, s.viewID != setup.view.id,
+               acceptable(s.protocolStack), (s.timestamp, s.viewID) > (timestamp, setup.view.id) {
+                suggestion = s.protocolStack
+                port.up(.prompt)
+            }
+            port.up(event)
+        case let .timer(t):
+            now = t
+            port.up(event)
+        default:
+            port.up(event)
+        }
+    }
+
+    public func down(_ event: Event) {
+        switch event {
+        case var .view(nv):
+            if let s = suggestion { nv.protocolStack = s }
+            port.down(.view(nv))
+        case var .gossip(g):
+            if setup.rank == 0 {
+                g.protocolSuggestion = ProtocolGossip(protocolStack: suggestion ?? setup.view.protocolStack,
+                                                      viewID: setup.view.id, timestamp: timestamp)
+            }
+            port.down(.gossip(g))
+        case .cast(var m, let peer, let flags):
+            m.push(Header.passThrough)
+            port.down(.cast(m, peer: peer, flags: flags))
+        default:
+            port.down(event)
+        }
+    }
+}

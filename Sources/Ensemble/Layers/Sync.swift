@@ -1,0 +1,133 @@
+/// Sync: blocks the group before a view change (Ensemble's `sync.ml`).
+///
+/// The coordinator's Top sends `.block` down; Sync casts Block so that every member blocks
+/// too. When a member's flush is done (its `.blockOk` comes up from Top_appl), it reports to
+/// the current coordinator with a BlockOk vector; the coordinator releases `.blockOk` upward
+/// once every live member has answered.
+public final class Sync: Layer {
+    enum Header: HeaderEncodable {
+        case passThrough
+        case block
+        case blockOk(RankSet)
+
+        var encodedSizeBound: Int {
+            if case let .blockOk(s) = self { return 1 + s.encodedSizeBound }
+            return 1
+        }
+        func encode<W: WireWriting>(into w: inout W) {
+            switch self {
+            case .passThrough: w.write(Tag.passThrough)
+            case .block: w.write(UInt8(1))
+            case let .blockOk(s): w.write(UInt8(2)); s.encode(into: &w)
+            }
+        }
+        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
+            let tag: UInt8 = try r.read()
+            switch tag {
+            case 0: return .passThrough
+            case 1: return .block
+            case 2: return .blockOk(try RankSet.decode(from: &r, maxRank: members))
+            default: throw .invalidValue(field: "Sync header", value: UInt64(tag))
+            }
+        }
+    }
+
+    private let port: LayerPort
+    private let setup: LayerSetup
+    private let rank: Rank
+    private let count: Int
+    private var failed = RankSet()
+    private var coordinator: Rank = 0
+    private var blockSent = false
+    private var collecting = false   // I got `.block` from above: I collect the BlockOks
+    private var released = false
+    private var blockOk = RankSet()
+
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
+        self.port = port
+        self.setup = setup
+        rank = setup.rank
+        count = setup.count
+    }
+
+    private func decode(_ p: inout Packet) -> Header? {
+        try? p.pop { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }
+    }
+
+    public func down(_ event: Event) {
+        switch event {
+        case .block:
+            guard !collecting else { return }
+            collecting = true
+            if !blockSent {
+                blockSent = true
+                var p = Packet(headroom: 48)
+                p.push(Header.block)
+                port.down(.cast(p, peer: rank, flags: []))
+                port.down(.block)
+            }
+            check()
+        case .cast(var p, let peer, let flags):
+            p.push(Header.passThrough)
+            port.down(.cast(p, peer: peer, flags: flags))
+        case .send(var p, let peer, let flags):
+            p.push(Header.passThrough)
+            port.down(.send(p, peer: peer, flags: flags))
+        default:
+            port.down(event)
+        }
+    }
+
+    public func up(_ event: Event) {
+        switch event {
+        case .cast(var p, let o, let flags):
+            guard let h = decode(&p) else { return }
+            switch h {
+            case .passThrough: port.up(.cast(p, peer: o, flags: flags))
+            case .block:
+                if !blockSent {
+                    blockSent = true
+                    port.down(.block)
+                }
+            case .blockOk: break
+            }
+        case .send(var p, let o, let flags):
+            guard let h = decode(&p) else { return }
+            switch h {
+            case .passThrough: port.up(.send(p, peer: o, flags: flags))
+            case let .blockOk(v):
+                blockOk.formUnion(v)
+                check()
+            case .block: break
+            }
+        case .blockOk:
+            // My own flush is complete.
+            blockOk.insert(rank)
+            report()
+            check()
+        case let .fail(f):
+            failed.formUnion(f)
+            coordinator = setup.coordinator(excluding: failed)
+            report()
+            port.up(event)
+            check()
+        default:
+            port.up(event)
+        }
+    }
+
+    /// A member that has finished its flush tells the (possibly new) coordinator.
+    private func report() {
+        guard rank != coordinator, blockOk.contains(rank) else { return }
+        var p = Packet(headroom: 48 + count / 8)
+        p.push(Header.blockOk(blockOk))
+        port.down(.send(p, peer: coordinator, flags: []))
+    }
+
+    private func check() {
+        guard collecting, !released else { return }
+        for r in 0 ..< count where !blockOk.contains(r) && !failed.contains(r) { return }
+        released = true
+        port.up(.blockOk(contact: nil))
+    }
+}

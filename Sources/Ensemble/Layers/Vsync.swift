@@ -1,0 +1,182 @@
+/// Vsync: the flush agreement (Ensemble's `vsync.ml`). Not in the seed's protocol string, which
+/// taken literally hangs at the first view change (reference §0, problem A): the stack builder
+/// inserts it directly above Top_appl whenever the stack has Sync but no Vsync.
+///
+/// Once blocked, every member reports to the coordinator how many application casts it has
+/// received from each origin (its own count: how many it sent) and how many sends it sent to
+/// each peer. Reports count only when made under the same failure vector as mine. When every
+/// live member has reported, each member (the coordinator casts all reports so they compute
+/// the same numbers) tells Top_appl, with `.syncInfo`, how many casts from each origin and
+/// sends from each peer it must deliver before the view may end: for casts, the most any
+/// survivor received (Mnak can fetch it from that survivor); for sends, what the peer sent me.
+public final class Vsync: Layer {
+    struct Report: Equatable {
+        var rank: Rank
+        var casts: [Int]
+        var sends: [Int]
+    }
+
+    enum Header: HeaderEncodable {
+        case passThrough
+        case reports(failed: RankSet, [Report])
+
+        var encodedSizeBound: Int {
+            switch self {
+            case .passThrough: 1
+            case let .reports(f, rs): 1 + f.encodedSizeBound + 10 + rs.reduce(0) { $0 + 30 + 10 * ($1.casts.count + $1.sends.count) }
+            }
+        }
+        func encode<W: WireWriting>(into w: inout W) {
+            switch self {
+            case .passThrough: w.write(Tag.passThrough)
+            case let .reports(f, rs):
+                w.write(UInt8(1))
+                f.encode(into: &w)
+                w.writeCount(rs.count)
+                for r in rs {
+                    w.writeCount(r.rank)
+                    encodeCounts(r.casts, into: &w)
+                    encodeCounts(r.sends, into: &w)
+                }
+            }
+        }
+        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
+            let tag: UInt8 = try r.read()
+            switch tag {
+            case 0: return .passThrough
+            case 1:
+                let f = try RankSet.decode(from: &r, maxRank: members)
+                let n = try r.readCount(limit: members)
+                var rs: [Report] = []
+                for _ in 0 ..< n {
+                    let rank = try r.readCount(limit: members - 1)
+                    let c = try decodeCounts(from: &r, members: members)
+                    let s = try decodeCounts(from: &r, members: members)
+                    guard c.count == members, s.count == members else { throw .invalidValue(field: "Vsync report size", value: UInt64(c.count)) }
+                    rs.append(Report(rank: rank, casts: c, sends: s))
+                }
+                return .reports(failed: f, rs)
+            default: throw .invalidValue(field: "Vsync header", value: UInt64(tag))
+            }
+        }
+    }
+
+    private let port: LayerPort
+    private let setup: LayerSetup
+    private let rank: Rank
+    private let count: Int
+    private var failed = RankSet()
+    private var coordinator: Rank = 0
+    private var blocked = false
+    private var localCasts: [Int]
+    private var localSends: [Int]
+    private var reports: [Report?]
+    /// Reports made under another failure vector, kept until mine matches.
+    private var delayed: [(RankSet, Report)] = []
+    private var done = false
+
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
+        self.port = port
+        self.setup = setup
+        rank = setup.rank
+        count = setup.count
+        localCasts = Array(repeating: 0, count: setup.count)
+        localSends = Array(repeating: 0, count: setup.count)
+        reports = Array(repeating: nil, count: setup.count)
+    }
+
+    public func up(_ event: Event) {
+        switch event {
+        case let .applCounts(casts, sends):
+            localCasts = casts
+            localSends = sends
+        case .block:
+            blocked = true
+            reportLocal()
+            port.up(event)
+        case let .fail(f):
+            if !f.isSubset(of: failed) {
+                failed.formUnion(f)
+                reports = Array(repeating: nil, count: count)
+                done = false
+                coordinator = setup.coordinator(excluding: failed)
+                if blocked { reportLocal() }
+                replayDelayed()
+            }
+            port.up(event)
+        case .send(var p, let o, let flags):
+            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            if case let .reports(f, rs) = h { received(rs, under: f) } else { port.up(.send(p, peer: o, flags: flags)) }
+        case .cast(var p, let o, let flags):
+            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            if case let .reports(f, rs) = h { received(rs, under: f) } else { port.up(.cast(p, peer: o, flags: flags)) }
+        default:
+            port.up(event)
+        }
+    }
+
+    public func down(_ event: Event) {
+        switch event {
+        case .cast(var p, let peer, let flags):
+            p.push(Header.passThrough)
+            port.down(.cast(p, peer: peer, flags: flags))
+        case .send(var p, let peer, let flags):
+            p.push(Header.passThrough)
+            port.down(.send(p, peer: peer, flags: flags))
+        default:
+            port.down(event)
+        }
+    }
+
+    private func reportLocal() {
+        let mine = Report(rank: rank, casts: localCasts, sends: localSends)
+        reports[rank] = mine
+        if rank != coordinator {
+            var p = Packet(headroom: 64 + 20 * count)
+            p.push(Header.reports(failed: failed, [mine]))
+            port.down(.send(p, peer: coordinator, flags: []))
+        }
+        checkDone()
+    }
+
+    private func received(_ rs: [Report], under f: RankSet) {
+        for r in rs where r.rank != rank {
+            if f == failed {
+                if !failed.contains(r.rank) { reports[r.rank] = r }
+            } else if !f.isSubset(of: failed) {
+                delayed.append((f, r))  // made after failures I have not heard of yet
+            }
+            // Otherwise it predates failures I know of: its sender will report again.
+        }
+        checkDone()
+    }
+
+    private func replayDelayed() {
+        let pending = delayed
+        delayed = []
+        for (f, r) in pending {
+            if f == failed, !failed.contains(r.rank) { reports[r.rank] = r }
+            else if !f.isSubset(of: failed) { delayed.append((f, r)) }
+        }
+        checkDone()
+    }
+
+    private func checkDone() {
+        guard blocked, !done else { return }
+        for i in 0 ..< count where reports[i] == nil && !failed.contains(i) { return }
+        done = true
+        var expectCasts = Array(repeating: 0, count: count)
+        var expectSends = Array(repeating: 0, count: count)
+        for case let r? in reports where !failed.contains(r.rank) {
+            for j in 0 ..< count { expectCasts[j] = max(expectCasts[j], r.casts[j]) }
+            expectSends[r.rank] = r.sends[rank]
+        }
+        port.down(.syncInfo(casts: expectCasts, sends: expectSends))
+        if rank == coordinator {
+            // Everyone computes the same numbers from the same reports.
+            var p = Packet(headroom: 64 + 30 * count * count)
+            p.push(Header.reports(failed: failed, reports.compactMap { $0 }))
+            port.down(.cast(p, peer: rank, flags: []))
+        }
+    }
+}
