@@ -84,21 +84,133 @@ import Testing
         for seed in UInt64(batch * 75 + 1) ... UInt64(batch * 75 + 75) {
             let members = 3 + Int(seed % 6)
             var config = GroupScenario.Config(seed: seed, members: members, faults: .network)
+            config.staticView = true
+            config.protocolStack = GroupScenario.dataStack
             config.trafficTime = .seconds(2)
             config.settleTime = .seconds(15)
             let result = GroupScenario(config).run()
             #expect(result.passed, """
                 seed \(seed) failed: \(result.violations.prefix(3).map(\.description).joined(separator: "; "))
-                replay: maestro-sim --seed \(seed) --members \(members) --faults all --static --traffic-seconds 2 --settle-seconds 15 --verbose
+                replay: maestro-sim --seed \(seed) --members \(members) --faults network --static --protocol-stack \(GroupScenario.dataStack) --traffic-seconds 2 --settle-seconds 15 --verbose
                 """)
             #expect(result.deliveries > 0, "seed \(seed): nothing was delivered")
         }
     }
 
+    static let fastTiming = "suspect_sweep=0.1:time;suspect_max_idle=3:int;merge_timeout=2:time;top_sweep=1:time;merge_sweep=0.3:time"
+
+    /// 500 seeds of the seed's full stack, every member starting alone, with every fault
+    /// (loss, duplication, reordering, delay, crash, restart, leave, partition, heal): half
+    /// with Ensemble's default timers, half with fast failure detection. Eight batches run in
+    /// parallel.
+    @Test(arguments: 0 ..< 8)
+    func membershipWithEveryFault(batch: Int) throws {
+        let fast = batch % 2 == 1
+        let params = fast ? try Parameters(parsing: Self.fastTiming) : Parameters()
+        for k in 0 ..< 63 {
+            let seed = UInt64(10_000 + batch * 63 + k)
+            if seed >= 10_500 { break }
+            let members = 3 + Int(seed % 6)
+            var config = GroupScenario.Config(seed: seed, members: members, faults: .all)
+            config.params = params
+            config.trafficTime = .seconds(5)
+            config.settleTime = fast ? .seconds(15) : .seconds(50)
+            let result = GroupScenario(config).run()
+            let flags = fast ? " --params '\(Self.fastTiming)' --settle-seconds 15" : " --settle-seconds 50"
+            #expect(result.passed, """
+                seed \(seed) failed: \(result.violations.prefix(3).map(\.description).joined(separator: "; "))
+                replay: maestro-sim --seed \(seed) --members \(members) --faults all --traffic-seconds 5\(flags) --verbose
+                """)
+        }
+    }
+
     @Test func sameSeedSameRun() {
-        let config = GroupScenario.Config(seed: 42, members: 5, faults: .network)
+        var config = GroupScenario.Config(seed: 42, members: 5, faults: .all)
+        config.trafficTime = .seconds(3)
         let one = GroupScenario(config).run()
         let two = GroupScenario(config).run()
         #expect(one.events == two.events && one.datagrams == two.datagrams && one.deliveries == two.deliveries)
+    }
+}
+
+/// The view checker: hand-made histories with one known fault each.
+@Suite struct ViewCheckerTests {
+    typealias M = Recorder.Member
+    let ms = (0 ..< 3).map { M(process: $0, incarnation: 0) }
+    let ids = (0 ..< 3).map { EndpointID(host: 1, port: UInt16($0), counter: 0, incarnation: 1) }
+
+    func view(_ ltime: UInt64, _ ranks: [Int], prev: [ViewID] = []) -> ViewState {
+        ViewState(group: GroupID("g"), protocolStack: "P", ltime: ltime, members: ranks.map { ids[$0] },
+                  addresses: ranks.map { .loopback(port: UInt16($0)) }, previousIDs: prev)
+    }
+
+    func recorder() -> Recorder {
+        let rec = Recorder()
+        for i in 0 ..< 3 { rec.register(ms[i], endpoint: ids[i]) }
+        return rec
+    }
+
+    func cast(_ rec: Recorder, _ v: ViewState, _ from: Int, _ seq: UInt64) {
+        rec.record(.sent(.init(origin: ms[from], view: v.id, kind: .cast, seq: seq, destination: nil)))
+    }
+    func deliver(_ rec: Recorder, _ v: ViewState, _ to: Int, _ from: Int, _ seq: UInt64) {
+        let msg = TestMessage(origin: from, incarnation: 0, kind: .cast, seq: seq, fillerLength: 0)
+        rec.record(.delivered(.init(receiver: ms[to], view: v.id, from: ms[from], message: msg, kind: .cast)))
+    }
+
+    func check(_ rec: Recorder, live: [Int] = [0, 1, 2]) -> [String] {
+        ViewChecker().check(rec, live: Set(live.map { ms[$0] })).map(\.property)
+    }
+
+    @Test func aCleanViewChangePasses() {
+        let rec = recorder()
+        let v1 = view(1, [0, 1, 2]), v2 = view(2, [0, 1, 2], prev: [v1.id])
+        for i in 0 ..< 3 { rec.record(.installed(ms[i], v1)) }
+        cast(rec, v1, 0, 0)
+        deliver(rec, v1, 1, 0, 0); deliver(rec, v1, 2, 0, 0)
+        for i in 0 ..< 3 { rec.record(.blocked(ms[i], v1.id)) }
+        for i in 0 ..< 3 { rec.record(.installed(ms[i], v2)) }
+        #expect(check(rec).isEmpty)
+    }
+
+    @Test func detectsAVirtualSynchronyBreach() {
+        let rec = recorder()
+        let v1 = view(1, [0, 1, 2]), v2 = view(2, [0, 1, 2], prev: [v1.id])
+        for i in 0 ..< 3 { rec.record(.installed(ms[i], v1)) }
+        cast(rec, v1, 0, 0)
+        deliver(rec, v1, 1, 0, 0)  // member 2 never delivers it, yet moves on with the others
+        for i in 0 ..< 3 { rec.record(.blocked(ms[i], v1.id)) }
+        for i in 0 ..< 3 { rec.record(.installed(ms[i], v2)) }
+        #expect(check(rec) == ["virtual synchrony"])
+    }
+
+    @Test func detectsDisagreementRegressionMissingBlockAndSendAfterBlock() {
+        let rec = recorder()
+        let v1 = view(1, [0, 1, 2])
+        let v1b = view(1, [0, 1])  // same id (same ltime and coordinator), different members
+        rec.record(.installed(ms[0], v1))
+        rec.record(.installed(ms[1], v1b))
+        rec.record(.blocked(ms[0], v1.id))
+        cast(rec, v1, 0, 0)                       // after block()
+        rec.record(.installed(ms[0], view(1, [0, 2])))  // ltime does not grow
+        let found = Set(check(rec, live: [0, 1]))
+        #expect(found.isSuperset(of: ["view agreement", "block discipline", "monotonic views", "liveness"]))
+    }
+
+    @Test func detectsSelfExclusionAndIncompleteFinalView() {
+        let rec = recorder()
+        rec.record(.installed(ms[0], view(1, [1, 2])))
+        rec.record(.installed(ms[1], view(1, [1, 2])))
+        let found = Set(check(rec, live: [0, 1]))
+        #expect(found.contains("view self-inclusion"))
+        #expect(found.contains("liveness"))
+    }
+
+    @Test func detectsALeaverThatNeverExits() {
+        let rec = recorder()
+        let v1 = view(1, [0])
+        rec.record(.installed(ms[0], v1))
+        rec.record(.leaveRequested(ms[0]))
+        #expect(check(rec, live: []) == ["leave"])
     }
 }

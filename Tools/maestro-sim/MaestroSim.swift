@@ -13,10 +13,14 @@ struct MaestroSim: ParsableCommand {
         abstract: "Run seeded simulations of whole groups and check the group-communication guarantees.",
         discussion: """
             Each seed builds a group of simulated processes running the real protocol stack on a \
-            simulated network, drives random casts and sends (0 to 64 KB, so fragmentation works \
-            hard) while injecting the chosen faults, lets the group settle, and checks integrity, \
-            no duplicates, FIFO, no self-delivery and reliable delivery. The same seed always \
-            replays the same run. The last line is `N passed, N failed`.
+            simulated network. Every member starts alone and finds the others through a gossip \
+            rendezvous (or, with --static, all start in one view). Random casts and sends (0 to \
+            64 KB, so fragmentation works hard) run while the chosen faults are injected; then \
+            the faults stop and the group settles. The checks: integrity, no duplicates, FIFO, \
+            no self-delivery, sending-view delivery, reliable delivery, view self-inclusion, \
+            monotonic and agreed views, virtual synchrony, send synchrony, block discipline, \
+            merge correctness, leave, and liveness (one final view of exactly the live members). \
+            The same seed always replays the same run. The last line is `N passed, N failed`.
             """)
 
     @Option(help: "Number of seeds to run (seeds first-seed, first-seed+1, ...).")
@@ -31,26 +35,32 @@ struct MaestroSim: ParsableCommand {
     @Option(help: "Members per group: a number, or a range such as 3-8 (drawn per seed).")
     var members = "3-8"
 
-    @Option(help: "Faults to inject: any of loss,dup,reorder,delay; or all, or none.")
+    @Option(help: "Faults to inject: any of loss,dup,reorder,delay,crash,restart,leave,partition,heal; or network, all, none.")
     var faults = "all"
 
-    @Flag(help: "Every member starts in one given view (required until the membership layers exist).")
+    @Flag(help: "Every member starts in one given view instead of alone.")
     var `static` = false
 
     @Option(help: "Protocol stack, top layer first.")
-    var protocolStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+    var protocolStack = GroupScenario.seedStack
 
     @Option(help: "Ensemble parameters, name=value:type;... (for example pt2pt_sweep=0.5:time).")
     var params = ""
 
-    @Option(help: "Virtual seconds of traffic per seed.")
-    var trafficSeconds = 3.0
+    @Option(help: "Virtual seconds of traffic (and faults) per seed.")
+    var trafficSeconds = 6.0
 
-    @Option(help: "Virtual seconds of quiet after the traffic, for repairs.")
-    var settleSeconds = 20.0
+    @Option(help: "Virtual seconds after the faults stop, for repairs and convergence.")
+    var settleSeconds = 60.0
 
-    @Flag(help: "Print one line per seed.")
+    @Flag(help: "Print one line per seed, and each member's final view.")
     var verbose = false
+
+    @Flag(help: "Print the membership history (views, blocks, faults) of every failing seed.")
+    var history = false
+
+    @Option(help: "Add every membership event of this member (0-based) to the history (debugging).")
+    var trace: Int?
 
     @OptionGroup var log: LogOptions
 
@@ -59,9 +69,6 @@ struct MaestroSim: ParsableCommand {
         _ = try memberRange()
         do { _ = try FaultSet(parsing: faults) } catch { throw ValidationError(error.description) }
         do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
-        if !`static` {
-            throw ValidationError("groups that start as singletons and merge need the membership layers; run with --static")
-        }
     }
 
     func memberRange() throws -> ClosedRange<Int> {
@@ -102,17 +109,23 @@ struct MaestroSim: ParsableCommand {
             config.params = parameters
             config.trafficTime = .seconds(trafficSeconds)
             config.settleTime = .seconds(settleSeconds)
+            config.traceMember = trace
             let result = GroupScenario(config).run()
             sent += result.messagesSent
             if result.passed {
                 passed += 1
-                if verbose { print("seed \(s): passed (\(n) members, \(result.messagesSent) messages, \(result.deliveries) deliveries)") }
+                if verbose {
+                    print("seed \(s): passed (\(n) members, \(result.messagesSent) messages, \(result.deliveries) deliveries, \(result.viewsInstalled) views, \(result.faultsInjected) faults, converged at \(result.convergedAt))")
+                    for v in result.finalViews { print("  \(v)") }
+                }
             } else {
                 failed += 1
                 progress.finish()
                 print("seed \(s): FAILED with \(n) members: \(result.violations.count) violation(s)")
                 for v in result.violations.prefix(5) { print("  \(v)") }
                 if result.violations.count > 5 { print("  ... and \(result.violations.count - 5) more") }
+                if verbose { for v in result.finalViews { print("  final \(v)") } }
+                if history { for h in result.history { print("  | \(h)") } }
                 print("  replay: \(replayCommand(seed: s, members: n))")
             }
             let elapsed = Date().timeIntervalSince(started)
@@ -129,10 +142,10 @@ struct MaestroSim: ParsableCommand {
     func replayCommand(seed s: UInt64, members n: Int) -> String {
         var cmd = "maestro-sim --seed \(s) --members \(n) --faults \(faults)"
         if `static` { cmd += " --static" }
-        if protocolStack != "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom" { cmd += " --protocol-stack '\(protocolStack)'" }
+        if protocolStack != GroupScenario.seedStack { cmd += " --protocol-stack '\(protocolStack)'" }
         if !params.isEmpty { cmd += " --params '\(params)'" }
-        if trafficSeconds != 3 { cmd += " --traffic-seconds \(trafficSeconds)" }
-        if settleSeconds != 20 { cmd += " --settle-seconds \(settleSeconds)" }
+        if trafficSeconds != 6 { cmd += " --traffic-seconds \(trafficSeconds)" }
+        if settleSeconds != 60 { cmd += " --settle-seconds \(settleSeconds)" }
         return cmd + " --verbose"
     }
 }

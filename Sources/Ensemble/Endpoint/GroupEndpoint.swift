@@ -30,6 +30,8 @@ public final class GroupEndpoint: TransportDelegate {
     /// True once this endpoint has left the group (or was never joined).
     public private(set) var hasLeft = false
     private var gossipScratch = WireWriter(capacity: 256)
+    /// When set, every event of every stack is reported (debugging; costly).
+    public var tracer: ((_ view: ViewID, _ layer: String, _ up: Bool, _ event: Event) -> Void)?
 
     public init(id: EndpointID, group: GroupID, transport: any Transport, protocolStack: String,
                 params: Parameters = Parameters(), application: any GroupApplication, gossip: [Address] = [],
@@ -66,6 +68,10 @@ public final class GroupEndpoint: TransportDelegate {
         let host = StackHost(endpoint: self, view: v, rank: rank)
         let setup = LayerSetup(view: v, rank: rank, params: params.merging(v.params), now: transport.now)
         try host.build(setup: setup, registry: registry)
+        if let tracer {
+            let vid = v.id
+            host.stack?.tracer = { layer, up, event in tracer(vid, layer, up, event) }
+        }
         hosts.append(host)
         host.stack?.injectUp(.initialize(transport.now))
     }

@@ -5,6 +5,12 @@
 /// when its Leave arrives. After a view change, the old stack stays up until every member of
 /// the old view has either installed the next view (reported with GotView) or failed, long
 /// enough to serve retransmissions; then it exits.
+///
+/// Beyond Ensemble: an old stack also exits `leave_linger` after its member moved on, even if
+/// some member of the old view never reported. Otherwise a member that missed the View (its
+/// coordinator crashed mid-way) would wait forever in the old view, kept from suspecting
+/// anyone by the old stacks' pings; with the linger it suspects them, forms a view of its
+/// own and merges back.
 public final class Leave: Layer {
     enum Header: HeaderEncodable {
         case passThrough
@@ -42,11 +48,16 @@ public final class Leave: Layer {
     private var gotView = RankSet()
     private var failed = RankSet()
     private var coordinator: Rank = 0
+    private let linger: Time
+    private var now: Time
+    private var deadline = Time.never
 
-    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
         self.setup = setup
         rank = setup.rank
+        now = setup.now
+        linger = try setup.params.time("leave_linger", default: .seconds(10))
     }
 
     private func decode(_ p: inout Packet) -> Header? {
@@ -83,8 +94,23 @@ public final class Leave: Layer {
         case .view:
             if !leaving { port.up(event) }
             gotView.insert(rank)
+            deadline = now + linger
+            port.down(.timer(deadline))
             report()
             checkExit()
+        case let .initialize(t):
+            now = t
+            port.up(event)
+        case let .timer(t):
+            now = t
+            port.up(event)
+            if t >= deadline && !exited {
+                exited = true
+                if !exitPassed {
+                    exitPassed = true
+                    port.down(.exit)
+                }
+            }
         case let .fail(f):
             failed.formUnion(f)
             coordinator = setup.coordinator(excluding: failed)

@@ -194,15 +194,31 @@ public final class Mnak: Layer {
         checkNak(&w, origin: o, forced: false)
     }
 
-    /// NAKs the first hole after `read`, if it is new (or always, when `forced`).
+    /// NAKs the holes in `[read, hi)`: only those above the highest seqno already NAKed, or
+    /// every one of them when `forced` (each stability round). Ensemble NAKs only the first
+    /// hole; after heavy loss that costs one stability round per hole.
     private func checkNak(_ w: inout Window, origin o: Rank, forced: Bool) {
         guard w.read < w.hi else { return }
-        var h = w.read
-        while h < w.hi && !w.has(h) { h += 1 }
-        guard forced || h > w.naked else { return }
-        w.naked = max(w.naked, h)
+        var seq = w.read
+        var sent = 0
+        while seq < w.hi && sent < Mnak.maxHolesPerNak {
+            while seq < w.hi && w.has(seq) { seq += 1 }
+            guard seq < w.hi else { break }
+            let lo = seq
+            while seq < w.hi && !w.has(seq) { seq += 1 }
+            if forced || seq > w.naked {
+                sendNak(origin: o, lo: forced ? lo : max(lo, w.naked), hi: seq)
+                sent += 1
+            }
+        }
+        w.naked = max(w.naked, seq)
+    }
+
+    static let maxHolesPerNak = 64
+
+    private func sendNak(origin o: Rank, lo: UInt64, hi: UInt64) {
         var nak = Packet(headroom: 64)
-        nak.push(Header.nak(origin: o, lo: w.read, hi: h))
+        nak.push(Header.nak(origin: o, lo: lo, hi: hi))
         if !failed.contains(o) {
             port.down(.send(nak, peer: o, flags: []))
         } else if rank != coordinator {

@@ -4,7 +4,7 @@ extension LayerRegistry {
         "Top": { s, p, x throws(ParameterError) in try Top(s, p, x) },
         "Heal": { s, p, x in Heal(s, p, x) },
         "Switch": { s, p, x in Switch(s, p, x) },
-        "Leave": { s, p, x in Leave(s, p, x) },
+        "Leave": { s, p, x throws(ParameterError) in try Leave(s, p, x) },
         "Inter": { s, p, x in Inter(s, p, x) },
         "Intra": { s, p, x in Intra(s, p, x) },
         "Elect": { s, p, x in Elect(s, p, x) },

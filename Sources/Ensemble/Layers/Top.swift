@@ -31,13 +31,15 @@ public final class Top: Layer {
     }
 
     private func block() {
-        guard (setup.rank == 0 || elected), !blockSent, state != .merging else { return }
+        guard (setup.rank == 0 || elected), !blockSent, state == .normal else { return }
         blockSent = true
         port.down(.block)
     }
 
     private func failSuspects() {
-        guard elected, !suspects.isSubset(of: failed) else { return }
+        // Once this stack's view is decided, its member has moved on: an old stack never
+        // takes membership decisions (it only serves retransmissions until it exits).
+        guard elected, state != .nextView, !suspects.isSubset(of: failed) else { return }
         block()
         failed.formUnion(suspects)
         suspects = failed

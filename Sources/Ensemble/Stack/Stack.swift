@@ -16,6 +16,8 @@ public final class Stack {
     private var running = false
     /// Receives events that leave the top of the stack.
     private let above: (Event) -> Void
+    /// When set, sees every event as a layer handles it (debugging; costly).
+    public var tracer: ((_ layer: String, _ up: Bool, _ event: Event) -> Void)?
 
     /// Builds the stack. `above` receives every event the top layer emits upward.
     public init(protocolStack: String, setup: LayerSetup, services: StackServices,
@@ -83,6 +85,7 @@ public final class Stack {
             if index < 0 {
                 above(event)
             } else if index < layers.count {
+                if let tracer { tracer(layerNames[index], direction == .up, event) }
                 switch direction {
                 case .up: layers[index].up(event)
                 case .down: layers[index].down(event)

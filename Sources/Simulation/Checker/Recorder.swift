@@ -38,18 +38,53 @@ public final class Recorder {
         case sent(Sent)
         case delivered(Delivery)
         case blocked(Member, ViewID)
+        /// The simulator crashed the member's process.
         case crashed(Member)
+        /// The application asked to leave.
+        case leaveRequested(Member)
+        /// The application's `exit` was called.
         case left(Member)
+        /// A remark for the history (faults injected).
+        case note(String)
     }
 
     public private(set) var entries: [Entry] = []
+    /// When each entry was recorded (parallel to `entries`).
+    public private(set) var times: [Time] = []
+    /// The clock entries are stamped with.
+    public var clock: () -> Time = { .zero }
     /// Endpoint ids of the members, to translate view membership.
     public private(set) var endpoints: [EndpointID: Member] = [:]
 
     public init() {}
 
+    public func note(_ text: String) { record(.note(text)) }
+
     public func register(_ member: Member, endpoint: EndpointID) { endpoints[endpoint] = member }
     public func member(of endpoint: EndpointID) -> Member? { endpoints[endpoint] }
 
-    public func record(_ e: Entry) { entries.append(e) }
+    public func record(_ e: Entry) {
+        entries.append(e)
+        times.append(clock())
+    }
+
+    /// The membership history (views, blocks, crashes, leaves) as readable lines.
+    public func membershipHistory() -> [String] {
+        func name(_ v: ViewState) -> String {
+            "\(v.ltime)/\(member(of: v.coordinator).map(String.init(describing:)) ?? "?") [\(v.members.map { member(of: $0).map(String.init(describing:)) ?? "?" }.joined(separator: ","))]"
+        }
+        var lines: [String] = []
+        for (e, t) in zip(entries, times) {
+            switch e {
+            case let .installed(m, v): lines.append("\(t) \(m) installs \(name(v))")
+            case let .blocked(m, id): lines.append("\(t) \(m) blocks in \(id.ltime)")
+            case let .crashed(m): lines.append("\(t) \(m) crashes")
+            case let .leaveRequested(m): lines.append("\(t) \(m) asks to leave")
+            case let .left(m): lines.append("\(t) \(m) exits")
+            case let .note(text): lines.append("\(t) -- \(text)")
+            default: break
+            }
+        }
+        return lines
+    }
 }

@@ -2,22 +2,31 @@ import Ensemble
 
 /// One seeded whole-group run of the real protocol stack on the simulator, with random
 /// traffic and faults, checked by the property checker.
+///
+/// Phases: start (every member alone, finding the others through a gossip rendezvous, or
+/// all in one given view with `staticView`), traffic with faults for `trafficTime`, then the
+/// faults stop (partitions heal, links clear, no more crashes) and the group has
+/// `settleTime` to repair and converge before the checks run.
 public struct GroupScenario {
     public struct Config: Sendable {
         public var seed: UInt64
         public var members: Int
         public var faults: FaultSet
-        /// Every member starts in one given view (no membership protocol needed).
-        public var staticView: Bool = true
-        public var protocolStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+        /// Every member starts in one given view instead of alone.
+        public var staticView = false
+        public var protocolStack = GroupScenario.seedStack
         public var params = Parameters()
         /// Virtual time with traffic (and faults), then quiet time for repairs.
-        public var trafficTime: Time = .seconds(3)
-        public var settleTime: Time = .seconds(20)
+        public var trafficTime: Time = .seconds(6)
+        public var settleTime: Time = .seconds(60)
         /// Mean gap between two messages of one member.
         public var meanGap: Time = .milliseconds(20)
+        /// Mean gap between two membership faults.
+        public var meanFaultGap: Time = .seconds(1)
         /// Largest application payload (fragmentation is exercised above frag_max_len).
         public var maxSize = 65536
+        /// Trace every membership event of this member (process index) into the history.
+        public var traceMember: Int?
 
         public init(seed: UInt64, members: Int, faults: FaultSet) {
             self.seed = seed
@@ -26,146 +35,283 @@ public struct GroupScenario {
         }
     }
 
+    public static let seedStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+    public static let dataStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+
     public struct Result: Sendable {
         public var seed: UInt64
         public var members: Int
         public var violations: [Violation]
         public var messagesSent = 0
         public var deliveries = 0
+        public var viewsInstalled = 0
+        public var faultsInjected = 0
         public var datagrams: UInt64 = 0
         public var events: UInt64 = 0
         public var windowFull = 0
+        /// When every live member last installed a view (the convergence time).
+        public var convergedAt: Time = .zero
         /// Each member's last view, as "member: ltime [members]".
         public var finalViews: [String] = []
+        /// Views, blocks, crashes and leaves with their times, and the faults injected.
+        public var history: [String] = []
         public var passed: Bool { violations.isEmpty }
     }
 
     public let config: Config
     public init(_ config: Config) { self.config = config }
 
-    public func run() -> Result {
-        let world = SimWorld(seed: config.seed, trace: .off)
-        let recorder = Recorder()
-        var members: [SimMember] = []
-        var transports: [SimTransport] = []
-        var ids: [EndpointID] = []
-        let port: UInt16 = 6793
+    static let memberPort: UInt16 = 6793
+    static let gossipPort: UInt16 = 6788
 
+    /// The run's mutable state, shared with the closures the simulator runs.
+    final class Run {
+        let config: Config
+        let world: SimWorld
+        let recorder = Recorder()
         var processes: [SimProcess] = []
-        // The gossip rendezvous runs on a process of its own, outside the faults.
-        let relayProcess = world.addProcess(name: "gossip") { p in
-            p.state = GossipRelay(transport: p.makeTransport(port: 6788))
+        /// The current member of each process, nil while down or after leaving.
+        var members: [SimMember?] = []
+        var relay = Address(ip: 0, port: 0)
+        var staticView: ViewState?
+        var setupErrors: [Violation] = []
+        var faultsInjected = 0
+        var lastInstall = Time.zero
+        var rng: SimRandom
+
+        init(config: Config) {
+            self.config = config
+            let world = SimWorld(seed: config.seed, trace: .off)
+            self.world = world
+            rng = world.random.split()
+            recorder.clock = { [unowned world] in world.now }
         }
-        let relay = relayProcess.address(port: 6788)
-        for i in 0 ..< config.members {
-            let p = world.addProcess(name: "p\(i)") { _ in }
-            processes.append(p)
-            let t = p.makeTransport(port: port)
-            let id = EndpointID(host: p.ip, port: port, counter: 0, incarnation: p.random.next())
-            let m = SimMember(me: .init(process: i, incarnation: p.incarnation), recorder: recorder)
+
+        /// Boots a member process: a transport and a member, joined unless the static view is pending.
+        func boot(_ p: SimProcess) {
+            let index = p.id - 1  // process 0 is the rendezvous
+            let t = p.makeTransport(port: GroupScenario.memberPort)
+            let id = EndpointID(host: p.ip, port: GroupScenario.memberPort, counter: 0, incarnation: p.random.next())
+            let m = SimMember(me: .init(process: index, incarnation: p.incarnation), recorder: recorder) { [unowned self] in
+                self.lastInstall = self.world.now
+            }
             recorder.register(m.me, endpoint: id)
             p.state = m
-            members.append(m)
-            transports.append(t)
-            ids.append(id)
-        }
-        applyFaults(world, processes)
-        let group = GroupID("sim")
-        let view = ViewState(group: group, protocolStack: config.protocolStack, ltime: 1, members: ids,
-                             addresses: transports.map(\.localAddress))
-        var violations: [Violation] = []
-        for (i, m) in members.enumerated() {
+            members[index] = m
             do {
-                let e = try GroupEndpoint(id: ids[i], group: group, transport: transports[i],
-                                          protocolStack: config.protocolStack, params: config.params, application: m,
-                                          gossip: [relay])
+                let e = try GroupEndpoint(id: id, group: GroupID("sim"), transport: t, protocolStack: config.protocolStack,
+                                          params: config.params, application: m, gossip: [relay])
                 m.endpoint = e
-                try e.join(view: config.staticView ? view : nil)
+                if config.traceMember == index {
+                    let rec = recorder
+                    let me = m.me
+                    e.tracer = { vid, layer, up, event in
+                        switch event {
+                        case .cast, .send: if layer != "Top_appl" && layer != "Bottom" { return }
+                        case .sendUnreliable: if layer != "Bottom" { return }
+                        case .timer, .castUnreliable, .receive, .stableRequest, .applCounts: return
+                        default: break
+                        }
+                        rec.note("\(me) v\(vid.ltime) \(layer) \(up ? "up" : "dn") \(event)")
+                    }
+                }
+                if !(config.staticView && p.incarnation == 0) { try e.join() }
             } catch {
-                violations.append(Violation(property: "setup", detail: "\(error)"))
-                return Result(seed: config.seed, members: config.members, violations: violations)
+                setupErrors.append(Violation(property: "setup", detail: "\(error)"))
+            }
+            scheduleTraffic(m)
+        }
+
+        func scheduleTraffic(_ m: SimMember) {
+            let trafficEnd = config.trafficTime
+            let meanGap = config.meanGap
+            let maxSize = config.maxSize
+            var local = rng.split()
+            func next() {
+                let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(meanGap.nanoseconds)) + 1)
+                guard world.now + gap < trafficEnd else { return }
+                world.schedule(after: gap) { [weak m] in
+                    guard let m, m.isActive else { return }
+                    let r = local.double()
+                    let filler: Int
+                    if r < 0.6 { filler = local.int(in: 0 ..< 100) }
+                    else if r < 0.85 { filler = local.int(in: 100 ..< 2000) }
+                    else if r < 0.95 { filler = local.int(in: 2000 ..< 20000) }
+                    else { filler = local.int(in: 20000 ..< max(20001, maxSize - TestMessage.headerSize)) }
+                    let n = m.view?.count ?? 1
+                    if local.chance(0.7) || n < 2 {
+                        m.sendTest(to: nil, filler: filler)
+                    } else {
+                        var d = local.int(in: 0 ..< n - 1)
+                        if d >= m.rank { d += 1 }
+                        m.sendTest(to: d, filler: filler)
+                    }
+                    next()
+                }
+            }
+            next()
+        }
+
+        /// Injects one membership fault at random gaps until the traffic time is over.
+        func scheduleFaults() {
+            let kinds = FaultSet.membership.intersection(config.faults)
+            guard !kinds.isEmpty else { return }
+            var local = rng.split()
+            let mean = config.meanFaultGap
+            func next() {
+                let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(mean.nanoseconds)) + 1)
+                guard world.now + gap < config.trafficTime else { return }
+                world.schedule(after: gap) { [unowned self] in
+                    self.injectFault(&local, kinds)
+                    next()
+                }
+            }
+            next()
+        }
+
+        private func injectFault(_ rng: inout SimRandom, _ kinds: FaultSet) {
+            let choices = FaultSet.names.map(\.1).filter { kinds.contains($0) }
+            guard !choices.isEmpty else { return }
+            let kind = choices[rng.int(in: 0 ..< choices.count)]
+            let active = processes.indices.filter { members[$0]?.isActive == true }
+            // Down, or left the group: a restart brings the process back as a new member.
+            let down = processes.indices.filter { !processes[$0].isUp || members[$0] == nil || members[$0]?.exited == true }
+            switch kind {
+            case .crash where active.count > 1:
+                let i = active[rng.int(in: 0 ..< active.count)]
+                if let m = members[i] { recorder.record(.crashed(m.me)) }
+                members[i] = nil
+                world.crash(processes[i])
+            case .restart where !down.isEmpty:
+                let i = down[rng.int(in: 0 ..< down.count)]
+                members[i] = nil
+                world.restart(processes[i])
+            case .leave where active.count > 1:
+                let i = active[rng.int(in: 0 ..< active.count)]
+                members[i]?.leave()
+            case .partition where processes.count > 1:
+                var a: [SimProcess] = []
+                var b: [SimProcess] = []
+                for p in world.processes { if rng.chance(0.5) { a.append(p) } else { b.append(p) } }
+                world.partition([a, b].filter { !$0.isEmpty })
+                recorder.note("partition \(a.map(\.name)) | \(b.map(\.name))")
+            case .heal:
+                world.heal()
+                recorder.note("heal")
+            default:
+                return
+            }
+            faultsInjected += 1
+        }
+
+        /// Draws per-link, per-direction fault rates from the seed.
+        func applyLinkFaults() {
+            var r = rng.split()
+            for a in processes {
+                for b in processes where a !== b {
+                    var f = LinkFaults.none
+                    if config.faults.contains(.loss) { f.drop = r.double() * 0.2 }
+                    if config.faults.contains(.dup) { f.duplicate = r.double() * 0.1 }
+                    if config.faults.contains(.reorder) { f.reorder = r.double() * 0.2 }
+                    if config.faults.contains(.delay) {
+                        f.delay = .microseconds(100) ... .microseconds(Int64(200 + r.double() * 20_000))
+                    }
+                    world.setFaults(from: a, to: b, f)
+                }
             }
         }
 
-        // Traffic: each member sends at random gaps until the traffic time is over.
-        var rng = world.random.split()
-        for m in members {
-            scheduleTraffic(world, m, &rng)
+        func clearLinkFaults() {
+            world.heal()
+            world.defaultFaults = .none
+            for a in world.processes {
+                for b in world.processes where a !== b { world.setFaults(from: a, to: b, nil) }
+            }
         }
-        world.run(until: config.trafficTime)
-        clearFaults(world, processes)
-        world.run(for: config.settleTime)
+    }
 
-        let live = Set(members.map(\.me))
-        violations += PropertyChecker().check(recorder, live: live, expectComplete: true)
-        var result = Result(seed: config.seed, members: config.members, violations: violations)
-        for e in recorder.entries {
+    public func run() -> Result {
+        let run = Run(config: config)
+        let world = run.world
+        // The gossip rendezvous runs on a process of its own; its links are fault-free.
+        let relayProcess = world.addProcess(name: "gossip") { p in
+            p.state = GossipRelay(transport: p.makeTransport(port: GroupScenario.gossipPort))
+        }
+        run.relay = relayProcess.address(port: GroupScenario.gossipPort)
+        run.members = Array(repeating: nil, count: config.members)
+        for i in 0 ..< config.members {
+            run.processes.append(world.addProcess(name: "p\(i)") { [unowned run] p in
+                // Process ids start at 1 (0 is the rendezvous); members are indexed from 0.
+                run.bootMember(p)
+            })
+        }
+        if config.staticView {
+            let ms = run.members.compactMap { $0 }
+            let ids = ms.compactMap { $0.endpoint?.id }
+            let view = ViewState(group: GroupID("sim"), protocolStack: config.protocolStack, ltime: 1, members: ids,
+                                 addresses: run.processes.map { $0.address(port: GroupScenario.memberPort) })
+            for m in ms {
+                do { try m.endpoint?.join(view: view) } catch {
+                    run.setupErrors.append(Violation(property: "setup", detail: "\(error)"))
+                }
+            }
+        }
+        run.applyLinkFaults()
+        run.scheduleFaults()
+        world.run(until: config.trafficTime)
+        run.clearLinkFaults()
+        world.run(for: config.settleTime)
+        return evaluate(run)
+    }
+
+    /// How long after the last fault every live member must be in one view: suspicion of a
+    /// crashed member ((suspect_max_idle + 1) suspect sweeps), a merge attempt that times out
+    /// (merge_timeout), two gossip rounds to find and merge the other partitions (2 top_sweep),
+    /// and a second for the flushes and view installations.
+    public static func convergenceBound(_ p: Parameters) -> Time {
+        let sweep = (try? p.time("suspect_sweep", default: .seconds(1))) ?? .seconds(1)
+        let idle = (try? p.int("suspect_max_idle", default: 15)) ?? 15
+        let merge = (try? p.time("merge_timeout", default: .seconds(15))) ?? .seconds(15)
+        let top = (try? p.time("top_sweep", default: .seconds(5))) ?? .seconds(5)
+        return sweep * Int64(idle + 1) + merge + top * 2 + .seconds(1)
+    }
+
+    private func evaluate(_ run: Run) -> Result {
+        let live = Set(run.members.compactMap { $0 }.filter(\.isActive).map(\.me))
+        var violations = run.setupErrors
+        violations += PropertyChecker().check(run.recorder, live: live, expectComplete: true)
+        if !config.staticView || !FaultSet.membership.intersection(config.faults).isEmpty {
+            violations += ViewChecker().check(run.recorder, live: live)
+            let bound = GroupScenario.convergenceBound(config.params)
+            if run.lastInstall > config.trafficTime + bound {
+                violations.append(Violation(property: "liveness bound",
+                    detail: "the last view was installed \(run.lastInstall - config.trafficTime) after the faults stopped; the bound is \(bound)"))
+            }
+        }
+        var result = Result(seed: config.seed, members: config.members, violations: violations.sorted { ($0.property, $0.detail) < ($1.property, $1.detail) })
+        for e in run.recorder.entries {
             switch e {
             case .sent: result.messagesSent += 1
             case .delivered: result.deliveries += 1
+            case .installed: result.viewsInstalled += 1
             default: break
             }
         }
-        result.datagrams = world.counters.sent
-        result.events = world.eventsExecuted
-        result.windowFull = members.reduce(0) { $0 + $1.fullResults }
-        result.finalViews = members.map { m in
-            guard let v = m.view else { return "\(m.me): none" }
-            return "\(m.me): \(v.ltime) [\(v.members.map { recorder.member(of: $0).map(String.init(describing:)) ?? "?" }.joined(separator: ","))]"
+        result.faultsInjected = run.faultsInjected
+        result.history = run.recorder.membershipHistory()
+        result.datagrams = run.world.counters.sent
+        result.events = run.world.eventsExecuted
+        result.convergedAt = run.lastInstall
+        result.windowFull = run.members.compactMap { $0 }.reduce(0) { $0 + $1.fullResults }
+        result.finalViews = run.members.compactMap { $0 }.map { m in
+            let status = m.isActive ? "" : m.exited ? " (left)" : m.leaving ? " (leaving)" : " (inactive)"
+            guard let v = m.view else { return "\(m.me)\(status): none" }
+            return "\(m.me)\(status): \(v.ltime) [\(v.members.map { run.recorder.member(of: $0).map(String.init(describing:)) ?? "?" }.joined(separator: ","))]"
         }
         return result
     }
+}
 
-    private func scheduleTraffic(_ world: SimWorld, _ m: SimMember, _ rng: inout SimRandom) {
-        let trafficEnd = config.trafficTime
-        let maxSize = config.maxSize
-        let members = config.members
-        let meanGap = config.meanGap
-        var local = rng.split()
-        func next() {
-            let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(meanGap.nanoseconds)) + 1)
-            guard world.now + gap < trafficEnd else { return }
-            world.schedule(after: gap) {
-                let r = local.double()
-                let filler: Int
-                if r < 0.6 { filler = local.int(in: 0 ..< 100) }
-                else if r < 0.85 { filler = local.int(in: 100 ..< 2000) }
-                else if r < 0.95 { filler = local.int(in: 2000 ..< 20000) }
-                else { filler = local.int(in: 20000 ..< max(20001, maxSize - TestMessage.headerSize)) }
-                if local.chance(0.7) || members < 2 {
-                    m.sendTest(to: nil, filler: filler)
-                } else {
-                    var d = local.int(in: 0 ..< members - 1)
-                    if d >= m.rank { d += 1 }
-                    m.sendTest(to: d, filler: filler)
-                }
-                next()
-            }
-        }
-        next()
-    }
-
-    /// Draws per-link, per-direction fault rates from the seed.
-    private func applyFaults(_ world: SimWorld, _ processes: [SimProcess]) {
-        var rng = world.random.split()
-        for a in processes {
-            for b in processes where a !== b {
-                var f = LinkFaults.none
-                if config.faults.contains(.loss) { f.drop = rng.double() * 0.2 }
-                if config.faults.contains(.dup) { f.duplicate = rng.double() * 0.1 }
-                if config.faults.contains(.reorder) { f.reorder = rng.double() * 0.2 }
-                if config.faults.contains(.delay) {
-                    f.delay = .microseconds(100) ... .microseconds(Int64(200 + rng.double() * 20_000))
-                }
-                world.setFaults(from: a, to: b, f)
-            }
-        }
-    }
-
-    private func clearFaults(_ world: SimWorld, _ processes: [SimProcess]) {
-        world.defaultFaults = .none
-        for a in processes {
-            for b in processes where a !== b { world.setFaults(from: a, to: b, nil) }
-        }
-    }
+extension GroupScenario.Run {
+    func bootMember(_ p: SimProcess) { boot(p) }
 }

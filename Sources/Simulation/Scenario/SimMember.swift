@@ -10,16 +10,31 @@ final class SimMember: GroupApplication {
     private(set) var rank: Rank = 0
     private var nextSeq: UInt64 = 0
     private(set) var fullResults = 0
+    private(set) var leaving = false
+    private(set) var exited = false
+    private let onInstall: () -> Void
 
-    init(me: Recorder.Member, recorder: Recorder) {
+    init(me: Recorder.Member, recorder: Recorder, onInstall: @escaping () -> Void = {}) {
         self.me = me
         self.recorder = recorder
+        self.onInstall = onInstall
     }
+
+    /// Joined and neither leaving nor gone.
+    var isActive: Bool { endpoint != nil && view != nil && !leaving && !exited }
 
     func install(view: ViewState, rank: Rank) {
         self.view = view
         self.rank = rank
         recorder.record(.installed(me, view))
+        onInstall()
+    }
+
+    func leave() {
+        guard isActive else { return }
+        leaving = true
+        recorder.record(.leaveRequested(me))
+        endpoint?.leave()
     }
 
     func receiveCast(from origin: Rank, _ payload: Packet) { received(.cast, from: origin, payload) }
@@ -36,7 +51,10 @@ final class SimMember: GroupApplication {
         if let view { recorder.record(.blocked(me, view.id)) }
     }
 
-    func exit() { recorder.record(.left(me)) }
+    func exit() {
+        exited = true
+        recorder.record(.left(me))
+    }
 
     /// Casts (destination nil) or sends one test message with `filler` extra bytes.
     func sendTest(to destination: Rank?, filler: Int) {
