@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "maestro-perf", targets: ["maestro-perf"]),
         .executable(name: "lapa", targets: ["lapa"]),
         .executable(name: "maestro-sim", targets: ["maestro-sim"]),
+        .executable(name: "maestro-gossip", targets: ["maestro-gossip"]),
+        .executable(name: "maestro-soak", targets: ["maestro-soak"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -78,9 +80,25 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/maestro-sim"),
+        .executableTarget(
+            name: "maestro-gossip",
+            dependencies: [
+                "Reactor", "Ensemble", "ToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/maestro-gossip"),
+        .executableTarget(
+            name: "maestro-soak",
+            dependencies: [
+                "Reactor", "Ensemble", "ToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/maestro-soak"),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Ensemble"]),
         .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
+        // Runs the tools as real processes; depends on them so that they are built first.
+        .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip"]),
     ]
 )

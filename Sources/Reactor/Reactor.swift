@@ -56,7 +56,7 @@ public final class Reactor {
 
     /// Runs for `duration`, or until `stop()`.
     public func run(for duration: Time) {
-        let timer = Timer(self) { [unowned self] in ev_break(self.loop, Int32(EVBREAK_ONE)) }
+        let timer = LoopTimer(self) { [unowned self] in ev_break(self.loop, Int32(EVBREAK_ONE)) }
         timer.schedule(after: duration)
         ev_run(loop, 0)
         timer.cancel()
@@ -70,7 +70,7 @@ public final class Reactor {
         updateNow()
         let deadline = now + timeout
         // Bounds each blocking wait, so the deadline is checked even if nothing happens.
-        let guardTimer = Timer(self) {}
+        let guardTimer = LoopTimer(self) {}
         guardTimer.schedule(after: timeout)
         defer { guardTimer.cancel() }
         while !condition() {

@@ -20,6 +20,13 @@ public final class SignalWatcher {
         self.handler = handler
         watcher = .allocate(capacity: 1)
         watcher.initialize(to: ev_signal())
+        // A process started with the signal ignored or blocked (inherited across exec, as some
+        // process launchers leave it) would never see it: restore the default first.
+        Glibc.signal(signal, SIG_DFL)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
         evs_signal_init(watcher, signalFired, signal, Unmanaged.passUnretained(self).toOpaque())
         ev_signal_start(reactor.loop, watcher)
         // A signal watcher should not keep `run()` alive on its own.

@@ -4,7 +4,7 @@ import Ensemble
 public final class UDPTransport: Transport {
     private let reactor: Reactor
     private var socket: UDPSocket?
-    private var wakeTimer: Timer?
+    private var wakeTimer: LoopTimer?
     private var idleWatcher: IdleWatcher?
     public weak var delegate: (any TransportDelegate)?
     public let localAddress: Address
@@ -22,7 +22,7 @@ public final class UDPTransport: Transport {
         deliver = { [unowned self] bytes, from in
             self.delegate?.transport(self, received: bytes, from: from)
         }
-        wakeTimer = Timer(reactor) { [unowned self] in
+        wakeTimer = LoopTimer(reactor) { [unowned self] in
             self.delegate?.transportWake(self, now: self.reactor.now)
         }
         idleWatcher = IdleWatcher(reactor) { [unowned self] in

@@ -41,7 +41,7 @@ import Testing
     @Test func repeatingTimerTicksUntilCancelled() {
         let reactor = Reactor()
         var ticks = 0
-        var timer: Timer?
+        var timer: LoopTimer?
         timer = reactor.every(.milliseconds(2)) {
             ticks += 1
             if ticks == 5 { timer?.cancel() }
@@ -54,8 +54,8 @@ import Testing
     @Test func timerCanRescheduleItselfFromItsHandler() {
         let reactor = Reactor()
         var count = 0
-        var timer: Timer?
-        timer = Timer(reactor) {
+        var timer: LoopTimer?
+        timer = LoopTimer(reactor) {
             count += 1
             if count < 3 { timer?.schedule(after: .milliseconds(1)) }
         }

@@ -4,7 +4,7 @@ import Ensemble
 private func timerFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_timer>?, _ revents: Int32) {
     guard let w, let ctx = w.pointee.data else { return }
     // A strong reference: a one-shot timer may release its self-retain inside `fired()`.
-    let timer = Unmanaged<Timer>.fromOpaque(ctx).takeUnretainedValue()
+    let timer = Unmanaged<LoopTimer>.fromOpaque(ctx).takeUnretainedValue()
     timer.fired()
 }
 
@@ -13,7 +13,7 @@ private func timerFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_tim
 /// A scheduled timer keeps itself alive until it fires (one-shot) or is cancelled, so
 /// fire-and-forget use is safe: `reactor.after(.milliseconds(10)) { ... }`.
 /// The handler runs on the loop thread. Rescheduling from inside the handler is allowed.
-public final class Timer {
+public final class LoopTimer {
     private let watcher: UnsafeMutablePointer<ev_timer>
     private unowned let reactor: Reactor
     private let handler: () -> Void
@@ -77,16 +77,16 @@ public final class Timer {
 extension Reactor {
     /// Runs `handler` once, `delay` from now. Keep the result to cancel it.
     @discardableResult
-    public func after(_ delay: Time, _ handler: @escaping () -> Void) -> Timer {
-        let t = Timer(self, handler)
+    public func after(_ delay: Time, _ handler: @escaping () -> Void) -> LoopTimer {
+        let t = LoopTimer(self, handler)
         t.schedule(after: delay)
         return t
     }
 
     /// Runs `handler` every `interval`, the first time `interval` from now.
     @discardableResult
-    public func every(_ interval: Time, _ handler: @escaping () -> Void) -> Timer {
-        let t = Timer(self, handler)
+    public func every(_ interval: Time, _ handler: @escaping () -> Void) -> LoopTimer {
+        let t = LoopTimer(self, handler)
         t.schedule(after: interval, every: interval)
         return t
     }

@@ -1,0 +1,88 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A tool of this package run as a child process, whose stdout is read line by line with
+/// `poll(2)` and a deadline: no sleeping, no threads.
+final class ChildProcess {
+    let name: String
+    let process = Process()
+    private let output = Pipe()
+    private var pending: [UInt8] = []
+    private(set) var lines: [String] = []
+    private var consumed = 0
+
+    /// Where the package's executables were built: next to the running test binary.
+    static func executable(_ name: String) -> URL? {
+        var dirs: [URL] = []
+        if let me = Bundle.main.executableURL { dirs.append(me.deletingLastPathComponent()) }
+        dirs.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        dirs += [cwd.appendingPathComponent(".build/debug"), cwd.appendingPathComponent(".build/release")]
+        for d in dirs {
+            var u = d
+            // Inside an .xctest bundle directory on some platforms: climb out of it.
+            while u.pathComponents.count > 1 && u.path.contains(".xctest") { u.deleteLastPathComponent() }
+            let candidate = u.appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return nil
+    }
+
+    init(_ name: String, _ arguments: [String]) throws {
+        guard let url = ChildProcess.executable(name) else {
+            throw ChildError("\(name) was not found next to the test binary; build the package first (swift build)")
+        }
+        self.name = name
+        process.executableURL = url
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(SIGKILL) }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    func kill(_ signal: Int32) {
+        _ = Glibc.kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the next line (after those already consumed) that satisfies `predicate`.
+    func waitForLine(timeout: Double, _ predicate: (String) -> Bool) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            while consumed < lines.count {
+                let l = lines[consumed]
+                consumed += 1
+                if predicate(l) { return l }
+            }
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { return nil }
+            var pfd = pollfd(fd: output.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            let r = poll(&pfd, 1, Int32(min(left, 1) * 1000) + 1)
+            if r < 0 && errno != EINTR { return nil }
+            if r > 0 { readAvailable() }
+        }
+    }
+
+    private func readAvailable() {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = read(output.fileHandleForReading.fileDescriptor, &buf, buf.count)
+        guard n > 0 else { return }
+        pending.append(contentsOf: buf[0 ..< n])
+        while let nl = pending.firstIndex(of: 10) {
+            lines.append(String(decoding: pending[..<nl], as: UTF8.self))
+            pending.removeSubrange(...nl)
+        }
+    }
+}
+
+struct ChildError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

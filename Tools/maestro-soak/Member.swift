@@ -1,0 +1,146 @@
+import ArgumentParser
+import Ensemble
+import Foundation
+import Reactor
+import ToolSupport
+
+/// `maestro-soak member`: one group member in its own process. It joins alone, finds the
+/// group through the rendezvous, optionally casts at a steady rate, and prints one line per
+/// event on stdout (flushed at once, for the process driving it):
+///
+///     ready <address> <endpoint>
+///     view <ltime> <n> <member address>,<member address>,...
+///     block
+///     stats casts-sent <n> casts-received <n> out-of-order <n>
+///     exit
+struct Member: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one group member process (the unit of a soak test).")
+
+    @Option(help: "Group name.")
+    var group = "maestro-soak"
+
+    @Option(help: "Gossip rendezvous, HOST:PORT (repeatable).")
+    var gossip: [String] = []
+
+    @Option(help: "Address to bind (dotted quad).")
+    var bind = "127.0.0.1"
+
+    @Option(help: "UDP port (0: any free port).")
+    var port: UInt16 = 0
+
+    @Option(help: "Protocol stack, top layer first.")
+    var protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+
+    @Option(help: "Ensemble parameters, name=value:type;...")
+    var params = ""
+
+    @Option(help: "Casts per second (0: none).")
+    var castRate = 0.0
+
+    @Option(help: "Cast payload size in bytes (at least 16).")
+    var size = 64
+
+    @Option(help: "Print a stats line every this many seconds (0: never).")
+    var statsEvery = 0.0
+
+    @OptionGroup var log: LogOptions
+
+    func validate() throws {
+        guard Address.parseIP(bind) != nil else { throw ValidationError("--bind must be a dotted quad such as 127.0.0.1") }
+        for g in gossip where Address(g) == nil {
+            throw ValidationError("--gossip must be HOST:PORT with a dotted-quad host, not '\(g)'")
+        }
+        do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
+        guard size >= 16 else { throw ValidationError("--size must be at least 16") }
+    }
+
+    func run() throws {
+        log.bootstrap()
+        let reactor = Reactor()
+        let transport: UDPTransport
+        do {
+            transport = try UDPTransport(reactor: reactor, bind: Address(ip: Address.parseIP(bind) ?? Address.loopbackIP, port: port))
+        } catch {
+            throw ValidationError("cannot open the member's UDP socket: \(error)")
+        }
+        let app = MemberApp(size: size)
+        let endpoint = try GroupEndpoint(
+            id: .fresh(at: transport.localAddress, counter: 0), group: GroupID(group), transport: transport,
+            protocolStack: protocolStack, params: try Parameters(parsing: params), application: app,
+            gossip: gossip.compactMap(Address.init))
+        app.endpoint = endpoint
+        line("ready \(transport.localAddress) \(endpoint.id)")
+        try endpoint.join()
+
+        var timers: [LoopTimer] = []
+        if castRate > 0 {
+            timers.append(reactor.every(.seconds(1 / castRate)) { app.castOne() })
+        }
+        if statsEvery > 0 {
+            timers.append(reactor.every(.seconds(statsEvery)) {
+                line("stats casts-sent \(app.sent) casts-received \(app.received) out-of-order \(app.outOfOrder)")
+            })
+        }
+        // SIGINT/SIGTERM: leave the group cleanly, then stop (kill -9 is the crash test).
+        let signals = [SIGINT, SIGTERM].map { sig in
+            SignalWatcher(reactor, signal: sig) {
+                endpoint.leave()
+                reactor.after(.seconds(1)) { reactor.stop() }
+            }
+        }
+        app.onExit = { reactor.stop() }
+        reactor.run()
+        _ = signals
+        for t in timers { t.cancel() }
+        line("exit")
+    }
+}
+
+/// Prints one line and flushes, so that a parent reading the pipe sees it at once.
+func line(_ s: String) {
+    print(s)
+    fflush(nil)
+}
+
+final class MemberApp: GroupApplication {
+    weak var endpoint: GroupEndpoint?
+    let size: Int
+    var sent = 0
+    var received = 0
+    var outOfOrder = 0
+    var onExit: (() -> Void)?
+    private var view: ViewState?
+    private var nextFrom: [EndpointID: UInt64] = [:]
+
+    init(size: Int) { self.size = size }
+
+    func install(view: ViewState, rank: Rank) {
+        self.view = view
+        line("view \(view.ltime) \(view.count) \(view.addresses.map(\.description).joined(separator: ","))")
+    }
+
+    func block() { line("block") }
+
+    func castOne() {
+        guard let endpoint else { return }
+        var payload = [UInt8](repeating: 0, count: size)
+        withUnsafeBytes(of: UInt64(sent).bigEndian) { for i in 0 ..< 8 { payload[i] = $0[i] } }
+        if endpoint.cast(payload) == .sent { sent += 1 }
+    }
+
+    func receiveCast(from origin: Rank, _ payload: Packet) {
+        received += 1
+        guard let view, origin < view.count, payload.count >= 8 else { return }
+        let seq = payload.withBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let who = view.members[origin]
+        if let expected = nextFrom[who], seq < expected { outOfOrder += 1 }
+        nextFrom[who] = seq + 1
+    }
+
+    func receiveSend(from origin: Rank, _ payload: Packet) {}
+
+    func exit() {
+        onExit?()
+    }
+}
