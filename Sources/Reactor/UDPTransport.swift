@@ -8,6 +8,13 @@ public final class UDPTransport: Transport {
     private var idleWatcher: IdleWatcher?
     public weak var delegate: (any TransportDelegate)?
     public let localAddress: Address
+    /// Fault injection (soak tests, partition benchmarks): datagrams from an address for which
+    /// this returns true are dropped on arrival.
+    public var dropIncoming: ((Address) -> Bool)?
+    /// The same for datagrams sent to an address.
+    public var dropOutgoing: ((Address) -> Bool)?
+    /// Datagrams dropped by the fault hooks.
+    public private(set) var injectedDrops: UInt64 = 0
 
     /// Opens a UDP socket bound to `address` (port 0: ephemeral).
     public init(reactor: Reactor, bind address: Address = .loopback(port: 0),
@@ -20,6 +27,10 @@ public final class UDPTransport: Transport {
         self.socket = socket
         localAddress = socket.localAddress
         deliver = { [unowned self] bytes, from in
+            if let drop = self.dropIncoming, drop(from) {
+                self.injectedDrops &+= 1
+                return
+            }
             self.delegate?.transport(self, received: bytes, from: from)
         }
         wakeTimer = LoopTimer(reactor) { [unowned self] in
@@ -39,7 +50,11 @@ public final class UDPTransport: Transport {
 
     @discardableResult
     public func send(_ datagram: UnsafeRawBufferPointer, to destination: Address) -> Bool {
-        socket?.send(datagram, to: destination) ?? false
+        if let drop = dropOutgoing, drop(destination) {
+            injectedDrops &+= 1
+            return true  // lost in the "network", as far as the sender can tell
+        }
+        return socket?.send(datagram, to: destination) ?? false
     }
 
     public func wake(at time: Time) {

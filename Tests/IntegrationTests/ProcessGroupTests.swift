@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ToolSupport
 
 /// Real processes over real UDP: a rendezvous and three member processes form one view,
 /// survive kill -9 of one (the survivors install a view without it), and merge again with

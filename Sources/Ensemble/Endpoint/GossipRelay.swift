@@ -21,6 +21,10 @@ public final class GossipRelay: TransportDelegate {
     private var clients: [Client] = []
     private var recent: [(digest: UInt64, at: Time)] = []
 
+    /// Fault injection: return false to keep a datagram from `source` from being relayed to
+    /// `destination` (a partition that the rendezvous is part of).
+    public var relayFilter: ((_ source: Address, _ destination: Address) -> Bool)?
+
     public private(set) var received: UInt64 = 0
     public private(set) var relayed: UInt64 = 0
     public private(set) var dropped: UInt64 = 0
@@ -68,6 +72,7 @@ public final class GossipRelay: TransportDelegate {
         }
         recent.append((digest, now))
         for c in clients where c.group == frame.group && c.address != source {
+            if let filter = relayFilter, !filter(source, c.address) { continue }
             if transport.send(datagram, to: c.address) { relayed += 1 }
         }
     }

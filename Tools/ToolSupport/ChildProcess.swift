@@ -4,17 +4,20 @@ import Glibc
 #endif
 
 /// A tool of this package run as a child process, whose stdout is read line by line with
-/// `poll(2)` and a deadline: no sleeping, no threads.
-final class ChildProcess {
-    let name: String
-    let process = Process()
+/// `poll(2)` and a deadline: no sleeping, no threads. Used by the tools that drive member
+/// processes (maestro-perf, maestro-soak) and by the integration tests.
+public final class ChildProcess {
+    public let name: String
+    public let process = Process()
     private let output = Pipe()
     private var pending: [UInt8] = []
-    private(set) var lines: [String] = []
+    public private(set) var lines: [String] = []
+    /// When each line was read (parallel to `lines`).
+    public private(set) var lineTimes: [Date] = []
     private var consumed = 0
 
     /// Where the package's executables were built: next to the running test binary.
-    static func executable(_ name: String) -> URL? {
+    public static func executable(_ name: String) -> URL? {
         var dirs: [URL] = []
         if let me = Bundle.main.executableURL { dirs.append(me.deletingLastPathComponent()) }
         dirs.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
@@ -30,7 +33,7 @@ final class ChildProcess {
         return nil
     }
 
-    init(_ name: String, _ arguments: [String]) throws {
+    public init(_ name: String, _ arguments: [String]) throws {
         guard let url = ChildProcess.executable(name) else {
             throw ChildError("\(name) was not found next to the test binary; build the package first (swift build)")
         }
@@ -46,20 +49,27 @@ final class ChildProcess {
         if process.isRunning { kill(SIGKILL) }
     }
 
-    var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
 
-    func kill(_ signal: Int32) {
+    public func kill(_ signal: Int32) {
         _ = Glibc.kill(process.processIdentifier, signal)
     }
 
     /// Waits for the next line (after those already consumed) that satisfies `predicate`.
-    func waitForLine(timeout: Double, _ predicate: (String) -> Bool) -> String? {
+    public func waitForLine(timeout: Double, _ predicate: (String) -> Bool) -> String? {
+        waitForLineWithTime(timeout: timeout, predicate)?.0
+    }
+
+    /// The same, with the time the line was read.
+    public func waitForLineWithTime(timeout: Double, _ predicate: (String) -> Bool) -> (String, Date)? {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             while consumed < lines.count {
                 let l = lines[consumed]
+                let t = lineTimes[consumed]
                 consumed += 1
-                if predicate(l) { return l }
+                if predicate(l) { return (l, t) }
             }
             let left = deadline.timeIntervalSinceNow
             if left <= 0 { return nil }
@@ -75,14 +85,16 @@ final class ChildProcess {
         let n = read(output.fileHandleForReading.fileDescriptor, &buf, buf.count)
         guard n > 0 else { return }
         pending.append(contentsOf: buf[0 ..< n])
+        let now = Date()
         while let nl = pending.firstIndex(of: 10) {
             lines.append(String(decoding: pending[..<nl], as: UTF8.self))
+            lineTimes.append(now)
             pending.removeSubrange(...nl)
         }
     }
 }
 
-struct ChildError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+public struct ChildError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }
