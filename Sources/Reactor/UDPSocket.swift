@@ -28,8 +28,10 @@ public struct SocketError: Error, CustomStringConvertible {
 ///
 /// Every wake-up drains the socket queue with `recvmmsg` into buffers allocated once, and
 /// hands each datagram to `onDatagram` as a borrowed buffer (valid only during the call): no
-/// heap allocation per datagram. Sends go out at once with `sendto`; a full socket buffer
-/// drops the datagram (UDP semantics) and counts it.
+/// heap allocation per datagram. Sends go out at once with `sendto`; when the socket's send
+/// buffer is full, datagrams wait in order in a queue (up to `sendQueueLimit` bytes, beyond
+/// which they are dropped and counted) and leave as soon as the socket is writable again, so
+/// a burst larger than the kernel buffer is delayed, not lost.
 public final class UDPSocket {
     public let fd: Int32
     public let localAddress: Address
@@ -43,6 +45,14 @@ public final class UDPSocket {
     private let batchSize: Int32
     private let onDatagram: (UnsafeRawBufferPointer, Address) -> Void
     private var closed = false
+    private var queue: [(bytes: [UInt8], to: Address)] = []
+    private var queueHead = 0
+    private var queuedBytes = 0
+    private var writeWatcher: IOWatcher?
+    /// Most bytes waiting for the socket to become writable.
+    public var sendQueueLimit = 64 << 20
+    /// Datagrams that had to wait for the socket buffer.
+    public private(set) var sendsQueued: UInt64 = 0
 
     /// Counters, for status dumps and tests.
     public private(set) var datagramsReceived: UInt64 = 0
@@ -127,21 +137,60 @@ public final class UDPSocket {
         guard !closed else { return }
         closed = true
         ev_io_stop(reactor.loop, watcher)
+        writeWatcher?.stop()
+        writeWatcher = nil
+        queue.removeAll()
         Glibc.close(fd)
     }
 
-    /// Sends one datagram without blocking. Returns false if it could not be queued.
+    /// Sends one datagram without blocking: at once, or after the datagrams already waiting
+    /// for the socket. Returns false if it was dropped (socket closed, queue full, or an error
+    /// other than a full buffer).
     @discardableResult
     public func send(_ datagram: UnsafeRawBufferPointer, to destination: Address) -> Bool {
         guard !closed else { return false }
-        let r = cnet_sendto(fd, datagram.baseAddress, datagram.count, destination.ip, destination.port)
-        if r == 0 {
-            datagramsSent &+= 1
-            return true
+        if queueHead == queue.count {
+            let r = cnet_sendto(fd, datagram.baseAddress, datagram.count, destination.ip, destination.port)
+            if r == 0 {
+                datagramsSent &+= 1
+                return true
+            }
+            guard r == -EAGAIN || r == -EWOULDBLOCK || r == -ENOBUFS else {
+                sendFailures &+= 1
+                return false
+            }
         }
-        sendFailures &+= 1
-        return false
+        guard queuedBytes + datagram.count <= sendQueueLimit else {
+            sendFailures &+= 1
+            return false
+        }
+        queue.append((Array(datagram), destination))
+        queuedBytes += datagram.count
+        sendsQueued &+= 1
+        if writeWatcher == nil {
+            writeWatcher = IOWatcher(reactor, fd: fd, events: .write) { [unowned self] _ in self.flushQueue() }
+        }
+        if writeWatcher?.isActive == false { writeWatcher?.start() }
+        return true
     }
+
+    /// Sends waiting datagrams until the buffer is full again or none is left.
+    private func flushQueue() {
+        while queueHead < queue.count && !closed {
+            let (bytes, to) = queue[queueHead]
+            let r = bytes.withUnsafeBytes { cnet_sendto(fd, $0.baseAddress, $0.count, to.ip, to.port) }
+            if r == -EAGAIN || r == -EWOULDBLOCK || r == -ENOBUFS { return }
+            if r == 0 { datagramsSent &+= 1 } else { sendFailures &+= 1 }
+            queuedBytes -= bytes.count
+            queueHead += 1
+        }
+        queue.removeAll(keepingCapacity: true)
+        queueHead = 0
+        writeWatcher?.stop()
+    }
+
+    /// Datagrams waiting for the socket to become writable.
+    public var waitingDatagrams: Int { queue.count - queueHead }
 
     @discardableResult
     public func send(_ datagram: [UInt8], to destination: Address) -> Bool {

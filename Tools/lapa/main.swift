@@ -1,22 +1,113 @@
 import ArgumentParser
+import Ensemble
+import Foundation
+import Maestro
 import ToolSupport
 
-/// The lapa demo group: the seed program of Maestro's asynchronous state transfer, in Swift.
-/// The group itself arrives with the Maestro issue; until then this explains what exists.
+/// The lapa demo group: the seed program of Maestro's asynchronous state transfer
+/// (`async-xfer-example`), in Swift. See MyServer.swift for the port of the seed's class.
 struct Lapa: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lapa",
-        abstract: "Run the lapa demo group (Maestro's asynchronous state-transfer example).")
+        abstract: "Run the lapa demo group: CSX servers with asynchronous state transfer.",
+        discussion: """
+            With no arguments it runs the seed program as written: 10 CSX servers in this \
+            process, group "lapa", the seed's protocol string, UDP on 127.0.0.1 with an \
+            embedded gossip rendezvous, ATOMIC transfer, single-threaded; start() never returns \
+            (Ctrl-C ends it). Every joining server pulls the state of the oldest server and \
+            prints "(Asynchronous) Xfer Successful, got state: N"; the coordinator prints one \
+            line per view: "view <ltime>: <n> members, <s> servers, <x> xfer-servers, <c> clients".
+            """)
+
+    @Option(help: "Servers in this process.")
+    var members = 10
+
+    @Option(help: "Use an external rendezvous (HOST:PORT), so several lapa processes form one group.")
+    var gossip: String?
+
+    @Option(help: "UDP port of the first member (the next ones use the following ports; 0: any free port).")
+    var port: UInt16 = 0
+
+    @Option(help: "Heartbeat period in milliseconds (the seed's is 1000).")
+    var heartbeatMs = 1000
+
+    @Option(help: "Bytes of state per server besides the seed's integer, streamed in chunks during transfers.")
+    var stateBytes = 0
+
+    @Option(help: "Ensemble parameters, name=value:type;...")
+    var params = ""
+
+    @Option(help: "Group name.")
+    var group = "lapa"
+
+    @Flag(help: "Exit (status 0) once this process's coordinator sees every member a server with no transfer left; for tests and timing.")
+    var exitWhenComplete = false
+
+    @Option(help: "With --exit-when-complete: give up (status 1) after this many seconds.")
+    var timeout = 120.0
 
     @OptionGroup var log: LogOptions
 
+    func validate() throws {
+        guard members >= 1 else { throw ValidationError("--members must be at least 1") }
+        if let g = gossip, Address(g) == nil { throw ValidationError("--gossip must be HOST:PORT with a dotted-quad host, not '\(g)'") }
+        guard heartbeatMs > 0 else { throw ValidationError("--heartbeat-ms must be positive") }
+        guard stateBytes >= 0 else { throw ValidationError("--state-bytes cannot be negative") }
+        do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
+    }
+
     func run() throws {
         log.bootstrap()
-        print("""
-            lapa: the demo group needs the protocol stack and the Maestro API, which are not built yet.
-            What this build has: the libev reactor, the wire codec and the simulator.
-            Try: .build/release/maestro-perf udp --size 1024
-            """)
+        var ops = CSXOptions()
+        ops.heartbeatRate = heartbeatMs
+        ops.groupName = group
+        ops.protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+        ops.transports = "UDP"
+        ops.threadMode = .singleThreaded
+        ops.membershipType = .server
+        ops.xferType = .atomic
+        ops.params = params
+        if let g = gossip, let a = Address(g) { ops.gossip = [a] }
+
+        let started = Date()
+        let watch = CompletionWatch(expected: members, enabled: exitWhenComplete, started: started)
+        var svr: [MyServer] = []
+        for i in 0 ..< members {
+            var o = ops
+            if port != 0 { o.bind = .loopback(port: port &+ UInt16(i)) }
+            svr.append(try MyServer(i, o, stateBytes: stateBytes, watch: watch))
+        }
+        let runtime = Runtime.current
+        if exitWhenComplete {
+            let done = runtime.run(until: { watch.complete }, timeout: .seconds(timeout))
+            print(done ? String(format: "complete: %d servers in one view after %.3f s", watch.servers, watch.elapsed)
+                       : "incomplete after \(timeout) s")
+            withExtendedLifetime(svr) {}
+            throw ExitCode(done ? 0 : 1)
+        }
+        // Start Ensemble in the current thread: never returns.
+        withExtendedLifetime(svr) { runtime.start() }
+    }
+}
+
+/// Notices when the coordinator has seen a view where every member is a full server.
+final class CompletionWatch {
+    let expected: Int
+    let enabled: Bool
+    let started: Date
+    var complete = false
+    var servers = 0
+    var elapsed = 0.0
+    init(expected: Int, enabled: Bool, started: Date) {
+        self.expected = expected
+        self.enabled = enabled
+        self.started = started
+    }
+    func saw(_ vd: CSXViewData) {
+        guard !complete, vd.nmembers >= expected, vd.servers.count == vd.nmembers, vd.xferServers.isEmpty else { return }
+        complete = true
+        servers = vd.servers.count
+        elapsed = Date().timeIntervalSince(started)
     }
 }
 

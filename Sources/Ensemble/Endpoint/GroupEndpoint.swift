@@ -134,6 +134,9 @@ public final class GroupEndpoint: TransportDelegate {
     /// Reports members that look faulty.
     public func suspect(_ ranks: RankSet) { hosts.last?.topAppl?.applicationControl(.suspect(ranks, reason: "application")) }
 
+    /// Asks for a switch to another protocol stack at the next view.
+    public func changeProtocol(_ protocolStack: String) { hosts.last?.topAppl?.applicationControl(.protocolSwitch(protocolStack)) }
+
     /// Leaves the group; `exit` is called on the application when done.
     public func leave() { hosts.last?.topAppl?.applicationControl(.leave) }
 

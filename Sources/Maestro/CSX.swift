@@ -1,0 +1,261 @@
+import Ensemble
+
+/// Client/server members with high-level state transfer (`Maestro_CSX`), in the
+/// single-threaded, asynchronous style of the seed program:
+///
+/// - `stateTransferCallback(xferID)` runs when this member must (re)start pulling the state;
+///   it resets the state and calls the non-blocking `getState(xferID, request)`;
+/// - the oldest server gets `askStateCallback(origin, xferID, request)` and answers with
+///   `sendState(origin, xferID, state)` (or streams a large state with
+///   `sendState(to:xferID:chunks:)`);
+/// - the joiner gets `gotStateCallback(xferID, state)` and calls `xferDone(xferID)`, or
+///   `xferCanceledCallback(xferID)` if the transfer was abandoned (a later
+///   `stateTransferCallback` restarts it with a new id).
+///
+/// If the provider leaves or fails mid-transfer, the request goes to the next server
+/// transparently. Transfer ids expire at every (re)start and on completion: calls with a
+/// stale id are ignored or answered with `.terminated`.
+open class CSX: ClientServer {
+    /// The single outstanding request of a joiner.
+    struct Outstanding {
+        var provider: EndpID
+        var request: Message
+        var xferID: XferID
+        /// Chunks of a streamed state received so far.
+        var chunks = 0
+    }
+
+    /// A state streamed to one joiner, chunk by chunk, as the window allows.
+    final class OutboundStream {
+        let joiner: EndpID
+        let xferID: XferID
+        let next: (Int) -> Message?
+        var index = 0
+        var done = false
+        var started = false
+        /// The producer tells the end by returning nil: one chunk is read ahead to know
+        /// whether the one being sent is the last.
+        var lookahead: Message?
+        init(joiner: EndpID, xferID: XferID, next: @escaping (Int) -> Message?) {
+            self.joiner = joiner
+            self.xferID = xferID
+            self.next = next
+        }
+    }
+
+    public private(set) var currentXferID = XferID(0)
+    private var outstanding: Outstanding?
+    private var streams: [OutboundStream] = []
+    private var accumulated: Message?
+    private var pumpScheduled = false
+
+    public override init(_ options: MaestroOptions, runtime: Runtime = .current) {
+        super.init(options, runtime: runtime)
+    }
+
+    // MARK: The application's calls
+
+    /// Asks the oldest server for the state, without blocking: `gotStateCallback` or
+    /// `xferCanceledCallback` follows. Returns `.terminated` at once if `xferID` is stale or
+    /// this member is not receiving state; throws if a request is already outstanding (issue
+    /// the next one after the reply). The blocking form of the original does not exist in this
+    /// single-threaded runtime.
+    @discardableResult
+    public func getState(_ xferID: XferID, _ requestMsg: Message) throws -> XferStatus {
+        guard xferID == currentXferID, clsvState == .serverXfer else { return .terminated }
+        guard outstanding == nil else {
+            throw MaestroError("getState: a request is already outstanding; ask again after gotStateCallback")
+        }
+        guard let provider = clsvViewData?.servers.first else { return .terminated }
+        outstanding = Outstanding(provider: provider, request: requestMsg, xferID: xferID)
+        accumulated = nil
+        try ask(provider, requestMsg, xferID)
+        return .ok
+    }
+
+    private func ask(_ provider: EndpID, _ request: Message, _ xferID: XferID) throws {
+        var m = request
+        m << xferID
+        try askState(provider, m)
+    }
+
+    /// Answers a state request with the whole state in one message.
+    public func sendState(_ destination: EndpID, _ xferID: XferID, _ stateMsg: Message) {
+        var m = stateMsg
+        m << xferID
+        do { try sendStateMessage(destination, m) } catch { logger.warning("\(error)") }
+    }
+
+    /// Answers a state request with a state streamed in chunks: `next(maxBytes)` is called
+    /// whenever the window to `destination` has room, returns the next chunk (at most
+    /// `maxBytes`, the `stateChunkBytes` option), and nil after the last one. Memory stays
+    /// bounded by the window whatever the size of the state, and the loop keeps running
+    /// between chunks (heartbeats are never late).
+    public func sendState(to destination: EndpID, xferID: XferID, chunks next: @escaping (Int) -> Message?) {
+        streams.removeAll { $0.joiner == destination }
+        streams.append(OutboundStream(joiner: destination, xferID: xferID, next: next))
+        schedulePump()
+    }
+
+    /// Ends this member's transfer (if `xferID` is current): it becomes a full server at the
+    /// next view.
+    public func xferDone(_ xferID: XferID) {
+        guard xferID == currentXferID else { return }
+        currentXferID.value += 1
+        xferDone()
+    }
+
+    /// Maestro's hook for the application's own state reset (Maestro never calls it; the seed
+    /// program calls it itself).
+    open func resetState() {}
+
+    // MARK: Callbacks (override)
+
+    /// The state transfer must be (re)started. Default: finish at once without state.
+    open func stateTransferCallback(_ xferID: XferID) { xferDone(xferID) }
+    /// A joiner asks for the state; answer with `sendState`.
+    open func askStateCallback(_ origin: EndpID, _ xferID: XferID, _ requestMsg: inout Message) {}
+    /// The reply to `getState`.
+    open func gotStateCallback(_ xferID: XferID, _ stateMsg: inout Message) {}
+    /// One chunk of a streamed state (`index` from 0; after a change of provider it starts at
+    /// 0 again). Default: collect the chunks and call `gotStateCallback` with all of them at
+    /// the end; override to consume a large state chunk by chunk.
+    open func gotStateChunkCallback(_ xferID: XferID, _ chunk: inout Message, index: Int, isLast: Bool) {
+        if index == 0 { accumulated = Message() }
+        accumulated?.push(raw: chunk.bytes)
+        if isLast {
+            var whole = accumulated ?? Message()
+            accumulated = nil
+            gotStateCallback(xferID, &whole)
+        }
+    }
+    /// The outstanding request was abandoned; `xferID` is the new current id (as Maestro).
+    open func xferCanceledCallback(_ xferID: XferID) {}
+
+    open func csxReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {}
+    open func csxReceiveScastCallback(_ origin: EndpID, _ msg: inout Message) {}
+    open func csxReceiveLsendCallback(_ origin: EndpID, _ msg: inout Message) {}
+    open func csxReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) {}
+    open func csxViewMsgCallback(_ viewData: CSXViewData, _ msg: inout Message) {}
+    open func csxAcceptedViewCallback(_ viewData: CSXViewData, _ msg: inout Message) {}
+    open func csxBlockCallback() {}
+    open func csxExitCallback() {}
+    open func csxHeartbeatCallback(_ time: Int) {}
+
+    // MARK: Client/server plumbing
+
+    open override func becomeServer(_ vd: inout ClSvViewData) {
+        let wasClient = vd.clients.contains(vd.myEndpID)
+        super.becomeServer(&vd)
+        if wasClient { currentXferID.value += 1 }
+    }
+
+    open override func xferDone(_ vd: inout ClSvViewData) {
+        let wasXfer = vd.xferServers.contains(vd.myEndpID)
+        super.xferDone(&vd)
+        if wasXfer && vd.state != .serverXfer { currentXferID.value += 1 }
+    }
+
+    override func viewAccepted(_ vd: ClSvViewData, _ msg: inout Message) {
+        if vd.startXfer {
+            // Single-threaded: the transfer callback runs inline on the loop.
+            stateTransferCallback(currentXferID)
+        }
+        if let o = outstanding {
+            if clsvState != .serverXfer || o.xferID != currentXferID {
+                outstanding = nil
+                accumulated = nil
+                xferCanceledCallback(currentXferID)
+            } else if !vd.servers.contains(o.provider), let next = vd.servers.first {
+                // The provider is gone: the same request goes to the next (oldest) server.
+                outstanding?.provider = next
+                outstanding?.chunks = 0
+                accumulated = nil
+                try? ask(next, o.request, o.xferID)
+            }
+        }
+        streams.removeAll { !vd.xferServers.contains($0.joiner) }
+        csxAcceptedViewCallback(vd, &msg)
+    }
+
+    open override func askStateCallback(_ origin: EndpID, _ msg: inout Message) {
+        guard let id = try? msg.pop(XferID.self) else { return }
+        askStateCallback(origin, id, &msg)
+    }
+
+    open override func rcvStateCallback(_ origin: EndpID, _ msg: inout Message) {
+        guard let id = try? msg.pop(XferID.self), let o = outstanding, o.xferID == id, id == currentXferID,
+              o.provider == origin else { return }  // stale or from a replaced provider: dropped
+        outstanding = nil
+        gotStateCallback(id, &msg)
+    }
+
+    override func rcvStateChunk(_ origin: EndpID, _ msg: inout Message) {
+        guard let id = try? msg.pop(XferID.self), let index = try? msg.pop(Int64.self), let last = try? msg.pop(Bool.self),
+              let o = outstanding, o.xferID == id, id == currentXferID, o.provider == origin, Int(index) == o.chunks else { return }
+        outstanding?.chunks += 1
+        if last { outstanding = nil }
+        gotStateChunkCallback(id, &msg, index: Int(index), isLast: last)
+    }
+
+    open override func outgoingDrained() {
+        super.outgoingDrained()
+        if !streams.isEmpty { schedulePump() }
+    }
+
+    /// Pumps from the loop, never from inside a callback: inside one, the stack has not yet
+    /// handled the sends already made, so the window would not stop the pump.
+    private func schedulePump() {
+        guard !pumpScheduled else { return }
+        pumpScheduled = true
+        runtime.reactor.after(.zero) { [weak self] in
+            guard let self else { return }
+            self.pumpScheduled = false
+            self.pumpStreams()
+        }
+    }
+
+    /// Sends chunks while nothing waits for the window (so at most a window's worth plus one
+    /// chunk is buffered); resumed by `outgoingDrained` when the window has room again.
+    private func pumpStreams() {
+        let size = options.stateChunkBytes
+        var progress = true
+        while progress && pendingSends == 0 {
+            progress = false
+            for s in streams where !s.done && pendingSends == 0 {
+                if !s.started {
+                    s.started = true
+                    s.lookahead = s.next(size)
+                }
+                var chunk = s.lookahead ?? Message()  // an empty state: one empty, last chunk
+                let following = s.lookahead == nil ? nil : s.next(size)
+                let last = following == nil
+                chunk << last
+                chunk << Int64(s.index)
+                chunk << s.xferID
+                do { try sendStateMessage(s.joiner, chunk, type: .stateChunk) } catch { print("DEBUG pump error \(error)"); s.done = true }
+                s.index += 1
+                s.lookahead = following
+                if last { s.done = true }
+                progress = true
+            }
+            streams.removeAll { $0.done }
+        }
+    }
+
+    // MARK: Client/server callbacks, renamed for CSX
+
+    open override func clSvReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveCastCallback(origin, &msg) }
+    open override func clSvReceiveScastCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveScastCallback(origin, &msg) }
+    open override func clSvReceiveLsendCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveLsendCallback(origin, &msg) }
+    open override func clSvReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveSendCallback(origin, &msg) }
+    open override func clSvViewMsgCallback(_ viewData: ClSvViewData, _ msg: inout Message) { csxViewMsgCallback(viewData, &msg) }
+    open override func clSvBlockCallback() { csxBlockCallback() }
+    open override func clSvHeartbeatCallback(_ time: Int) { csxHeartbeatCallback(time) }
+    open override func clSvExitCallback() {
+        outstanding = nil
+        streams.removeAll()
+        accumulated = nil
+        csxExitCallback()
+    }
+}

@@ -1,0 +1,374 @@
+import Ensemble
+
+/// A group member that is a client or a server (`Maestro_ClSv`): servers hold the replicated
+/// state and a joining server pulls it from them (state transfer). The roles live at this
+/// level; every member is an ordinary group member.
+///
+/// Each view carries the server lists (in the coordinator's view message). A server joining a
+/// group with servers asks the coordinator to become one (BECOME_SERVER); the next view lists
+/// it as a transfer server, and messages whose safety is below the view's transfer type are
+/// held at their senders until the transfers are done (XFER_DONE), then released in order.
+open class ClientServer: GroupMember {
+    enum ClSvType: Int32 {
+        case cast = 0, scast = 1, lsend = 2, send = 3, becomeServer = 4, xferDone = 5, askState = 6, sendState = 7
+        case stateChunk = 8
+    }
+
+    public private(set) var clsvState = ClSvState.initial
+    /// The last view data delivered.
+    public private(set) var clsvViewData: ClSvViewData?
+    private var serversNext: [EndpID] = []
+    private var xferServersNext: [EndpID] = []
+    private var viewTypeNext = XferType.noXfer
+    /// Messages held because their safety is below the view's transfer type (FIFO).
+    private var held: [(destination: EndpID?, message: Message)] = []
+
+    public override init(_ options: MaestroOptions, runtime: Runtime = .current) {
+        super.init(options, runtime: runtime)
+    }
+
+    open override func join() throws {
+        guard clsvState == .initial else { throw MaestroError("join: this member has already joined") }
+        clsvState = .joining
+        do { try super.join() } catch {
+            clsvState = .initial
+            throw error
+        }
+    }
+
+    open override func leave() {
+        clsvState = .leaving
+        held.removeAll()
+        super.leave()
+    }
+
+    /// Whether this member asked to be a server.
+    public var isServer: Bool { options.membershipType == .server }
+    public var isClient: Bool { options.membershipType == .client }
+    /// Messages held until the transfer in progress ends.
+    public var heldMessages: Int { held.count }
+
+    // MARK: Sending
+
+    @discardableResult
+    open override func cast(_ msg: Message) -> SendView { cast(msg, MessageOptions()) }
+
+    /// Multicast to every member.
+    @discardableResult
+    open func cast(_ msg: Message, _ ops: MessageOptions) -> SendView {
+        var m = msg
+        m << ClSvType.cast.rawValue
+        return deliverOrHold(m, to: nil, safety: ops.safety)
+    }
+
+    /// Multicast kept by the servers, the transfer servers and `ops.destinations`.
+    @discardableResult
+    open func scast(_ msg: Message, _ ops: MessageOptions = MessageOptions()) -> SendView {
+        var m = msg
+        m << ops.destinations
+        m << ClSvType.scast.rawValue
+        return deliverOrHold(m, to: nil, safety: ops.safety)
+    }
+
+    /// Multicast kept only by `ops.destinations`.
+    @discardableResult
+    open func lsend(_ msg: Message, _ ops: MessageOptions) -> SendView {
+        var m = msg
+        m << ops.destinations
+        m << ClSvType.lsend.rawValue
+        return deliverOrHold(m, to: nil, safety: ops.safety)
+    }
+
+    @discardableResult
+    open override func send(_ destination: EndpID, _ msg: Message) -> SendView { send(destination, msg, MessageOptions()) }
+
+    @discardableResult
+    open func send(_ destination: EndpID, _ msg: Message, _ ops: MessageOptions) -> SendView {
+        var m = msg
+        m << ClSvType.send.rawValue
+        return deliverOrHold(m, to: destination, safety: ops.safety)
+    }
+
+    /// Sends now if `safety` is at least the current view's transfer type; else holds.
+    private func deliverOrHold(_ m: Message, to destination: EndpID?, safety: MessageSafety) -> SendView {
+        let viewType = clsvViewData?.viewType ?? .noXfer
+        if safety.level < viewType {
+            held.append((destination, m))
+            return .currentView
+        }
+        return raw(m, to: destination)
+    }
+
+    /// Sends a fully headed ClSv message (bypassing the hold).
+    func raw(_ m: Message, to destination: EndpID?) -> SendView {
+        if let destination { return super.send(destination, m) }
+        var c = m
+        c << GroupMember.MessageType.data.rawValue
+        return transmit(c.bytes, to: nil)
+    }
+
+    /// Asks `server` for (a part of) the state. Low-level: CSX's `getState` uses it.
+    func askState(_ server: EndpID, _ msg: Message) throws {
+        guard clsvViewData?.servers.contains(server) == true else {
+            throw MaestroError("askState: \(server) is not a server of the current view")
+        }
+        var m = msg
+        m << ClSvType.askState.rawValue
+        _ = raw(m, to: server)
+    }
+
+    /// Sends (a part of) the state to a transfer server. Low-level: CSX's `sendState` uses it.
+    func sendStateMessage(_ joiner: EndpID, _ msg: Message, type: ClSvType = .sendState) throws {
+        guard clsvViewData?.xferServers.contains(joiner) == true else {
+            throw MaestroError("sendState: \(joiner) is not receiving state in the current view")
+        }
+        var m = msg
+        m << type.rawValue
+        _ = raw(m, to: joiner)
+    }
+
+    // MARK: Callbacks (override; the defaults do nothing)
+
+    open func clSvReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {}
+    open func clSvReceiveScastCallback(_ origin: EndpID, _ msg: inout Message) {}
+    open func clSvReceiveLsendCallback(_ origin: EndpID, _ msg: inout Message) {}
+    open func clSvReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) {}
+    /// At the coordinator: the user part of the view message (server lists are added after).
+    open func clSvViewMsgCallback(_ viewData: ClSvViewData, _ msg: inout Message) {}
+    open func clSvAcceptedViewCallback(_ viewData: ClSvViewData, _ msg: inout Message) {}
+    open func clSvBlockCallback() {}
+    open func clSvExitCallback() {}
+    open func clSvHeartbeatCallback(_ time: Int) {}
+    /// At a server: a transfer server asks for state (low level; CSX handles it).
+    open func askStateCallback(_ origin: EndpID, _ msg: inout Message) {}
+    /// At a transfer server: state arrived (low level; CSX handles it).
+    open func rcvStateCallback(_ origin: EndpID, _ msg: inout Message) {}
+    /// A chunk of a streamed state arrived (low level; CSX handles it).
+    func rcvStateChunk(_ origin: EndpID, _ msg: inout Message) {}
+
+    // MARK: Role changes
+
+    /// Asks to become a server (no-op unless I am a client in `vd`).
+    open func becomeServer(_ vd: inout ClSvViewData) {
+        guard vd.clients.contains(vd.myEndpID) else { return }
+        if vd.myRank == 0 && vd.nmembers == 1 {
+            // Alone: a server at once, whatever the transfer type.
+            vd.servers = [vd.myEndpID]
+            vd.xferServers = []
+            vd.clients = []
+            vd.myServerRank = 0
+            vd.viewType = .noXfer
+            serversNext = vd.servers
+            xferServersNext = []
+            viewTypeNext = .noXfer
+            vd.state = .serverNormal
+        } else if vd.myRank == 0 {
+            becomeServerRequest(from: vd.myEndpID, xferType: options.xferType)
+            vd.state = .becomingServer
+        } else {
+            var m = Message()
+            m << options.xferType.rawValue
+            m << ClSvType.becomeServer.rawValue
+            _ = raw(m, to: vd.coordinator)
+            vd.state = .becomingServer
+        }
+    }
+
+    /// Reports the end of my transfer (no-op unless I am a transfer server in `vd`).
+    open func xferDone(_ vd: inout ClSvViewData) {
+        guard vd.xferServers.contains(vd.myEndpID) else { return }
+        if vd.myRank == 0 && vd.nmembers == 1 {
+            vd.servers = [vd.myEndpID]
+            vd.xferServers = []
+            vd.myServerRank = 0
+            vd.viewType = .noXfer
+            serversNext = vd.servers
+            xferServersNext = []
+            viewTypeNext = .noXfer
+            vd.state = .serverNormal
+        } else if vd.myRank == 0 {
+            xferDoneRequest(from: vd.myEndpID)
+            vd.state = .serverXferDone
+        } else {
+            var m = Message()
+            m << ClSvType.xferDone.rawValue
+            _ = raw(m, to: vd.coordinator)
+            vd.state = .serverXferDone
+        }
+    }
+
+    /// The end of my transfer, for the current view.
+    public func xferDone() {
+        guard var vd = clsvViewData else { return }
+        xferDone(&vd)
+        clsvState = vd.state
+        clsvViewData = vd
+    }
+
+    private func becomeServerRequest(from s: EndpID, xferType: XferType) {
+        guard clsvViewData?.clients.contains(s) ?? true else { return }
+        if xferType != .noXfer {
+            if !xferServersNext.contains(s) { xferServersNext.append(s) }
+            viewTypeNext = max(viewTypeNext, xferType)
+        } else if !serversNext.contains(s) {
+            serversNext.append(s)
+        }
+        requestNewView()
+    }
+
+    private func xferDoneRequest(from s: EndpID) {
+        guard clsvViewData?.xferServers.contains(s) ?? false else { return }
+        xferServersNext.removeAll { $0 == s }
+        if !serversNext.contains(s) { serversNext.append(s) }
+        if xferServersNext.isEmpty { viewTypeNext = .noXfer }
+        requestNewView()
+    }
+
+    // MARK: The group member's callbacks
+
+    open override func grpMembViewMsgCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
+        clSvViewMsgCallback(ClSvViewData(base: viewData), &msg)
+        msg << serversNext
+        msg << xferServersNext
+        msg << viewTypeNext.rawValue
+    }
+
+    open override func grpMembAcceptedViewCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
+        var vd = ClSvViewData(base: viewData)
+        let typeRaw = (try? msg.pop(Int32.self)) ?? 0
+        var xfer = (try? msg.pop([EndpID].self)) ?? []
+        var servers = (try? msg.pop([EndpID].self)) ?? []
+        let members = Set(viewData.members)
+        servers = servers.filter { members.contains($0) }
+        xfer = xfer.filter { members.contains($0) && !servers.contains($0) }
+        vd.servers = servers
+        vd.xferServers = xfer
+        vd.viewType = xfer.isEmpty ? .noXfer : (XferType(rawValue: typeRaw) ?? .atomic)
+        vd.clients = viewData.members.filter { !servers.contains($0) && !xfer.contains($0) }
+        let previous = clsvViewData
+        func diff(_ a: [EndpID], _ b: [EndpID]) -> [EndpID] { let sb = Set(b); return a.filter { !sb.contains($0) } }
+        vd.newServers = diff(servers, previous?.servers ?? [])
+        vd.departedServers = diff(previous?.servers ?? [], servers)
+        vd.newXferServers = diff(xfer, previous?.xferServers ?? [])
+        vd.departedXferServers = diff(previous?.xferServers ?? [], xfer)
+        vd.newClients = diff(vd.clients, previous?.clients ?? [])
+        vd.departedClients = diff(previous?.clients ?? [], vd.clients)
+        vd.serverCoordinator = servers.first
+        vd.oldServerCoordinator = previous?.serverCoordinator
+        vd.myXferType = options.xferType
+        vd.myMbrshipType = options.membershipType
+        vd.myServerRank = servers.firstIndex(of: vd.myEndpID) ?? -1
+        vd.myOldServerRank = previous?.myServerRank ?? -1
+        vd.oldState = clsvState
+        vd.state = clsvState
+        serversNext = servers
+        xferServersNext = xfer
+        viewTypeNext = vd.viewType
+
+        let me = vd.myEndpID
+        switch clsvState {
+        case .joining:
+            if options.membershipType == .client { vd.state = .clientNormal } else { becomeServer(&vd) }
+        case .becomingServer:
+            if servers.contains(me) {
+                vd.state = .serverNormal
+            } else if xfer.contains(me) {
+                if servers.isEmpty { xferDone(&vd) } else { vd.state = .serverXfer }
+            } else {
+                becomeServer(&vd)
+            }
+        case .serverXfer:
+            if xfer.contains(me) {
+                if servers.isEmpty { xferDone(&vd) }
+            } else if servers.contains(me) {
+                vd.state = .serverNormal
+            } else {
+                becomeServer(&vd)
+            }
+        case .serverXferDone:
+            if servers.contains(me) { vd.state = .serverNormal } else if xfer.contains(me) { xferDone(&vd) } else { becomeServer(&vd) }
+        case .serverNormal:
+            if !servers.contains(me) { becomeServer(&vd) }
+        case .initial, .clientNormal, .leaving:
+            break
+        }
+        vd.startXfer = vd.state == .serverXfer && vd.oldState != .serverXfer
+        clsvState = vd.state
+        clsvViewData = vd
+
+        // Release or keep what was held for the transfer.
+        if clsvState == .leaving {
+            held.removeAll()
+        } else if vd.viewType <= .free && !held.isEmpty {
+            let out = held
+            held.removeAll()
+            for h in out { _ = raw(h.message, to: h.destination) }
+        }
+        viewAccepted(vd, &msg)
+    }
+
+    /// Between the client/server processing of a view and the application's callback: CSX
+    /// starts and cancels transfers here.
+    func viewAccepted(_ vd: ClSvViewData, _ msg: inout Message) {
+        clSvAcceptedViewCallback(vd, &msg)
+    }
+
+    open override func grpMembReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {
+        guard let raw = try? msg.pop(Int32.self), let type = ClSvType(rawValue: raw) else {
+            logger.warning("dropped a cast without a client/server header from \(origin)")
+            return
+        }
+        switch type {
+        case .cast:
+            clSvReceiveCastCallback(origin, &msg)
+        case .scast:
+            guard let dests = try? msg.pop([EndpID].self) else { return }
+            let me = myEndpID
+            let vd = clsvViewData
+            if let me, vd?.servers.contains(me) == true || vd?.xferServers.contains(me) == true || dests.contains(me) {
+                clSvReceiveScastCallback(origin, &msg)
+            }
+        case .lsend:
+            guard let dests = try? msg.pop([EndpID].self) else { return }
+            if let me = myEndpID, dests.contains(me) { clSvReceiveLsendCallback(origin, &msg) }
+        default:
+            logger.warning("dropped a cast of client/server type \(raw) from \(origin)")
+        }
+    }
+
+    open override func grpMembReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) {
+        guard let raw = try? msg.pop(Int32.self), let type = ClSvType(rawValue: raw) else {
+            logger.warning("dropped a send without a client/server header from \(origin)")
+            return
+        }
+        switch type {
+        case .send:
+            clSvReceiveSendCallback(origin, &msg)
+        case .becomeServer:
+            let x = (try? msg.pop(Int32.self)).flatMap(XferType.init(rawValue:)) ?? .noXfer
+            if clsvViewData?.myRank == 0 { becomeServerRequest(from: origin, xferType: x) }
+        case .xferDone:
+            if clsvViewData?.myRank == 0 { xferDoneRequest(from: origin) }
+        case .askState:
+            askStateCallback(origin, &msg)
+        case .sendState:
+            rcvStateCallback(origin, &msg)
+        case .stateChunk:
+            rcvStateChunk(origin, &msg)
+        case .cast, .scast, .lsend:
+            logger.warning("dropped a send of client/server type \(raw) from \(origin)")
+        }
+    }
+
+    open override func grpMembBlockCallback() { clSvBlockCallback() }
+    open override func grpMembHeartbeatCallback(_ time: Int) { clSvHeartbeatCallback(time) }
+    open override func grpMembExitCallback() {
+        clsvState = .initial
+        held.removeAll()
+        clsvViewData = nil
+        serversNext = []
+        xferServersNext = []
+        viewTypeNext = .noXfer
+        clSvExitCallback()
+    }
+}

@@ -1,0 +1,294 @@
+import Ensemble
+import Logging
+import Reactor
+
+/// One member of one group (`Maestro_GroupMember`): joins and leaves, casts and sends, and
+/// receives views, messages, block, heartbeat and exit through overridable callbacks.
+///
+/// With each view the coordinator may attach a view message (`grpMembViewMsgCallback`); every
+/// member's `grpMembAcceptedViewCallback` gets it, and until it does, messages of the new view
+/// are held (the original delivered them under the previous view; here they wait for the
+/// view they belong to). Messages sent after `block` go out in the next view
+/// (`SendView.nextView`); messages sent while the flow-control window is full wait for room.
+///
+/// Every callback runs on the runtime's loop thread, one at a time.
+open class GroupMember: GroupApplication {
+    enum MemberState { case bogus, joining, normal, leaving }
+    enum MessageType: Int32 { case data = 0, view = 1 }
+
+    public let options: MaestroOptions
+    public let runtime: Runtime
+    public private(set) var endpoint: GroupEndpoint?
+    private var transport: UDPTransport?
+    let logger: Logger
+    var memberState = MemberState.bogus
+
+    /// The view data of the last view accepted at Maestro level.
+    public private(set) var viewData: GroupMemberViewData?
+    private var ensembleView: ViewState?
+    private var pendingView: GroupMemberViewData?
+    private var heldIncoming: [(cast: Bool, origin: EndpID, message: Message)] = []
+    private var outgoing: [(destination: EndpID?, bytes: [UInt8])] = []
+    private var heartbeatOrigin: Time?
+
+    public init(_ options: MaestroOptions, runtime: Runtime = .current) {
+        self.options = options
+        self.runtime = runtime
+        logger = Logger(label: "maestro.\(options.groupName)")
+    }
+
+    /// My endpoint id (nil until joined).
+    public var myEndpID: EndpID? { endpoint?.id }
+
+    /// True between join and exit.
+    public var isJoined: Bool { memberState == .normal || memberState == .joining }
+
+    /// Joins the group. Returns after the first view (a singleton: every member starts alone
+    /// and finds the others through the gossip rendezvous). Throws on bad options.
+    open func join() throws {
+        guard memberState == .bogus else { throw MaestroError("join: this member has already joined") }
+        try options.validate()
+        let t: UDPTransport
+        do {
+            t = try UDPTransport(reactor: runtime.reactor, bind: options.bind, maxDatagram: 65536, batch: 16)
+        } catch {
+            throw MaestroError("join: cannot open the member's UDP socket on \(options.bind): \(error)")
+        }
+        var params = try Parameters(parsing: options.params)
+        if params["heartbeat_rate"] == nil { params["heartbeat_rate"] = .time(.milliseconds(Int64(options.heartbeatRate))) }
+        let gossip = options.gossip.isEmpty ? [try runtime.rendezvous()] : options.gossip
+        let e = try GroupEndpoint(id: .fresh(at: t.localAddress, counter: runtime.nextEndpointCounter()),
+                                  group: GroupID(options.groupName), transport: t, protocolStack: options.protocolStack,
+                                  params: params, application: self, gossip: gossip, logger: logger)
+        transport = t
+        endpoint = e
+        memberState = .joining
+        do { try e.join() } catch { throw MaestroError("join: \(error)") }
+    }
+
+    /// Leaves the group; `grpMembExitCallback` follows (asynchronously).
+    open func leave() {
+        guard memberState == .normal || memberState == .joining else { return }
+        memberState = .leaving
+        outgoing.removeAll()
+        endpoint?.leave()
+    }
+
+    /// Multicasts `msg` to the other members.
+    @discardableResult
+    open func cast(_ msg: Message) -> SendView {
+        var m = msg
+        m << MessageType.data.rawValue
+        return transmit(m.bytes, to: nil)
+    }
+
+    /// Sends `msg` to `destination`.
+    @discardableResult
+    open func send(_ destination: EndpID, _ msg: Message) -> SendView {
+        transmit(msg.bytes, to: destination)
+    }
+
+    /// Reports members that look faulty.
+    public func suspect(_ members: [EndpID]) {
+        guard memberState == .normal, let v = ensembleView else { return }
+        endpoint?.suspect(RankSet(members.compactMap { v.rank(of: $0) }))
+    }
+
+    /// Asks for a view change (only the coordinator's request has an effect).
+    public func requestNewView() { endpoint?.prompt() }
+
+    /// Asks to switch to another protocol stack at the next view.
+    public func changeProtocol(_ protocolStack: String) { endpoint?.changeProtocol(protocolStack) }
+
+    // MARK: Callbacks (override; the defaults do nothing)
+
+    open func grpMembReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {}
+    open func grpMembReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) {}
+    /// At the coordinator only: push what every member should get with the new view.
+    open func grpMembViewMsgCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {}
+    open func grpMembAcceptedViewCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {}
+    open func grpMembBlockCallback() {}
+    open func grpMembExitCallback() {}
+    /// `time`: milliseconds since the member joined.
+    open func grpMembHeartbeatCallback(_ time: Int) {}
+
+    // MARK: Sending
+
+    func transmit(_ bytes: [UInt8], to destination: EndpID?) -> SendView {
+        switch memberState {
+        case .leaving: return .unspecified  // dropped silently while leaving, as Maestro
+        case .bogus:
+            logger.error("\(options.groupName): cannot send before join (message dropped)")
+            return .unspecified
+        case .joining, .normal: break
+        }
+        if !outgoing.isEmpty {
+            outgoing.append((destination, bytes))
+            return .nextView
+        }
+        switch tryTransmit(bytes, to: destination) {
+        case .sent: return .currentView
+        case .blocked:
+            outgoing.append((destination, bytes))
+            return .nextView
+        case .full:
+            outgoing.append((destination, bytes))
+            return .currentView
+        case .rejected:
+            return .unspecified
+        }
+    }
+
+    private func tryTransmit(_ bytes: [UInt8], to destination: EndpID?) -> SendResult {
+        guard let endpoint else { return .rejected("not joined") }
+        let packet = bytes.withUnsafeBytes { Packet(payload: $0) }
+        guard let destination else { return endpoint.cast(packet) }
+        guard let rank = ensembleView?.rank(of: destination) else {
+            logger.warning("send to \(destination): not a member of the current view (dropped)")
+            return .rejected("unknown destination")
+        }
+        return endpoint.send(to: rank, packet)
+    }
+
+    /// Sends what waited (for the next view, or for room in the window), in order.
+    private func flushOutgoing() {
+        while let (destination, bytes) = outgoing.first {
+            switch tryTransmit(bytes, to: destination) {
+            case .sent, .rejected: outgoing.removeFirst()
+            case .blocked, .full: return
+            }
+        }
+        outgoingDrained()
+    }
+
+    /// Called when every waiting message has been handed to the stack (room in the window
+    /// again): subclasses that stream data resume here.
+    open func outgoingDrained() {}
+
+    /// Messages waiting to be sent.
+    public var pendingSends: Int { outgoing.count }
+
+    // MARK: GroupApplication
+
+    public func install(view: ViewState, rank: Rank) {
+        let vd = GroupMemberViewData(view: view, rank: rank, previous: viewData ?? pendingView)
+        // A view whose view message never came: deliver what it held under the old view.
+        deliverHeld()
+        ensembleView = view
+        if memberState == .joining { memberState = .normal }
+        if rank != 0 { flushOutgoing() }
+        if rank == 0 {
+            var msg = Message()
+            grpMembViewMsgCallback(vd, &msg)
+            if memberState != .leaving {
+                var announce = msg
+                announce << view.id
+                announce << vd.myEndpID
+                announce << MessageType.view.rawValue
+                _ = tryTransmit(announce.bytes, to: nil)
+            }
+            flushOutgoing()
+            accept(vd, msg)
+        } else {
+            pendingView = vd
+        }
+    }
+
+    private func accept(_ vd: GroupMemberViewData, _ msg: Message) {
+        pendingView = nil
+        viewData = vd
+        if heartbeatOrigin == nil { heartbeatOrigin = runtime.now }
+        var m = msg
+        grpMembAcceptedViewCallback(vd, &m)
+        deliverHeld()
+    }
+
+    private func deliverHeld() {
+        let held = heldIncoming
+        heldIncoming.removeAll()
+        for var h in held {
+            if h.cast { grpMembReceiveCastCallback(h.origin, &h.message) } else { grpMembReceiveSendCallback(h.origin, &h.message) }
+        }
+    }
+
+    public func receiveCast(from origin: Rank, _ payload: Packet) {
+        guard let v = ensembleView, origin < v.count else { return }
+        let who = v.members[origin]
+        var msg = payload.withBytes { Message(copying: $0) }
+        guard let type = try? msg.pop(Int32.self) else {
+            logger.warning("dropped a malformed cast from \(who)")
+            return
+        }
+        switch MessageType(rawValue: type) {
+        case .data:
+            if pendingView != nil { heldIncoming.append((true, who, msg)) } else { grpMembReceiveCastCallback(who, &msg) }
+        case .view:
+            receivedViewMessage(msg, from: who)
+        case nil:
+            logger.warning("dropped a cast of unknown type \(type) from \(who)")
+        }
+    }
+
+    private func receivedViewMessage(_ msg: Message, from sender: EndpID) {
+        var m = msg
+        guard let endpoint = try? m.pop(EndpID.self), let id = try? m.pop(ViewID.self) else {
+            logger.warning("dropped a malformed view message from \(sender)")
+            return
+        }
+        guard let pending = pendingView else { return }  // stale, or mine
+        if id.ltime < pending.viewID.ltime { return }
+        guard id == pending.viewID, endpoint == pending.coordinator, sender == pending.coordinator else {
+            logger.warning("dropped an inconsistent view message from \(sender) for \(id)")
+            return
+        }
+        accept(pending, m)
+    }
+
+    public func receiveSend(from origin: Rank, _ payload: Packet) {
+        guard let v = ensembleView, origin < v.count else { return }
+        let who = v.members[origin]
+        var msg = payload.withBytes { Message(copying: $0) }
+        if pendingView != nil { heldIncoming.append((false, who, msg)) } else { grpMembReceiveSendCallback(who, &msg) }
+    }
+
+    public func block() {
+        deliverHeld()
+        grpMembBlockCallback()
+    }
+
+    public func heartbeat(now: Time) {
+        let origin = heartbeatOrigin ?? now
+        grpMembHeartbeatCallback(Int((now - origin).milliseconds))
+    }
+
+    public func writable(peer: Rank?) { flushOutgoing() }
+
+    /// The rank of `member` in the current (Ensemble) view.
+    func rank(of member: EndpID) -> Rank? { ensembleView?.rank(of: member) }
+
+    /// Stops this member dead, as a crash would: no leave, no more callbacks; the others
+    /// find out by suspicion. For tests of failures inside one process.
+    public func crash() {
+        memberState = .bogus
+        endpoint?.application = nil
+        endpoint = nil
+        transport?.close()
+        transport = nil
+        ensembleView = nil
+        pendingView = nil
+        heldIncoming.removeAll()
+        outgoing.removeAll()
+    }
+
+    public func exit() {
+        memberState = .bogus
+        endpoint = nil
+        transport?.close()
+        transport = nil
+        ensembleView = nil
+        pendingView = nil
+        heldIncoming.removeAll()
+        outgoing.removeAll()
+        grpMembExitCallback()
+    }
+}

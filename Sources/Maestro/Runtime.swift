@@ -1,0 +1,70 @@
+import Ensemble
+import Foundation
+import Reactor
+
+/// The single-threaded Maestro runtime: one libev loop that runs every member created on this
+/// thread, their UDP sockets, timers and callbacks, plus an embedded gossip rendezvous so a
+/// group living in one process needs no external server.
+///
+/// Members use the runtime of the thread that creates them (made on first use). Production
+/// code creates its members and calls `start()`, which never returns; tests use `run(for:)`
+/// and `run(until:timeout:)`.
+public final class Runtime {
+    public let reactor: Reactor
+    private var embedded: GossipServer?
+    private var nextCounter: UInt16 = 0
+    private var signals: [SignalWatcher] = []
+
+    public init() {
+        reactor = Reactor()
+    }
+
+    /// The runtime of the calling thread.
+    public static var current: Runtime {
+        let key = "maestro.runtime"
+        if let r = Thread.current.threadDictionary[key] as? Runtime { return r }
+        let r = Runtime()
+        Thread.current.threadDictionary[key] = r
+        return r
+    }
+
+    /// Makes `runtime` the one used by members created on this thread from now on.
+    public static func setCurrent(_ runtime: Runtime) {
+        Thread.current.threadDictionary["maestro.runtime"] = runtime
+    }
+
+    /// The embedded rendezvous (started on first use, on an ephemeral loopback port unless
+    /// `startRendezvous(at:)` chose one).
+    public func rendezvous() throws -> Address {
+        if let e = embedded { return e.address }
+        return try startRendezvous(at: .loopback(port: 0))
+    }
+
+    @discardableResult
+    public func startRendezvous(at address: Address) throws -> Address {
+        if let e = embedded { return e.address }
+        let e = try GossipServer(reactor: reactor, bind: address)
+        embedded = e
+        return e.address
+    }
+
+    func nextEndpointCounter() -> UInt16 {
+        nextCounter &+= 1
+        return nextCounter
+    }
+
+    /// Runs the loop forever (SIGINT and SIGTERM end the process cleanly).
+    public func start() -> Never {
+        signals = reactor.stopOnTerminationSignals()
+        reactor.start()
+    }
+
+    public func run(for duration: Time) { reactor.run(for: duration) }
+
+    @discardableResult
+    public func run(until condition: () -> Bool, timeout: Time) -> Bool {
+        reactor.run(until: condition, timeout: timeout)
+    }
+
+    public var now: Time { reactor.now }
+}
