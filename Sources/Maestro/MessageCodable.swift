@@ -38,7 +38,7 @@ import Ensemble
 /// | `String` | UTF-8 bytes, then their count as `UInt32` |
 /// | `[T]` (Maestro's `OrderedSet` marshal) | elements 0…n−1, then n as `UInt32` |
 /// | `[UInt8]` | the bytes, then their count as `UInt32` (the same layout as `[T]`) |
-/// | `T?` | the value then `true`, or just `false` |
+/// | `T?` (with `push(optional:)` / `popOptional`) | the value then `true`, or just `false` |
 /// | `Message` | its unread bytes, their count as `UInt32`, then ``Message/nestedMagic`` |
 /// | `EndpointID` | its 16-byte `encode(into:)` form |
 /// | `ViewID` | its 24-byte `encode(into:)` form: `ltime` (8 bytes), then the coordinator |
@@ -205,24 +205,28 @@ extension Array: MessageCodable where Element: MessageCodable {
     }
 }
 
-extension Optional: MessageCodable where Wrapped: MessageCodable {
-    /// The value then `true`, or just `false`.
-    @inlinable public func push(onto message: inout Message) {
-        if let value = self {
-            value.push(onto: &message)
-            true.push(onto: &message)
+// Optionals are not `MessageCodable`: with that conformance, `let x: Int? = try? msg.pop()`
+// would silently pop an optional (a presence flag first) instead of an `Int`. They have
+// their own explicit calls instead.
+extension Message {
+    /// Pushes the value then `true`, or just `false`.
+    public mutating func push<T: MessageCodable>(optional value: T?) {
+        if let value {
+            value.push(onto: &self)
+            true.push(onto: &self)
         } else {
-            false.push(onto: &message)
+            false.push(onto: &self)
         }
     }
 
-    @inlinable public static func pop(from message: inout Message) throws(WireError) -> Wrapped? {
-        let saved = message.end
+    /// Pops what `push(optional:)` pushed. Atomic: on error the message is unchanged.
+    public mutating func popOptional<T: MessageCodable>(_ type: T.Type = T.self) throws(WireError) -> T? {
+        let saved = end
         do throws(WireError) {
-            guard try Bool.pop(from: &message) else { return nil }
-            return try Wrapped.pop(from: &message)
+            guard try Bool.pop(from: &self) else { return nil }
+            return try T.pop(from: &self)
         } catch {
-            message.end = saved
+            end = saved
             throw error
         }
     }
