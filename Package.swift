@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "maestro-perf",
             dependencies: [
-                "Reactor", "Ensemble", "ToolSupport", "CFloodBaseline",
+                "Reactor", "Ensemble", "Maestro", "ToolSupport", "CFloodBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -80,6 +80,16 @@ public final class ChildProcess {
         }
     }
 
+    /// Reads whatever output is ready, without waiting (for callers that run their own loop).
+    public func pollLines() {
+        var pfd = pollfd(fd: output.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        while poll(&pfd, 1, 0) > 0 && pfd.revents & Int16(POLLIN) != 0 {
+            let before = pending.count + lines.count
+            readAvailable()
+            if pending.count + lines.count == before { break }
+        }
+    }
+
     private func readAvailable() {
         var buf = [UInt8](repeating: 0, count: 4096)
         let n = read(output.fileHandleForReading.fileDescriptor, &buf, buf.count)

@@ -30,6 +30,8 @@ public final class GroupEndpoint: TransportDelegate {
     /// True once this endpoint has left the group (or was never joined).
     public private(set) var hasLeft = false
     private var gossipScratch = WireWriter(capacity: 256)
+    private let shared = EndpointSharedState()
+    private var leaveRequested = false
     /// When set, every event of every stack is reported (debugging; costly).
     public var tracer: ((_ view: ViewID, _ layer: String, _ up: Bool, _ event: Event) -> Void)?
 
@@ -66,7 +68,7 @@ public final class GroupEndpoint: TransportDelegate {
     private func install(_ v: ViewState) throws(StackError) {
         guard let rank = v.rank(of: id) else { throw .missingLayer("a view that contains this endpoint") }
         let host = StackHost(endpoint: self, view: v, rank: rank)
-        let setup = LayerSetup(view: v, rank: rank, params: params.merging(v.params), now: transport.now)
+        let setup = LayerSetup(view: v, rank: rank, params: params.merging(v.params), now: transport.now, shared: shared)
         try host.build(setup: setup, registry: registry)
         if let tracer {
             let vid = v.id
@@ -93,10 +95,14 @@ public final class GroupEndpoint: TransportDelegate {
             host.exited = true
             let wasNewest = host === hosts.last
             hosts.removeAll { $0 === host }
-            if wasNewest {
-                // The newest stack only exits when this endpoint leaves.
+            if wasNewest && leaveRequested {
                 hasLeft = true
                 for h in hosts { h.stack?.injectDown(.exit, at: 0) }
+            } else if hosts.isEmpty && !hasLeft {
+                // The newest stack ended without a leave (its next view could not be built):
+                // start again alone rather than fall silent; gossip brings the group back.
+                logger.error("the stack of view \(host.view.id) ended without a next view; joining again as a singleton")
+                do { try join() } catch { logger.error("cannot rejoin: \(error)") }
             }
             alarmsChanged()
         default:
@@ -138,7 +144,10 @@ public final class GroupEndpoint: TransportDelegate {
     public func changeProtocol(_ protocolStack: String) { hosts.last?.topAppl?.applicationControl(.protocolSwitch(protocolStack)) }
 
     /// Leaves the group; `exit` is called on the application when done.
-    public func leave() { hosts.last?.topAppl?.applicationControl(.leave) }
+    public func leave() {
+        leaveRequested = true
+        hosts.last?.topAppl?.applicationControl(.leave)
+    }
 
     /// The newest stack, for tests and status dumps.
     public var currentStack: Stack? { hosts.last?.stack }

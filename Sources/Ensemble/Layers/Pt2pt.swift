@@ -5,7 +5,8 @@ import DequeModule
 /// Each sender numbers its sends per destination from 0 in every view and keeps them until
 /// acknowledged. The receiver delivers in order, buffers what arrives early and NAKs the gap;
 /// acks go out every `pt2pt_sweep` and, beyond Ensemble, after every `pt2pt_ack_rate`
-/// messages so that a fast sender's window keeps moving. The window (`pt2pt_window` bytes per
+/// messages or `pt2pt_ack_bytes` bytes (a quarter of the window), so that a fast sender's
+/// window keeps moving. The window (`pt2pt_window` bytes per
 /// destination) bounds memory: when it is full, the application is told (`.flowControl`).
 public final class Pt2pt: Layer {
     enum Header: HeaderEncodable, Equatable {
@@ -51,6 +52,7 @@ public final class Pt2pt: Layer {
         var early: [UInt64: Packet] = [:]
         var acked: UInt64 = 0          // highest ack I sent
         var naked: UInt64 = 0          // highest seqno NAKed
+        var bytesSinceAck = 0
     }
 
     private let port: LayerPort
@@ -58,6 +60,7 @@ public final class Pt2pt: Layer {
     private let sweep: Time
     private let window: Int
     private let ackRate: UInt64
+    private let ackBytes: Int
     private let maxEarly: Int
     private var out: [Outbound]
     private var inb: [Inbound]
@@ -71,6 +74,7 @@ public final class Pt2pt: Layer {
         window = try setup.params.int("pt2pt_window", default: 4 << 20)
         ackRate = UInt64(max(1, try setup.params.int("pt2pt_ack_rate", default: 64)))
         maxEarly = max(16, try setup.params.int("pt2pt_max_early", default: 65536))
+        ackBytes = max(1, try setup.params.int("pt2pt_ack_bytes", default: window / 4))
         guard sweep > .zero, window > 0 else { throw ParameterError("pt2pt_sweep and pt2pt_window must be positive") }
         out = Array(repeating: Outbound(), count: setup.count)
         inb = Array(repeating: Inbound(), count: setup.count)
@@ -149,9 +153,11 @@ public final class Pt2pt: Layer {
     private func received(_ seq: UInt64, _ p: Packet, from o: Rank, flags: MessageFlags, _ s: inout Inbound) {
         if seq == s.next {
             s.next += 1
+            s.bytesSinceAck += p.count
             port.up(.send(p, peer: o, flags: flags))
             while let q = s.early.removeValue(forKey: s.next) {
                 s.next += 1
+                s.bytesSinceAck += q.count
                 port.up(.send(q, peer: o, flags: flags))
             }
         } else if seq > s.next {
@@ -167,8 +173,9 @@ public final class Pt2pt: Layer {
         } else if seq < s.acked {
             s.acked = seq  // a duplicate below my ack: my ack was lost, send it again
         }
-        if s.next >= s.acked + ackRate {
+        if s.next >= s.acked + ackRate || (s.bytesSinceAck >= ackBytes && s.next > s.acked) {
             s.acked = s.next
+            s.bytesSinceAck = 0
             var ack = Packet(headroom: 32)
             ack.push(Header.ack(s.next))
             port.down(.send(ack, peer: o, flags: []))
@@ -177,6 +184,7 @@ public final class Pt2pt: Layer {
 
     private func sendAck(to peer: Rank) {
         inb[peer].acked = inb[peer].next
+        inb[peer].bytesSinceAck = 0
         var ack = Packet(headroom: 32)
         ack.push(Header.ack(inb[peer].next))
         port.down(.send(ack, peer: peer, flags: []))

@@ -3,7 +3,9 @@
 /// A requested protocol is cast to the group and remembered; the coordinator prompts a view
 /// change and writes the protocol into the next view, so every member builds its next stack
 /// from it. Coordinators gossip their protocol so that other partitions converge on the most
-/// recent suggestion before they can merge. An unknown or malformed protocol is refused.
+/// recent suggestion before they can merge. An unknown or malformed protocol is refused. The
+/// time of the last request travels with the suggestion and survives view changes (a
+/// partition that never asked for a protocol counts as oldest), as in Ensemble.
 public final class Switch: Layer {
     enum Header: HeaderEncodable {
         case passThrough
@@ -32,13 +34,18 @@ public final class Switch: Layer {
     private let port: LayerPort
     private let setup: LayerSetup
     private var suggestion: String?
-    private var timestamp: Time
     private var now: Time
+
+    /// When the last switch was requested or adopted, kept across views (never: lowest).
+    private var timestamp: Time {
+        get { setup.shared.switchTimestamp ?? Switch.never }
+        set { setup.shared.switchTimestamp = newValue }
+    }
+    static let never = Time(nanoseconds: .min)
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
         self.port = port
         self.setup = setup
-        timestamp = setup.now
         now = setup.now
     }
 
@@ -69,6 +76,7 @@ public final class Switch: Layer {
             if setup.rank == 0, suggestion == nil, let s = g.protocolSuggestion, s.viewID != setup.view.id,
                acceptable(s.protocolStack), (s.timestamp, s.viewID) > (timestamp, setup.view.id) {
                 suggestion = s.protocolStack
+                timestamp = s.timestamp  // the suggestion keeps its age as it spreads
                 port.up(.prompt)
             }
             port.up(event)

@@ -19,17 +19,28 @@ public struct LayerSetup {
     public let params: Parameters
     /// The time the stack starts.
     public let now: Time
+    /// What an endpoint's stacks hand on from one view to the next.
+    public let shared: EndpointSharedState
 
-    public init(view: ViewState, rank: Rank, params: Parameters, now: Time) {
+    public init(view: ViewState, rank: Rank, params: Parameters, now: Time, shared: EndpointSharedState = EndpointSharedState()) {
         self.view = view
         self.rank = rank
         self.params = params
         self.now = now
+        self.shared = shared
     }
 
     public var count: Int { view.count }
     public var endpoint: EndpointID { view.members[rank] }
     public var isCoordinator: Bool { rank == 0 }
+}
+
+/// The little state that survives from one view's stack to the next (Ensemble's
+/// `Layer.state`); everything else is per view.
+public final class EndpointSharedState {
+    /// When the last protocol switch was requested or adopted (Switch); nil: never.
+    public var switchTimestamp: Time?
+    public init() {}
 }
 
 /// A layer's connection to its neighbours: events go into the stack's FIFO queue and are

@@ -1,0 +1,150 @@
+import Testing
+@testable import Ensemble
+
+@Suite struct SuspectTests {
+    func suspect(rank: Rank, members: Int = 3, maxIdle: Int = 3) throws -> LayerHarness {
+        try LayerHarness(members: members, rank: rank, params: "suspect_sweep=1:time;suspect_max_idle=\(maxIdle):int") {
+            s, p, x throws(ParameterError) in try Suspect(s, p, x)
+        }
+    }
+
+    /// Starts the layer at time 0 (its first sweep is due at once).
+    func started(_ h: LayerHarness) -> LayerHarness {
+        h.fromBelow(.initialize(.zero))
+        _ = h.takeUp()
+        _ = h.takeDown()
+        return h
+    }
+
+    /// One tick at `t` seconds; returns what went down.
+    func tick(_ h: LayerHarness, _ t: Double) -> [Event] {
+        h.fromBelow(.timer(.seconds(t)))
+        _ = h.takeUp()
+        return h.takeDown()
+    }
+
+    /// The ping among the events sent down, decoded.
+    func ping(_ events: [Event]) -> (failed: RankSet, counters: [Int])? {
+        guard let e = events.first(where: { $0.kind == "castUnreliable" }) else { return nil }
+        return ping(e)
+    }
+
+    func ping(_ e: Event) -> (failed: RankSet, counters: [Int])? {
+        guard case let .castUnreliable(p, _) = e,
+              case let .ping(f, c)? = header(p, { (r: inout WireReader) throws(WireError) in try Suspect.Header.decode(from: &r, members: 3) })
+        else { return nil }
+        return (f, c)
+    }
+
+    /// A ping as rank `from`'s Suspect would send it.
+    func craftedPing(failed: RankSet, counters: [Int]) -> Packet {
+        var p = Packet(headroom: 64)
+        p.push(Suspect.Header.ping(failed: failed, counters: counters))
+        return p
+    }
+
+    @Test func initializeAsksForAnImmediateTick() throws {
+        let h = try suspect(rank: 1)
+        h.fromBelow(.initialize(.seconds(4)))
+        #expect(h.takeUp().kinds == ["initialize"])
+        #expect(h.takeDown().compactMap(\.timerTime) == [.seconds(4)])
+    }
+
+    @Test func pingsOncePerSweepAsUnreliableCasts() throws {
+        let h = started(try suspect(rank: 1))
+        let first = tick(h, 0)
+        try #require(first.kinds == ["timer", "castUnreliable"])
+        #expect(first[0].timerTime == .seconds(1), "next sweep requested one suspect_sweep later")
+        #expect(first[1].peer == 1, "cast from my rank")
+        #expect(ping(first[1])?.counters == [0, 1, 0], "my own counter is 1")
+        #expect(tick(h, 0.5).isEmpty, "no ping between sweeps")
+        let second = tick(h, 1)
+        try #require(second.kinds == ["timer", "castUnreliable"])
+        #expect(ping(second)?.counters == [0, 2, 0])
+        // Every tick, whoever asked for it, is passed up.
+        h.fromBelow(.timer(.seconds(1.2)))
+        #expect(h.takeUp().kinds == ["timer"])
+    }
+
+    @Test func silentMemberIsSuspectedAfterMoreThanMaxIdleSweepsAndNotBefore() throws {
+        let h = started(try suspect(rank: 0, maxIdle: 3))
+        for t in 0 ..< 3 {
+            #expect(tick(h, Double(t)).only("suspect").isEmpty, "sweep \(t + 1): only \(t + 1) pings unechoed")
+        }
+        let fourth = tick(h, 3).only("suspect")
+        #expect(fourth.count == 1)
+        #expect(fourth.first?.suspects == RankSet([1, 2]))
+        // The suspicion is repeated every sweep while it holds.
+        #expect(tick(h, 4).only("suspect").first?.suspects == RankSet([1, 2]))
+    }
+
+    @Test func echoesKeepAMemberUnsuspected() throws {
+        let me = started(try suspect(rank: 0, maxIdle: 3))
+        let peer = started(try suspect(rank: 1, maxIdle: 3))
+        var suspicions: [RankSet] = []
+        for t in 0 ..< 10 {
+            let mine = tick(me, Double(t))
+            suspicions += mine.compactMap(\.suspects)
+            // Member 1 hears my ping and echoes my counter in its own; member 2 stays silent.
+            for e in mine where e.kind == "castUnreliable" { peer.fromBelow(.castUnreliable(e.packet!, peer: 0)) }
+            for e in tick(peer, Double(t)) where e.kind == "castUnreliable" {
+                me.fromBelow(.castUnreliable(e.packet!, peer: 1))
+            }
+        }
+        #expect(!suspicions.isEmpty)
+        #expect(suspicions.allSatisfy { $0 == RankSet([2]) }, "only the silent member: \(suspicions)")
+    }
+
+    @Test func heardCountersAreEchoedInMyPings() throws {
+        let h = started(try suspect(rank: 0))
+        h.fromBelow(.castUnreliable(craftedPing(failed: RankSet(), counters: [0, 42, 0]), peer: 1))
+        #expect(h.takeUp().isEmpty, "pings are consumed")
+        #expect(ping(tick(h, 0))?.counters == [1, 42, 0])
+    }
+
+    @Test func pingThatMarksMeFailedIsIgnored() throws {
+        let h = started(try suspect(rank: 0, maxIdle: 3))
+        for t in 0 ..< 3 { _ = tick(h, Double(t)) }
+        // Member 1 echoes all three of my pings, but it believes I have failed.
+        h.fromBelow(.castUnreliable(craftedPing(failed: RankSet([0]), counters: [3, 9, 0]), peer: 1))
+        let fourth = tick(h, 3)
+        #expect(fourth.only("suspect").first?.suspects == RankSet([1, 2]), "the echo did not count")
+        #expect(ping(fourth)?.counters == [4, 0, 0], "its counter was not taken either")
+    }
+
+    @Test func theSameEchoWithoutTheFailureMarkCounts() throws {
+        let h = started(try suspect(rank: 0, maxIdle: 3))
+        for t in 0 ..< 3 { _ = tick(h, Double(t)) }
+        h.fromBelow(.castUnreliable(craftedPing(failed: RankSet([2]), counters: [3, 9, 0]), peer: 1))
+        let fourth = tick(h, 3)
+        #expect(fourth.only("suspect").first?.suspects == RankSet([2]))
+        #expect(ping(fourth)?.counters == [4, 9, 0])
+    }
+
+    @Test func pingFromAFailedMemberIsIgnoredAndFailedMembersAreNotSuspected() throws {
+        let h = started(try suspect(rank: 0, maxIdle: 3))
+        h.fromBelow(.fail(RankSet([1])))
+        #expect(h.takeUp().kinds == ["fail"])
+        h.fromBelow(.castUnreliable(craftedPing(failed: RankSet(), counters: [0, 42, 0]), peer: 1))
+        var lastPing: [Int]?
+        var suspicions: [RankSet] = []
+        for t in 0 ..< 5 {
+            let out = tick(h, Double(t))
+            lastPing = ping(out)?.counters
+            suspicions += out.compactMap(\.suspects)
+        }
+        #expect(lastPing == [5, 0, 0], "nothing taken from the failed member's ping")
+        #expect(!suspicions.isEmpty && suspicions.allSatisfy { $0 == RankSet([2]) }, "never the failed member: \(suspicions)")
+        // My ping carries my failure vector.
+        #expect(ping(tick(h, 5))?.failed == RankSet([1]))
+    }
+
+    @Test func otherUnreliableCastsPassThroughWithTheirOwnTag() throws {
+        let a = try suspect(rank: 0)
+        let b = try suspect(rank: 1)
+        a.fromAbove(.castUnreliable(Packet(payload: [7, 8]), peer: 0))
+        let p = try #require(a.takeDownPackets().first)
+        b.fromBelow(.castUnreliable(p, peer: 0))
+        #expect(b.takeUp().map { $0.packet?.bytes ?? [] } == [[7, 8]])
+    }
+}

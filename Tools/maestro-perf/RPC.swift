@@ -1,0 +1,117 @@
+import ArgumentParser
+import Ensemble
+import Foundation
+import Maestro
+import ToolSupport
+
+/// `maestro-perf rpc`: the original maestro-perf. Two processes, each one CSX client member;
+/// rank 0 does sequential round trips: cast an empty message, wait for the other's empty
+/// cast in reply.
+struct RPC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rpc",
+        abstract: "Sequential empty cast-and-reply round trips between two member processes (Maestro's maestro-perf).")
+
+    @Option(help: "Round trips.")
+    var rounds = 500
+
+    @Option(help: "Ensemble parameters.")
+    var params = ""
+
+    @Flag(help: "End with one JSON object on the last line.")
+    var json = false
+
+    @Option(help: "(internal) Run the replying member, joining through this rendezvous.")
+    var serve: String?
+
+    @Option(help: "(internal) Group name.")
+    var group = "maestro_rpc_perf_test"
+
+    @OptionGroup var log: LogOptions
+
+    func run() throws {
+        log.bootstrap()
+        var ops = CSXOptions()
+        ops.groupName = group
+        ops.heartbeatRate = 10
+        ops.membershipType = .client
+        ops.params = params
+        let runtime = Runtime.current
+        if let serve {
+            guard let a = Address(serve) else { throw ValidationError("--serve needs HOST:PORT") }
+            ops.gossip = [a]
+            let member = try RPCMember(ops, runtime: runtime, replier: true)
+            withExtendedLifetime(member) { runtime.start() }
+        }
+        let rendezvous = try runtime.rendezvous()
+        ops.groupName = "\(group)-\(UInt32.random(in: 0 ... .max))"
+        let me = try RPCMember(ops, runtime: runtime, replier: false)
+        let child = try ChildProcess("maestro-perf", ["rpc", "--serve", rendezvous.description, "--group", ops.groupName, "--params", params])
+        let progress = Progress()
+        progress.update("waiting for the two-member view")
+        guard runtime.run(until: { me.peer != nil }, timeout: .seconds(30)) else {
+            throw ChildError("the two members never formed one view")
+        }
+        me.target = rounds
+        progress.update("\(rounds) round trips")
+        let start = Date()
+        me.next()
+        guard runtime.run(until: { me.done }, timeout: .seconds(120)) else {
+            throw ChildError("round trips stopped after \(me.times.count)")
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        child.kill(SIGTERM)
+        progress.finish()
+        let sorted = me.times.sorted()
+        let median = sorted[sorted.count / 2] * 1e6
+        let p99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)] * 1e6
+        print(String(format: "Elapsed time for %d rpcs = %.4f secs", rounds, elapsed))
+        print(String(format: "Throughput = %.0f round trips/sec; round trip median %.1f us, p99 %.1f us", Double(rounds) / elapsed, median, p99))
+        if json {
+            print(jsonLine(["benchmark": "rpc", "rounds": rounds, "seconds": elapsed, "round_trips_per_sec": Double(rounds) / elapsed,
+                            "round_trip_us_median": median, "round_trip_us_p99": p99]))
+        }
+    }
+}
+
+final class RPCMember: CSX {
+    let replier: Bool
+    var peer: EndpID?
+    var target = 0
+    var times: [Double] = []
+    var done = false
+    private var sentAt = timespec()
+
+    init(_ ops: CSXOptions, runtime: Runtime, replier: Bool) throws {
+        self.replier = replier
+        super.init(ops, runtime: runtime)
+        try join()
+    }
+
+    override func csxAcceptedViewCallback(_ viewData: CSXViewData, _ msg: inout Message) {
+        if viewData.nmembers == 2 { peer = viewData.members.first { $0 != viewData.myEndpID } }
+        else if viewData.nmembers < 2 && !replier && target > 0 && !done {
+            done = true  // the other one is gone
+        }
+    }
+
+    func next() {
+        guard times.count < target else {
+            done = true
+            return
+        }
+        clock_gettime(CLOCK_MONOTONIC, &sentAt)
+        cast(Message())
+    }
+
+    override func csxReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {
+        if replier {
+            cast(Message())
+            return
+        }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        times.append(Double(now.tv_sec - sentAt.tv_sec) + Double(now.tv_nsec - sentAt.tv_nsec) / 1e9)
+        next()
+    }
+}

@@ -1,0 +1,186 @@
+import ArgumentParser
+import Ensemble
+import Foundation
+import Maestro
+import ToolSupport
+
+/// `maestro-perf xfer`: a joining server process pulls a large state, streamed in chunks,
+/// from a group of two servers in this process; reports MB/s and the largest heartbeat gap.
+struct Xfer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "State transfer throughput between two processes, and the largest heartbeat gap during it.")
+
+    @Option(help: "Bytes of state.")
+    var stateBytes = 256 << 20
+
+    @Option(help: "Heartbeat period of every member, in milliseconds.")
+    var heartbeatMs = 100
+
+    @Option(help: "Largest chunk of the streamed state, in bytes.")
+    var chunkBytes = 64 << 10
+
+    @Option(help: "Ensemble parameters.")
+    var params = ""
+
+    @Flag(help: "End with one JSON object on the last line.")
+    var json = false
+
+    @Option(help: "(internal) Run the joining member through this rendezvous.")
+    var join: String?
+
+    @Option(help: "(internal) Group name.")
+    var group = "maestro-perf-xfer"
+
+    @OptionGroup var log: LogOptions
+
+    func options() -> CSXOptions {
+        var ops = CSXOptions()
+        ops.groupName = group
+        ops.heartbeatRate = heartbeatMs
+        ops.xferType = .atomic
+        ops.params = params
+        ops.stateChunkBytes = chunkBytes
+        return ops
+    }
+
+    func run() throws {
+        log.bootstrap()
+        let runtime = Runtime.current
+        if let join {
+            guard let a = Address(join) else { throw ValidationError("--join needs HOST:PORT") }
+            var ops = options()
+            ops.gossip = [a]
+            let member = try XferMember(ops, runtime: runtime, blob: [])
+            guard runtime.run(until: { member.finished != nil }, timeout: .seconds(600)) else {
+                print("xfer incomplete: \(member.received) bytes")
+                throw ExitCode(1)
+            }
+            let seconds = member.finished ?? 0
+            print(String(format: "xfer-result %d %.6f %.3f %@", member.received, seconds, member.maxGap(during: member.window) * 1000,
+                         member.checksumOK ? "ok" : "bad"))
+            fflush(nil)
+            runtime.run(for: .milliseconds(200))  // let the XFER_DONE view go out
+            return
+        }
+        let progress = Progress()
+        progress.update("building \(stateBytes) bytes of state")
+        let blob = XferMember.makeBlob(stateBytes)
+        // The two providers have the state already: no transfer between them.
+        var ops = options()
+        ops.xferType = .noXfer
+        _ = try runtime.rendezvous()
+        let a = try XferMember(ops, runtime: runtime, blob: blob)
+        let b = try XferMember(ops, runtime: runtime, blob: blob)
+        guard runtime.run(until: { a.servers == 2 || b.servers == 2 }, timeout: .seconds(30)) else {
+            throw ChildError("the two providers never formed one group")
+        }
+        progress.update("transferring \(stateBytes) bytes to a joining process")
+        let child = try ChildProcess("maestro-perf", ["xfer", "--join", try runtime.rendezvous().description, "--group", group,
+                                                      "--state-bytes", String(stateBytes), "--heartbeat-ms", String(heartbeatMs),
+                                                      "--chunk-bytes", String(chunkBytes), "--params", params])
+        var result: String?
+        let start = runtime.now
+        guard runtime.run(until: {
+            result = child.lines.first { $0.hasPrefix("xfer-result") } ?? result
+            if result == nil { child.pollLines() }
+            return result != nil || !child.isRunning
+        }, timeout: .seconds(600)), let line = result else {
+            throw ChildError("the joining process did not finish the transfer")
+        }
+        let end = runtime.now
+        progress.finish()
+        let f = line.split(separator: " ")
+        let bytes = Double(f[1]) ?? 0, seconds = Double(f[2]) ?? 0, joinerGap = Double(f[3]) ?? 0
+        let providerGap = max(a.maxGap(during: start ... end), b.maxGap(during: start ... end)) * 1000
+        let mbps = seconds > 0 ? bytes / seconds / 1e6 : 0
+        print(String(format: "xfer %.0f MB in %.3f s: %.1f MB/s; largest heartbeat gap %.0f ms at the joiner, %.0f ms at the providers (rate %d ms); checksum %@",
+                     bytes / 1e6, seconds, mbps, joinerGap, providerGap, heartbeatMs, String(f.count > 4 ? f[4] : "?")))
+        if json {
+            print(jsonLine(["benchmark": "xfer", "state_bytes": stateBytes, "seconds": seconds, "mb_per_sec": mbps,
+                            "max_heartbeat_gap_ms": max(joinerGap, providerGap), "heartbeat_ms": heartbeatMs]))
+        }
+        child.kill(SIGTERM)
+        withExtendedLifetime((a, b)) {}
+    }
+}
+
+final class XferMember: CSX {
+    let blob: [UInt8]
+    var received = 0
+    var servers = 0
+    var beats: [Time] = []
+    var startedAt: Time?
+    var finished: Double?
+    var window: ClosedRange<Time> = .zero ... .zero
+    var checksum: UInt64 = 0xCBF2_9CE4_8422_2325
+    var checksumOK = false
+
+    init(_ ops: CSXOptions, runtime: Runtime, blob: [UInt8]) throws {
+        self.blob = blob
+        super.init(ops, runtime: runtime)
+        try join()
+    }
+
+    static func makeBlob(_ n: Int) -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: n)
+        b.withUnsafeMutableBytes { raw in
+            for i in 0 ..< n { raw[i] = UInt8(truncatingIfNeeded: (i &* 2654435761) >> 11) }
+        }
+        return b
+    }
+
+    override func csxAcceptedViewCallback(_ viewData: CSXViewData, _ msg: inout Message) { servers = viewData.servers.count }
+    override func csxHeartbeatCallback(_ time: Int) { beats.append(runtime.now) }
+
+    override func stateTransferCallback(_ xferID: XferID) {
+        received = 0
+        checksum = 0xCBF2_9CE4_8422_2325
+        startedAt = runtime.now
+        _ = try? getState(xferID, Message())
+    }
+
+    override func askStateCallback(_ origin: EndpID, _ xferID: XferID, _ requestMsg: inout Message) {
+        var offset = 0
+        let b = blob
+        sendState(to: origin, xferID: xferID) { max in
+            guard offset < b.count else { return nil }
+            var m = Message()
+            m.push(raw: b[offset ..< min(b.count, offset + max)])
+            offset += max
+            return m
+        }
+    }
+
+    override func gotStateChunkCallback(_ xferID: XferID, _ chunk: inout Message, index: Int, isLast: Bool) {
+        if index == 0 {
+            received = 0
+            checksum = 0xCBF2_9CE4_8422_2325
+        }
+        chunk.withUnsafeBytes { raw in
+            var c = checksum
+            for x in raw { c = (c ^ UInt64(x)) &* 0x0000_0100_0000_01B3 }
+            checksum = c
+            received += raw.count
+        }
+        if isLast {
+            runtime.reactor.updateNow()
+            let now = runtime.now
+            window = (startedAt ?? now) ... now
+            finished = (now - (startedAt ?? now)).seconds
+            var expect: UInt64 = 0xCBF2_9CE4_8422_2325
+            for x in XferMember.makeBlob(received) { expect = (expect ^ UInt64(x)) &* 0x0000_0100_0000_01B3 }
+            checksumOK = expect == checksum
+            xferDone(xferID)
+        }
+    }
+
+    /// The largest gap between heartbeats inside `window` (including its edges).
+    func maxGap(during window: ClosedRange<Time>) -> Double {
+        let inside = beats.filter { window.contains($0) }
+        guard let first = inside.first, let last = inside.last else { return (window.upperBound - window.lowerBound).seconds }
+        var gaps = zip(inside, inside.dropFirst()).map { ($1 - $0).seconds }
+        gaps.append((first - window.lowerBound).seconds)
+        gaps.append((window.upperBound - last).seconds)
+        return gaps.max() ?? 0
+    }
+}
