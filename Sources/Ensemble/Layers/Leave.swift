@@ -57,7 +57,10 @@ public final class Leave: Layer {
         self.setup = setup
         rank = setup.rank
         now = setup.now
-        linger = try setup.params.time("leave_linger", default: .seconds(10))
+        // Long enough for a straggler to repair what it missed (a few retransmission rounds).
+        let repair = max(try setup.params.time("stable_sweep", default: .seconds(1)),
+                         try setup.params.time("pt2pt_sweep", default: .seconds(1)))
+        linger = try setup.params.time("leave_linger", default: repair * 3)
     }
 
     private func decode(_ p: inout Packet) -> Header? {

@@ -8,6 +8,11 @@ import DequeModule
 /// else the group); retransmissions are unreliable sends. On a failure the failed origin's
 /// undelivered messages are discarded, so "the most any survivor delivered" is deliverable
 /// to all. The sender's unstable bytes are bounded by `mnak_window`.
+///
+/// Beyond Ensemble: a NAK for an origin that is *suspected* (not yet failed) also goes to the
+/// lowest member that is not suspected, so a member that missed the last casts of an origin
+/// that vanished (left, or crashed before the failure is decided) can still get them from a
+/// survivor that delivered them.
 public final class Mnak: Layer {
     enum Header: HeaderEncodable {
         case noHeader
@@ -63,6 +68,7 @@ public final class Mnak: Layer {
     private let maxGap: UInt64
     private var windows: [Window]
     private var failed = RankSet()
+    private var suspected = RankSet()
     private var coordinator: Rank = 0
     private var myUnstableBytes = 0
     private var flowBlocked = false
@@ -134,6 +140,9 @@ public final class Mnak: Layer {
             }
         case .stableRequest(nil):
             port.up(.stableRequest(numCasts: windows.map { Int($0.read) }))
+        case let .suspect(s, _):
+            suspected.formUnion(s)
+            port.up(event)
         case let .stable(stability, numCasts):
             applyStability(stability, numCasts)
             port.up(event)
@@ -221,6 +230,10 @@ public final class Mnak: Layer {
         nak.push(Header.nak(origin: o, lo: lo, hi: hi))
         if !failed.contains(o) {
             port.down(.send(nak, peer: o, flags: []))
+            if suspected.contains(o) {
+                let helper = suspected.union(failed).union(RankSet([rank])).lowestAbsent(below: count)
+                if helper < count { port.down(.send(nak, peer: helper, flags: [])) }
+            }
         } else if rank != coordinator {
             port.down(.send(nak, peer: coordinator, flags: []))
         } else {

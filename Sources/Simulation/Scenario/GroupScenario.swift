@@ -267,13 +267,17 @@ public struct GroupScenario {
     /// How long after the last fault every live member must be in one view: suspicion of a
     /// crashed member ((suspect_max_idle + 1) suspect sweeps), a merge attempt that times out
     /// (merge_timeout), two gossip rounds to find and merge the other partitions (2 top_sweep),
-    /// and a second for the flushes and view installations.
+    /// the time old stacks may hold back a member that missed a view (leave_linger), and a
+    /// second for the flushes and view installations.
     public static func convergenceBound(_ p: Parameters) -> Time {
         let sweep = (try? p.time("suspect_sweep", default: .seconds(1))) ?? .seconds(1)
         let idle = (try? p.int("suspect_max_idle", default: 15)) ?? 15
         let merge = (try? p.time("merge_timeout", default: .seconds(15))) ?? .seconds(15)
         let top = (try? p.time("top_sweep", default: .seconds(5))) ?? .seconds(5)
-        return sweep * Int64(idle + 1) + merge + top * 2 + .seconds(1)
+        let repair = max((try? p.time("stable_sweep", default: .seconds(1))) ?? .seconds(1),
+                         (try? p.time("pt2pt_sweep", default: .seconds(1))) ?? .seconds(1))
+        let linger = (try? p.time("leave_linger", default: repair * 3)) ?? repair * 3
+        return sweep * Int64(idle + 1) + merge + top * 2 + linger + .seconds(1)
     }
 
     private func evaluate(_ run: Run) -> Result {
