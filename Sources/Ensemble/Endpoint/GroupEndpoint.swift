@@ -31,6 +31,11 @@ public final class GroupEndpoint: TransportDelegate {
     public private(set) var hasLeft = false
     private var gossipScratch = WireWriter(capacity: 256)
     private let shared = EndpointSharedState()
+    /// Datagrams for a view not installed yet (its View message is on its way): replayed when
+    /// it is, instead of waiting for a retransmission round. Bounded in count and age.
+    private var early: [(view: UInt64, bytes: [UInt8], at: Time)] = []
+    static let earlyLimit = 256
+    static let earlyAge = Time.seconds(2)
     private var leaveRequested = false
     /// When set, every event of every stack is reported (debugging; costly).
     public var tracer: ((_ view: ViewID, _ layer: String, _ up: Bool, _ event: Event) -> Void)?
@@ -76,6 +81,11 @@ public final class GroupEndpoint: TransportDelegate {
         }
         hosts.append(host)
         host.stack?.injectUp(.initialize(transport.now))
+        let waiting = early.filter { $0.view == host.viewHash }
+        if !waiting.isEmpty {
+            early.removeAll { $0.view == host.viewHash }
+            for e in waiting { e.bytes.withUnsafeBytes { receiveDatagram($0) } }
+        }
     }
 
     /// Events leaving the top of a stack: the next view, or the end of a stack.
@@ -203,6 +213,10 @@ public final class GroupEndpoint: TransportDelegate {
     public func transport(_ transport: any Transport, received datagram: UnsafeRawBufferPointer, from source: Address) {
         counters.datagramsReceived += 1
         counters.bytesReceived += UInt64(datagram.count)
+        receiveDatagram(datagram)
+    }
+
+    private func receiveDatagram(_ datagram: UnsafeRawBufferPointer) {
         var r = WireReader(datagram)
         guard let frame = try? Frame.decode(from: &r, maxRank: 1 << 16) else {
             counters.malformed += 1
@@ -222,6 +236,9 @@ public final class GroupEndpoint: TransportDelegate {
         }
         guard let host = hosts.first(where: { $0.viewHash == frame.view }), let stack = host.stack else {
             counters.unknownView += 1
+            let now = transport.now
+            early.removeAll { now - $0.at > GroupEndpoint.earlyAge }
+            if early.count < GroupEndpoint.earlyLimit && !hasLeft { early.append((frame.view, Array(datagram), now)) }
             return
         }
         guard frame.sender < host.view.count, frame.sender != host.rank else {
