@@ -54,6 +54,8 @@ open class GroupMember: GroupApplication {
         } catch {
             throw MaestroError("join: cannot open the member's UDP socket on \(options.bind): \(error)")
         }
+        t.dropIncoming = { [unowned runtime] a in runtime.dropIncoming?(a) ?? false }
+        t.dropOutgoing = { [unowned runtime] a in runtime.dropOutgoing?(a) ?? false }
         var params = try Parameters(parsing: options.params)
         if params["heartbeat_rate"] == nil { params["heartbeat_rate"] = .time(.milliseconds(Int64(options.heartbeatRate))) }
         let gossip = options.gossip.isEmpty ? [try runtime.rendezvous()] : options.gossip

@@ -15,6 +15,12 @@ public final class Runtime {
     private var nextCounter: UInt16 = 0
     private var signals: [SignalWatcher] = []
 
+    /// Fault injection for soak tests, applied to every member socket of this runtime:
+    /// datagrams from (incoming) or to (outgoing) an address for which these return true are
+    /// dropped, as a lossy or partitioned network would.
+    public var dropIncoming: ((Address) -> Bool)?
+    public var dropOutgoing: ((Address) -> Bool)?
+
     public init() {
         reactor = Reactor()
     }
