@@ -11,7 +11,8 @@ public protocol Transport: AnyObject {
     /// The current time on this transport's clock (monotonic within one run).
     var now: Time { get }
 
-    /// Receives datagrams and wake-ups. The transport does not retain it.
+    /// Receives datagrams and wake-ups. The transport does not retain it: a delegate that goes
+    /// away before its transport must set this to nil first.
     var delegate: (any TransportDelegate)? { get set }
 
     /// Sends one datagram. The bytes are copied before the call returns; the datagram leaves

@@ -6,7 +6,9 @@ public final class UDPTransport: Transport {
     private var socket: UDPSocket?
     private var wakeTimer: LoopTimer?
     private var idleWatcher: IdleWatcher?
-    public weak var delegate: (any TransportDelegate)?
+    /// Not retained, and not weak either (a weak reference would make every retain of the
+    /// delegate slow): a delegate must clear it before it goes away, as `GroupEndpoint` does.
+    public unowned(unsafe) var delegate: (any TransportDelegate)?
     public let localAddress: Address
     /// Fault injection (soak tests, partition benchmarks): datagrams from an address for which
     /// this returns true are dropped on arrival.

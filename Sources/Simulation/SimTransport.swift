@@ -12,7 +12,9 @@ public final class SimTransport: Transport {
     /// The owning process.
     public unowned let process: SimProcess
     /// Receives datagrams, wake-ups and idle callbacks. Not retained.
-    public weak var delegate: (any TransportDelegate)?
+    /// Not retained, and not weak either (a weak reference would make every retain of the
+    /// delegate slow): a delegate must clear it before it goes away, as `GroupEndpoint` does.
+    public unowned(unsafe) var delegate: (any TransportDelegate)?
     /// False once closed, by `close` or by a crash of the process.
     public var isOpen: Bool { open }
 

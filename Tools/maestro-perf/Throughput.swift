@@ -9,13 +9,15 @@ import ToolSupport
 struct Throughput: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "throughput",
-        abstract: "Multicast throughput of the stack over UDP on 127.0.0.1 (members in this process).",
+        abstract: "Multicast throughput of the stack over UDP on 127.0.0.1.",
         discussion: """
-            Builds one group of --members endpoints on one reactor (one static view), lets \
-            --senders of them cast --size-byte messages as fast as the flow-control window \
-            allows for --seconds, and reports per receiver messages/s and MB/s (the slowest \
-            receiver is the headline), datagrams/s, framing bytes per message, and any message \
-            lost or out of order.
+            Starts a rendezvous and --members member processes (the seed's stack); once they \
+            share one view, --senders of them cast --size-byte messages as fast as the \
+            flow-control window allows for --seconds; every receiver checks the order and a \
+            checksum of every message. Reports per receiver messages/s and MB/s (the slowest \
+            receiver is the headline) and any message lost, out of order or corrupt. With \
+            --in-process, the members run in this process on one reactor in one static view \
+            instead (the data stack only), and datagrams/s and framing bytes are reported too.
             """)
 
     @Option(help: "Members in the group.")
@@ -39,6 +41,9 @@ struct Throughput: ParsableCommand {
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
+    @Flag(help: "Run the members in this process, in one static view (no membership layers).")
+    var inProcess = false
+
     @OptionGroup var log: LogOptions
 
     static let protocolStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
@@ -46,13 +51,17 @@ struct Throughput: ParsableCommand {
     func validate() throws {
         guard members >= 2 else { throw ValidationError("--members must be at least 2") }
         guard (1...members).contains(senders) else { throw ValidationError("--senders must be between 1 and --members") }
-        guard size >= 16 else { throw ValidationError("--size must be at least 16 bytes (sequence number and checksum)") }
+        guard size >= 24 else { throw ValidationError("--size must be at least 24 bytes (sequence number, checksum, timestamp)") }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
         do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
     }
 
     func run() throws {
         log.bootstrap()
+        if !inProcess {
+            try runProcesses()
+            return
+        }
         let reactor = Reactor()
         var parameters = try Parameters(parsing: params)
         parameters["batching"] = .bool(batching)
@@ -121,6 +130,62 @@ struct Throughput: ParsableCommand {
                 "datagrams_per_sec": Double(datagrams) / elapsed, "framing_bytes_per_msg": framing,
                 "lost": lost, "out_of_order": outOfOrder, "corrupt": corrupt,
             ]))
+        }
+    }
+}
+
+extension Throughput {
+    /// The real-process benchmark: member processes, K senders, every receiver checking.
+    func runProcesses() throws {
+        let progress = Progress()
+        progress.update("starting \(members) member processes")
+        let g = try ProcessGroup()
+        var nodes: [ChildProcess] = []
+        for i in 0 ..< members {
+            let role = i < senders ? "sender" : "receiver"
+            nodes.append(try ChildProcess("maestro-perf", ["node", "--gossip", g.rendezvous, "--group", g.group, "--members", String(members),
+                                                           "--role", role, "--size", String(size), "--seconds", String(seconds),
+                                                           "--params", params + (batching ? "" : (params.isEmpty ? "" : ";") + "batching=false:bool")]))
+        }
+        defer { for n in nodes where n.isRunning { n.kill(SIGKILL) } }
+        for n in nodes where n.waitForLine(timeout: 60, { $0 == "joined" }) == nil {
+            throw ChildError("the member processes never formed one view of \(members)")
+        }
+        progress.update("\(senders) sender(s) casting \(size)-byte messages for \(seconds) s")
+        var sent = 0
+        var duration = 0.0
+        for n in nodes.prefix(senders) {
+            guard let l = n.waitForLine(timeout: seconds + 30, { $0.hasPrefix("sent ") }) else { throw ChildError("a sender did not finish") }
+            let f = l.split(separator: " ")
+            sent += Int(f[1]) ?? 0
+            duration = max(duration, Double(f[2]) ?? 0)
+        }
+        var rates: [Double] = []
+        var lost = 0, outOfOrder = 0, corrupt = 0
+        for (i, n) in nodes.enumerated() {
+            // Senders also receive the other senders' casts.
+            let expected = i < senders ? sent - (sent / max(senders, 1)) : sent
+            guard expected > 0 else { continue }
+            guard let l = n.waitForLine(timeout: seconds + 30, { $0.hasPrefix("received ") }) else { throw ChildError("a receiver did not report") }
+            let f = l.split(separator: " ")
+            let count = Int(f[1]) ?? 0
+            let first = Double(f[2]) ?? 0, last = Double(f[3]) ?? 0
+            outOfOrder += Int(f[4]) ?? 0
+            corrupt += Int(f[5]) ?? 0
+            lost += max(0, expected - count)
+            rates.append(last > first ? Double(count) / (last - first) : 0)
+        }
+        progress.finish()
+        let slowest = rates.min() ?? 0
+        let mb = slowest * Double(size) / 1e6
+        print(String(format: "%d member processes, %d sender(s), %d B, batching %@, %.1f s of sending", members, senders, size,
+                     batching ? "on" : "off", duration))
+        print(String(format: "per receiver: slowest %.0f msgs/s (%.1f MB/s), fastest %.0f msgs/s; sent %d", slowest, mb, rates.max() ?? 0, sent))
+        print("lost \(lost), out of order \(outOfOrder), corrupt \(corrupt)")
+        if json {
+            print(jsonLine(["benchmark": "throughput", "members": members, "senders": senders, "size": size, "seconds": duration,
+                            "batching": batching, "msgs_per_sec": slowest, "mb_per_sec": mb, "sent": sent,
+                            "lost": lost, "out_of_order": outOfOrder, "corrupt": corrupt]))
         }
     }
 }

@@ -39,6 +39,10 @@ public final class GossipRelay: TransportDelegate {
         transport.delegate = self
     }
 
+    deinit {
+        if transport.delegate === self { transport.delegate = nil }
+    }
+
     public var address: Address { transport.localAddress }
     /// Clients currently remembered.
     public var clientCount: Int { clients.count }

@@ -13,7 +13,10 @@ public final class GroupEndpoint: TransportDelegate {
     public let transport: any Transport
     public let protocolStack: String
     public let params: Parameters
-    public weak var application: (any GroupApplication)?
+    /// Not retained (the application usually owns its endpoint) and not weak (a weak reference
+    /// makes every retain of the application slow on the delivery path): an application that
+    /// goes away before its endpoint must set this to nil first.
+    public unowned(unsafe) var application: (any GroupApplication)?
     public private(set) var counters = EndpointCounters()
     /// Batch the messages of one loop turn into one datagram per destination.
     public let batching: Bool
@@ -55,6 +58,10 @@ public final class GroupEndpoint: TransportDelegate {
         batchBytes = min(GroupEndpoint.maxDatagram, max(512, try params.int("batch_max_bytes", default: 8192)))
         self.logger = logger ?? Logger(label: "ensemble.endpoint")
         transport.delegate = self
+    }
+
+    deinit {
+        if transport.delegate === self { transport.delegate = nil }
     }
 
     // MARK: Views
