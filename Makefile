@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test lapa bench-udp clean
+.PHONY: all deps build test lapa bench bench-udp clean
 
 all: build
 
@@ -25,6 +25,10 @@ test: deps
 
 lapa: build
 	.build/release/lapa $(ARGS)
+
+# The standard benchmark set: bench/results.json and a table.
+bench: build
+	.build/release/maestro-perf suite --out bench/results.json
 
 bench-udp: build
 	.build/release/maestro-perf udp --size 1024 --seconds 2 --rounds 3

@@ -99,6 +99,6 @@ let package = Package(
         .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.
-        .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "lapa", "ToolSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "ToolSupport"]),
     ]
 )

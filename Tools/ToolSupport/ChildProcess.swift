@@ -11,6 +11,8 @@ public final class ChildProcess {
     public let process = Process()
     private let output = Pipe()
     private var pending: [UInt8] = []
+    /// The child closed its output (it exited): no more lines will come.
+    public private(set) var atEnd = false
     public private(set) var lines: [String] = []
     /// When each line was read (parallel to `lines`).
     public private(set) var lineTimes: [Date] = []
@@ -72,7 +74,7 @@ public final class ChildProcess {
                 if predicate(l) { return (l, t) }
             }
             let left = deadline.timeIntervalSinceNow
-            if left <= 0 { return nil }
+            if left <= 0 || atEnd { return nil }
             var pfd = pollfd(fd: output.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
             let r = poll(&pfd, 1, Int32(min(left, 1) * 1000) + 1)
             if r < 0 && errno != EINTR { return nil }
@@ -83,7 +85,7 @@ public final class ChildProcess {
     /// Reads whatever output is ready, without waiting (for callers that run their own loop).
     public func pollLines() {
         var pfd = pollfd(fd: output.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
-        while poll(&pfd, 1, 0) > 0 && pfd.revents & Int16(POLLIN) != 0 {
+        while !atEnd && poll(&pfd, 1, 0) > 0 && pfd.revents & Int16(POLLIN | POLLHUP) != 0 {
             let before = pending.count + lines.count
             readAvailable()
             if pending.count + lines.count == before { break }
@@ -93,6 +95,7 @@ public final class ChildProcess {
     private func readAvailable() {
         var buf = [UInt8](repeating: 0, count: 4096)
         let n = read(output.fileHandleForReading.fileDescriptor, &buf, buf.count)
+        if n == 0 { atEnd = true }
         guard n > 0 else { return }
         pending.append(contentsOf: buf[0 ..< n])
         let now = Date()

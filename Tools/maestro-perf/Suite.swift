@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import ToolSupport
+
+/// `maestro-perf suite`: the standard benchmark set (`make bench`), each run as a child
+/// process with --json; writes the JSON objects to one file and prints a short table.
+struct Suite: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the standard benchmark set and write the results as JSON.",
+        discussion: """
+            1 sender to 3 members at 100 B and 1 KB, latency at 10k msgs/s, rpc, failover with \
+            fast settings, and a 256 MB state transfer. Each runs as `maestro-perf <subcommand> \
+            --json`; the JSON objects go to --out as one array, and a table to stdout.
+            """)
+
+    @Option(help: "Where to write the JSON results.")
+    var out = "bench/results.json"
+
+    @Option(help: "Seconds of traffic for throughput and latency.")
+    var seconds = 3.0
+
+    @Flag(help: "A shorter set (for CI: proves every benchmark runs).")
+    var quick = false
+
+    @OptionGroup var log: LogOptions
+
+    static let fast = "suspect_sweep=0.1:time;suspect_max_idle=3:int"
+
+    func run() throws {
+        log.bootstrap()
+        let secs = String(quick ? 1.0 : seconds)
+        let runs: [(String, [String])] = [
+            ("throughput 100 B", ["throughput", "--members", "4", "--senders", "1", "--size", "100", "--seconds", secs]),
+            ("throughput 1 KB", ["throughput", "--members", "4", "--senders", "1", "--size", "1000", "--seconds", secs]),
+            ("latency 10k/s", ["latency", "--members", "4", "--rate", "10000", "--seconds", secs]),
+            ("rpc", ["rpc", "--rounds", quick ? "100" : "500"]),
+            ("failover", ["failover", "--members", "4", "--params", Suite.fast, "--rounds", quick ? "1" : "3"]),
+            ("xfer 256 MB", ["xfer", "--state-bytes", String(quick ? 16 << 20 : 256 << 20)]),
+        ]
+        var results: [String] = []
+        var table: [(String, String)] = []
+        let progress = Progress()
+        for (name, args) in runs {
+            progress.update("running \(name)")
+            let child = try ChildProcess("maestro-perf", args + ["--json"])
+            var json: String?
+            while let l = child.waitForLine(timeout: 900, { _ in true }) {
+                if l.hasPrefix("{") { json = l }
+            }
+            child.process.waitUntilExit()
+            guard let j = json, child.process.terminationStatus == 0 else {
+                table.append((name, "FAILED (exit \(child.process.terminationStatus))"))
+                continue
+            }
+            results.append(j)
+            table.append((name, Suite.headline(j)))
+        }
+        progress.finish()
+        let url = URL(fileURLWithPath: out)
+        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try ("[\n" + results.joined(separator: ",\n") + "\n]\n").write(to: url, atomically: true, encoding: .utf8)
+        let width = table.map(\.0.count).max() ?? 10
+        for (name, value) in table { print(name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + value) }
+        print("results: \(out)")
+        if table.contains(where: { $0.1.hasPrefix("FAILED") }) { throw ExitCode(1) }
+    }
+
+    /// The figure that matters for each benchmark.
+    static func headline(_ json: String) -> String {
+        guard let data = json.data(using: .utf8),
+              let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return json }
+        func n(_ k: String) -> Double { (o[k] as? NSNumber)?.doubleValue ?? 0 }
+        switch o["benchmark"] as? String {
+        case "throughput": return String(format: "%.0f msgs/s per receiver (%.1f MB/s), lost %.0f, out of order %.0f", n("msgs_per_sec"), n("mb_per_sec"), n("lost"), n("out_of_order"))
+        case "latency": return String(format: "p50 %.0f us, p99 %.0f us, max %.0f us", n("p50_us"), n("p99_us"), n("max_us"))
+        case "rpc": return String(format: "round trip median %.1f us, %.0f round trips/s", n("round_trip_us_median"), n("round_trips_per_sec"))
+        case "failover": return String(format: "%.3f s to the survivors' view", n("seconds"))
+        case "xfer": return String(format: "%.0f MB/s, largest heartbeat gap %.0f ms", n("mb_per_sec"), n("max_heartbeat_gap_ms"))
+        default: return json
+        }
+    }
+}
