@@ -208,8 +208,8 @@ open class CSX: ClientServer {
     private func schedulePump() {
         guard !pumpScheduled else { return }
         pumpScheduled = true
-        runtime.reactor.after(.zero) { [weak self] in
-            guard let self else { return }
+        // A strong capture until the timer fires (a weak one would slow every retain of self).
+        runtime.reactor.after(.zero) { [self] in
             self.pumpScheduled = false
             self.pumpStreams()
         }

@@ -12,10 +12,10 @@ final class LayerHarness: StackServices {
             self.isTop = isTop
             self.port = port
         }
-        func up(_ event: Event) {
+        func up(_ event: consuming Event) {
             if isTop { received.append(event) } else { port.up(event) }
         }
-        func down(_ event: Event) {
+        func down(_ event: consuming Event) {
             if isTop { port.down(event) } else { received.append(event) }
         }
     }

@@ -103,7 +103,7 @@ func monotonicNow() -> Double {
 
 /// The application of a benchmark node.
 final class NodeApp: GroupApplication {
-    weak var endpoint: GroupEndpoint?
+    var endpoint: GroupEndpoint?
     let size: Int
     let members: Int
     var joined = false
@@ -125,7 +125,7 @@ final class NodeApp: GroupApplication {
         self.size = size
         self.members = members
         payload = [UInt8](repeating: 0, count: max(size, 24))
-        continuation = LoopTimer(reactor) { [weak self] in self?.pumpFlat() }
+        continuation = LoopTimer(reactor) { [unowned(unsafe) self] in self.pumpFlat() }
     }
 
     func install(view: ViewState, rank: Rank) {

@@ -194,7 +194,7 @@ extension Throughput {
 final class ThroughputMember: GroupApplication {
     let rank: Rank
     let size: Int
-    weak var endpoint: GroupEndpoint?
+    var endpoint: GroupEndpoint?
     var sending = false
     private(set) var sent = 0
     private(set) var received = 0

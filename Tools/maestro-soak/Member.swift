@@ -104,7 +104,7 @@ func line(_ s: String) {
 }
 
 final class MemberApp: GroupApplication {
-    weak var endpoint: GroupEndpoint?
+    var endpoint: GroupEndpoint?
     let size: Int
     var sent = 0
     var received = 0

@@ -17,7 +17,7 @@ public final class GroupEndpoint: TransportDelegate {
     /// makes every retain of the application slow on the delivery path): an application that
     /// goes away before its endpoint must set this to nil first.
     public unowned(unsafe) var application: (any GroupApplication)?
-    public private(set) var counters = EndpointCounters()
+    @exclusivity(unchecked) public private(set) var counters = EndpointCounters()
     /// Batch the messages of one loop turn into one datagram per destination.
     public let batching: Bool
     /// Largest batched datagram (`batch_max_bytes`).
@@ -252,13 +252,17 @@ public final class GroupEndpoint: TransportDelegate {
             counters.badSender += 1
             return
         }
+        // One copy of the datagram for all its messages: each message is a slice of it.
+        let base = r.offset
+        let body = Packet(payload: UnsafeRawBufferPointer(rebasing: datagram[base...]), headroom: 0)
         while !r.isAtEnd {
-            guard let length = try? r.readCount(limit: r.remaining), let bytes = try? r.readRaw(length) else {
+            guard let length = try? r.readCount(limit: r.remaining), (try? r.skip(length)) != nil else {
                 counters.malformed += 1
                 return
             }
             counters.messagesReceived += 1
-            stack.injectUp(.receive(Packet(payload: bytes, headroom: 0), peer: frame.sender))
+            let end = r.offset - base
+            stack.injectUp(.receive(body.slice(end - length ..< end), peer: frame.sender))
         }
     }
 

@@ -10,7 +10,8 @@ final class StackHost: StackServices {
     private(set) var topAppl: TopAppl?
     /// Requested alarm times, ascending, without duplicates.
     private(set) var alarms: [Time] = []
-    private var batches: [OutBatch]
+    // Unchecked exclusivity: only this host touches its batches, one call at a time.
+    @exclusivity(unchecked) private var batches: [OutBatch]
     private var dirty: [Rank] = []
     private var frameHeader: [UInt8] = []
     var exited = false

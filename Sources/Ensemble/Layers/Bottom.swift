@@ -28,7 +28,7 @@ public final class Bottom: Layer {
         count = setup.count
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         guard enabled else { return }
         switch event {
         case .receive(var packet, let peer):
@@ -46,7 +46,7 @@ public final class Bottom: Layer {
         }
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case .cast(var packet, _, _):
             guard enabled else { return }

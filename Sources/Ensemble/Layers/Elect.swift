@@ -16,7 +16,7 @@ public final class Elect: Layer {
         count = setup.count
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case .initialize:
             port.up(event)
@@ -47,7 +47,7 @@ public final class Elect: Layer {
         }
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         if case .elect = event { return }  // only Elect elects
         port.down(event)
     }

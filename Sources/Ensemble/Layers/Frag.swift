@@ -54,7 +54,7 @@ public final class Frag: Layer {
     private let maxFragments: Int
     private var nextID: UInt64 = 0
     /// Per origin and kind (0 casts, 1 sends): messages under reassembly, oldest first.
-    private var partials: [[Partial]]
+    @exclusivity(unchecked) private var partials: [[Partial]]  // never re-entered (see Mnak)
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
@@ -66,7 +66,7 @@ public final class Frag: Layer {
         partials = Array(repeating: [], count: setup.count * 2)
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case .cast(let p, let peer, let flags):
             split(p) { port.down(.cast($0, peer: peer, flags: flags)) }
@@ -77,7 +77,7 @@ public final class Frag: Layer {
         }
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case .cast(var p, let o, let flags):
             guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, maxFragments: maxFragments) }) else { return }

@@ -48,7 +48,7 @@ public final class Heal: Layer {
                           members: v.members)
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case .initialize:
             port.up(event)
@@ -86,7 +86,7 @@ public final class Heal: Layer {
         }
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case var .gossip(g):
             repliedThisSweep = false

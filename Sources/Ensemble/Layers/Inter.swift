@@ -24,7 +24,7 @@ public final class Inter: Layer {
         MergeContact(endpoint: v.coordinator, address: v.addresses.first ?? Address(ip: 0, port: 0), viewID: v.id)
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case let .mergeRequest(target, _):
             guard setup.rank == 0, state == .normal, !seen.contains(target.endpoint) else {
@@ -43,7 +43,7 @@ public final class Inter: Layer {
         }
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case let .mergeRequest(_, mvs):
             let fresh = mvs.members.allSatisfy { !seen.contains($0) }

@@ -45,7 +45,7 @@ public final class Intra: Layer {
         rank = setup.rank
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case let .fail(f):
             failed.formUnion(f)
@@ -68,7 +68,7 @@ public final class Intra: Layer {
         }
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case .elect:
             elected = true

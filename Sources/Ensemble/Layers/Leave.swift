@@ -67,7 +67,7 @@ public final class Leave: Layer {
         try? p.pop { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: setup.count) }
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case .leave:
             if !leaving {
@@ -125,7 +125,7 @@ public final class Leave: Layer {
         }
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case .exit:
             guard !exitPassed else { return }

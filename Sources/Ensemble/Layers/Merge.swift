@@ -32,7 +32,7 @@ public final class Merge: Layer {
         now = setup.now
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         let kind: MergeGossip.Kind
         let contact: MergeContact
         let view: ViewState
@@ -52,7 +52,7 @@ public final class Merge: Layer {
         port.down(.timer(nextSweep))
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case let .initialize(t):
             now = t

@@ -62,8 +62,9 @@ public final class Pt2pt: Layer {
     private let ackRate: UInt64
     private let ackBytes: Int
     private let maxEarly: Int
-    private var out: [Outbound]
-    private var inb: [Inbound]
+    // Unchecked exclusivity: never re-entered (see Mnak).
+    @exclusivity(unchecked) private var out: [Outbound]
+    @exclusivity(unchecked) private var inb: [Inbound]
     private var failed = RankSet()
     private var nextSweep = Time.zero
 
@@ -83,7 +84,7 @@ public final class Pt2pt: Layer {
     /// Accounting size of a buffered message: empty messages still cost memory.
     @inline(__always) private func cost(_ p: Packet) -> Int { max(p.count, 64) }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case .send(var p, let peer, let flags) where peer != rank && peer >= 0 && peer < out.count:
             let seq = out[peer].hi
@@ -105,7 +106,7 @@ public final class Pt2pt: Layer {
         }
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case .send(var p, let o, let flags):
             guard let h = try? p.pop(Header.decode) else { return }

@@ -49,7 +49,7 @@ public final class Stable: Layer {
     private let count: Int
     private let sweep: Time
     private let triggerBytes: Int
-    private var acks: [[Int]]
+    @exclusivity(unchecked) private var acks: [[Int]]  // never re-entered (see Mnak)
     private var failed = RankSet()
     private var nextGossip = Time.zero
     private var firstRound = true
@@ -66,7 +66,7 @@ public final class Stable: Layer {
         acks = Array(repeating: Array(repeating: 0, count: setup.count), count: setup.count)
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case let .initialize(now):
             port.up(event)
@@ -108,7 +108,7 @@ public final class Stable: Layer {
         }
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case .castUnreliable(var p, let peer):
             p.push(Header.noHeader)

@@ -66,7 +66,7 @@ public final class Suspect: Layer {
         echoed = Array(repeating: 0, count: setup.count)
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case let .initialize(now):
             port.up(event)
@@ -105,7 +105,7 @@ public final class Suspect: Layer {
         }
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case .castUnreliable(var p, let peer):
             p.push(Header.noHeader)

@@ -53,7 +53,7 @@ public final class Switch: Layer {
         p != setup.view.protocolStack && (try? LayerRegistry.standard.validate(p)) != nil
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case let .protocolSwitch(p):
             guard acceptable(p) else { return }
@@ -88,7 +88,7 @@ public final class Switch: Layer {
         }
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case var .view(nv):
             if let s = suggestion { nv.protocolStack = s }

@@ -54,7 +54,7 @@ public final class Sync: Layer {
         try? p.pop { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case .block:
             guard !collecting else { return }
@@ -78,7 +78,7 @@ public final class Sync: Layer {
         }
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case .cast(var p, let o, let flags):
             guard let h = decode(&p) else { return }

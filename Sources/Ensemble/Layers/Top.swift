@@ -54,7 +54,7 @@ public final class Top: Layer {
         port.down(.view(nv))
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case let .initialize(now):
             nextSweep = now
@@ -115,7 +115,7 @@ public final class Top: Layer {
         }
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         port.down(event)
     }
 }

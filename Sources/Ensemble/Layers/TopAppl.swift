@@ -26,9 +26,10 @@ public final class TopAppl: Layer {
 
     /// Messages the application sent and received in this view, for the flush.
     public private(set) var castsSent = 0
-    public private(set) var sendsSent: [Int]
-    public private(set) var castsReceived: [Int]
-    public private(set) var sendsReceived: [Int]
+    // Unchecked exclusivity: never re-entered (see Mnak).
+    @exclusivity(unchecked) public private(set) var sendsSent: [Int]
+    @exclusivity(unchecked) public private(set) var castsReceived: [Int]
+    @exclusivity(unchecked) public private(set) var sendsReceived: [Int]
 
     enum Blocking { case unblocked, blocked, flushing, flushed }
 
@@ -88,7 +89,7 @@ public final class TopAppl: Layer {
 
     // MARK: Handlers
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case .initialize(let now):
             port.up(event)
@@ -172,7 +173,7 @@ public final class TopAppl: Layer {
         port.up(.blockOk(contact: nil))
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case .block:
             if blocking == .unblocked {

@@ -85,7 +85,7 @@ public final class Vsync: Layer {
         reports = Array(repeating: nil, count: setup.count)
     }
 
-    public func up(_ event: Event) {
+    public func up(_ event: consuming Event) {
         switch event {
         case let .applCounts(casts, sends):
             localCasts = casts
@@ -115,7 +115,7 @@ public final class Vsync: Layer {
         }
     }
 
-    public func down(_ event: Event) {
+    public func down(_ event: consuming Event) {
         switch event {
         case .cast(var p, let peer, let flags):
             p.push(Header.passThrough)

@@ -1,12 +1,13 @@
 /// One protocol layer: a state machine that handles events from below (`up`) and from above
-/// (`down`) and emits events to its neighbours through its `LayerPort`. A layer never does
+/// (`down`) and emits events to its neighbours through its `LayerPort`. Events are handed
+/// over (`consuming`), so passing one on costs no reference counting. A layer never does
 /// I/O, never reads a clock and never calls another layer directly; it talks to the same
 /// layer at other members only through the header it pushes on messages.
 public protocol Layer: AnyObject {
     /// An event from the layer below.
-    func up(_ event: Event)
+    func up(_ event: consuming Event)
     /// An event from the layer above.
-    func down(_ event: Event)
+    func down(_ event: consuming Event)
 }
 
 /// What a layer is given when the stack for a view is built.
@@ -50,10 +51,10 @@ public struct LayerPort {
     let index: Int
 
     /// Passes an event to the layer above (or, from the top layer, out of the stack).
-    @inline(__always) public func up(_ event: Event) { stack.enqueue(index - 1, .up, event) }
+    @inline(__always) public func up(_ event: consuming Event) { stack.enqueue(index - 1, .up, event) }
 
     /// Passes an event to the layer below.
-    @inline(__always) public func down(_ event: Event) { stack.enqueue(index + 1, .down, event) }
+    @inline(__always) public func down(_ event: consuming Event) { stack.enqueue(index + 1, .down, event) }
 }
 
 /// How a layer is made: from its setup and its port. Throws on bad parameters.

@@ -12,7 +12,9 @@ public final class Stack {
     public let rank: Rank
     public let layerNames: [String]
     private(set) var layers: [any Layer] = []
-    private var queue: Deque<(Int, Direction, Event)> = []
+    // Unchecked: the queue is only touched by enqueue and drain, which never overlap (a
+    // handler's outputs are appended while drain is between two pops).
+    @exclusivity(unchecked) private var queue: Deque<(Int, Direction, Event)> = []
     private var running = false
     /// Receives events that leave the top of the stack.
     private let above: (Event) -> Void
@@ -60,19 +62,19 @@ public final class Stack {
     }
 
     /// Injects an event at the bottom, travelling up (from the network or the alarm clock).
-    public func injectUp(_ event: Event) {
+    public func injectUp(_ event: consuming Event) {
         enqueue(layers.count - 1, .up, event)
     }
 
     /// Injects an event at layer `index`, travelling down (the application, via Top_appl).
-    public func injectDown(_ event: Event, at index: Int) {
+    public func injectDown(_ event: consuming Event, at index: Int) {
         enqueue(index, .down, event)
     }
 
     public func index<L: Layer>(of _: L.Type) -> Int? { layers.firstIndex { $0 is L } }
 
     @inline(__always)
-    func enqueue(_ index: Int, _ direction: Direction, _ event: Event) {
+    func enqueue(_ index: Int, _ direction: Direction, _ event: consuming Event) {
         queue.append((index, direction, event))
         if !running { drain() }
     }
