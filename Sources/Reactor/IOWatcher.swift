@@ -16,7 +16,7 @@ public final class IOWatcher {
     }
 
     private let watcher: UnsafeMutablePointer<ev_io>
-    private unowned let reactor: Reactor
+    private unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
     fileprivate let handler: (Events) -> Void
 
     public init(_ reactor: Reactor, fd: Int32, events: Events, _ handler: @escaping (Events) -> Void) {

@@ -9,7 +9,7 @@ private func prepareFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_p
 /// each time it is armed: the place to flush output batched during one loop turn.
 public final class IdleWatcher {
     private let watcher: UnsafeMutablePointer<ev_prepare>
-    private unowned let reactor: Reactor
+    private unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
     private let handler: () -> Void
 
     public init(_ reactor: Reactor, _ handler: @escaping () -> Void) {

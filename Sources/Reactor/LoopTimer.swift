@@ -15,7 +15,7 @@ private func timerFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_tim
 /// The handler runs on the loop thread. Rescheduling from inside the handler is allowed.
 public final class LoopTimer {
     private let watcher: UnsafeMutablePointer<ev_timer>
-    private unowned let reactor: Reactor
+    private unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
     private let handler: () -> Void
     private var selfRetained = false
 

@@ -7,7 +7,8 @@ import Glibc
 /// One libev event loop, run on the thread that created it.
 ///
 /// Everything (UDP sockets, timers, the protocol stacks of every member in the process)
-/// runs from this loop's callbacks, one at a time. The reactor is deliberately not
+/// runs from this loop's callbacks, one at a time. A reactor must outlive its watchers
+/// (sockets, timers, transports): they refer to it without retaining it. The reactor is deliberately not
 /// `Sendable`: it belongs to one thread. Production code calls `start()`, which never
 /// returns; tests and tools use `run(for:)`, `run(until:timeout:)` and `stop()`.
 public final class Reactor {

@@ -12,7 +12,7 @@ private func signalFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_si
 /// into a loop event, so the handler may do anything a callback may do).
 public final class SignalWatcher {
     private let watcher: UnsafeMutablePointer<ev_signal>
-    private unowned let reactor: Reactor
+    private unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
     fileprivate let handler: () -> Void
 
     public init(_ reactor: Reactor, signal: Int32, _ handler: @escaping () -> Void) {

@@ -38,7 +38,7 @@ public final class UDPSocket {
     /// Largest datagram received intact; longer ones are dropped and counted as truncated.
     public let maxDatagram: Int
 
-    private unowned let reactor: Reactor
+    private unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
     private let watcher: UnsafeMutablePointer<ev_io>
     private let batch: OpaquePointer
     private let slots: UnsafeMutablePointer<cnet_slot>

@@ -1,7 +1,7 @@
 /// Runs one view's stack for an endpoint: carries its messages out in batched datagrams and
 /// keeps its alarms. Old stacks keep running (to serve retransmissions) until they exit.
 final class StackHost: StackServices {
-    unowned let endpoint: GroupEndpoint
+    unowned(unsafe) let endpoint: GroupEndpoint  // the endpoint owns its hosts
     let view: ViewState
     let rank: Rank
     let viewHash: UInt64

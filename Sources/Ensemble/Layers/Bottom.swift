@@ -15,7 +15,7 @@ public final class Bottom: Layer {
     }
 
     private let port: LayerPort
-    private unowned let services: StackServices
+    private unowned(unsafe) let services: StackServices  // the host owns its stack
     private let rank: Rank
     private let count: Int
     private var failed = RankSet()

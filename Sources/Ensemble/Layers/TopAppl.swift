@@ -18,7 +18,7 @@ public final class TopAppl: Layer {
     }
 
     private let port: LayerPort
-    private unowned let services: StackServices
+    private unowned(unsafe) let services: StackServices  // the host owns its stack
     public let rank: Rank
     private let count: Int
     private let view: ViewState

@@ -1,5 +1,3 @@
-import DequeModule
-
 /// A stack of layers built for one view from a protocol string, top layer first.
 ///
 /// Events between layers go through one FIFO queue: a handler's outputs are handled after it
@@ -12,9 +10,7 @@ public final class Stack {
     public let rank: Rank
     public let layerNames: [String]
     private(set) var layers: [any Layer] = []
-    // Unchecked: the queue is only touched by enqueue and drain, which never overlap (a
-    // handler's outputs are appended while drain is between two pops).
-    @exclusivity(unchecked) private var queue: Deque<(Int, Direction, Event)> = []
+    private let queue = EventQueue()
     private var running = false
     /// Receives events that leave the top of the stack.
     private let above: (Event) -> Void
@@ -29,7 +25,6 @@ public final class Stack {
         self.above = above
         let names = try registry.validate(protocolStack)
         layerNames = names.map(\.canonicalName)
-        queue.reserveCapacity(64)
         for (i, entry) in names.enumerated() {
             do {
                 layers.append(try entry.factory(setup, LayerPort(stack: self, index: i), services))
@@ -75,7 +70,7 @@ public final class Stack {
 
     @inline(__always)
     func enqueue(_ index: Int, _ direction: Direction, _ event: consuming Event) {
-        queue.append((index, direction, event))
+        queue.push(index, direction == .up, event)
         if !running { drain() }
     }
 
@@ -83,15 +78,12 @@ public final class Stack {
     private func drain() {
         running = true
         defer { running = false }
-        while let (index, direction, event) = queue.popFirst() {
+        while let (index, up, event) = queue.pop() {
             if index < 0 {
                 above(event)
             } else if index < layers.count {
-                if let tracer { tracer(layerNames[index], direction == .up, event) }
-                switch direction {
-                case .up: layers[index].up(event)
-                case .down: layers[index].down(event)
-                }
+                if let tracer { tracer(layerNames[index], up, event) }
+                if up { layers[index].up(event) } else { layers[index].down(event) }
             }
             // index == layers.count: Bottom never emits below itself; nothing to do.
         }
