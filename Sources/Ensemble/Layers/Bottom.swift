@@ -30,7 +30,7 @@ public final class Bottom: Layer {
 
     public func up(_ event: consuming Event) {
         guard enabled else { return }
-        switch event {
+        switch consume event {
         case .receive(var packet, let peer):
             // Traffic straight from a failed member is dropped; what others relay still comes in.
             guard peer != rank, peer >= 0, peer < count, !failed.contains(peer) else { return }
@@ -41,13 +41,13 @@ public final class Bottom: Layer {
             case .castUnreliable: port.up(.castUnreliable(packet, peer: peer))
             case .sendUnreliable: port.up(.sendUnreliable(packet, peer: peer))
             }
-        default:
-            port.up(event)
+        case let other:
+            port.up(other)
         }
     }
 
     public func down(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case .cast(var packet, _, _):
             guard enabled else { return }
             packet.push(Header.cast)
@@ -81,9 +81,9 @@ public final class Bottom: Layer {
         case .receive, .flowControl, .initialize, .async, .mergeRequest, .mergeGranted, .mergeDenied, .mergeFailed:
             // Not meaningful going down; a layer above has a bug. Dropped.
             break
-        default:
+        case let other:
             // Control events are bounced so that every layer sees them on the way up.
-            if enabled { port.up(event) }
+            if enabled { port.up(other) }
         }
     }
 }

@@ -67,18 +67,18 @@ public final class Frag: Layer {
     }
 
     public func down(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case .cast(let p, let peer, let flags):
             split(p) { port.down(.cast($0, peer: peer, flags: flags)) }
         case .send(let p, let peer, let flags):
             split(p) { port.down(.send($0, peer: peer, flags: flags)) }
-        default:
-            port.down(event)
+        case let other:
+            port.down(other)
         }
     }
 
     public func up(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case .cast(var p, let o, let flags):
             guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, maxFragments: maxFragments) }) else { return }
             reassemble(h, p, slot: o * 2) { port.up(.cast($0, peer: o, flags: flags)) }
@@ -87,9 +87,9 @@ public final class Frag: Layer {
             reassemble(h, p, slot: o * 2 + 1) { port.up(.send($0, peer: o, flags: flags)) }
         case .exit:
             partials = partials.map { _ in [] }
-            port.up(event)
-        default:
-            port.up(event)
+            port.up(.exit)
+        case let other:
+            port.up(other)
         }
     }
 

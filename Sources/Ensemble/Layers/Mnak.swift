@@ -91,7 +91,7 @@ public final class Mnak: Layer {
     public var delivered: [UInt64] { windows.map(\.read) }
 
     public func down(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case .cast(var p, let peer, let flags):
             let seq = windows[rank].read
             windows[rank].store(seq, p)
@@ -113,13 +113,13 @@ public final class Mnak: Layer {
         case .sendUnreliable(var p, let peer):
             p.push(Header.noHeader)
             port.down(.sendUnreliable(p, peer: peer))
-        default:
-            port.down(event)
+        case let other:
+            port.down(other)
         }
     }
 
     public func up(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case .cast(var p, let o, let flags):
             guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
             switch h {
@@ -142,12 +142,12 @@ public final class Mnak: Layer {
             }
         case .stableRequest(nil):
             port.up(.stableRequest(numCasts: windows.map { Int($0.read) }))
-        case let .suspect(s, _):
+        case let .suspect(s, reason):
             suspected.formUnion(s)
-            port.up(event)
+            port.up(.suspect(s, reason: reason))
         case let .stable(stability, numCasts):
             applyStability(stability, numCasts)
-            port.up(event)
+            port.up(.stable(stability: stability, numCasts: numCasts))
         case let .fail(f):
             failed.formUnion(f)
             coordinator = failed.lowestAbsent(below: count)
@@ -158,12 +158,12 @@ public final class Mnak: Layer {
                 windows[o].buffer.removeLast(windows[o].buffer.count - keep)
                 windows[o].hi = windows[o].read
             }
-            port.up(event)
+            port.up(.fail(f))
         case .exit:
             windows = windows.map { _ in Window() }
-            port.up(event)
-        default:
-            port.up(event)
+            port.up(.exit)
+        case let other:
+            port.up(other)
         }
     }
 

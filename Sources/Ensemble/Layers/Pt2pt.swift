@@ -85,7 +85,7 @@ public final class Pt2pt: Layer {
     @inline(__always) private func cost(_ p: Packet) -> Int { max(p.count, 64) }
 
     public func down(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case .send(var p, let peer, let flags) where peer != rank && peer >= 0 && peer < out.count:
             let seq = out[peer].hi
             out[peer].buffer.append(p)
@@ -101,13 +101,13 @@ public final class Pt2pt: Layer {
         case .cast(var p, let peer, let flags):
             p.push(Header.noHeader)
             port.down(.cast(p, peer: peer, flags: flags))
-        default:
-            port.down(event)
+        case let other:
+            port.down(other)
         }
     }
 
     public func up(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case .send(var p, let o, let flags):
             guard let h = try? p.pop(Header.decode) else { return }
             switch h {
@@ -121,8 +121,6 @@ public final class Pt2pt: Layer {
         case .cast(var p, let o, let flags):
             guard (try? p.pop(Header.decode)) == .noHeader else { return }
             port.up(.cast(p, peer: o, flags: flags))
-        case .initialize:
-            port.up(event)
         case let .timer(now):
             if now >= nextSweep {
                 nextSweep = now + sweep
@@ -133,16 +131,16 @@ public final class Pt2pt: Layer {
                     out[peer].retransmitBelow = out[peer].hi
                 }
             }
-            port.up(event)
+            port.up(.timer(now))
         case let .fail(f):
             failed.formUnion(f)
-            port.up(event)
+            port.up(.fail(f))
         case .exit:
             out = out.map { _ in Outbound() }
             inb = inb.map { _ in Inbound() }
-            port.up(event)
-        default:
-            port.up(event)
+            port.up(.exit)
+        case let other:
+            port.up(other)
         }
     }
 

@@ -67,9 +67,9 @@ public final class Stable: Layer {
     }
 
     public func up(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case let .initialize(now):
-            port.up(event)
+            port.up(.initialize(now))
             nextGossip = now
             port.down(.timer(now))
         case let .timer(now):
@@ -79,10 +79,10 @@ public final class Stable: Layer {
                 nextGossip = now + sweep
                 port.down(.timer(nextGossip))
             }
-            port.up(event)
-        case let .cast(p, _, _):
+            port.up(.timer(now))
+        case let .cast(p, peer, flags):
             countVolume(p.count)
-            port.up(event)
+            port.up(.cast(p, peer: peer, flags: flags))
         case let .stableRequest(numCasts?):
             requestPending = false
             if numCasts.count == count { acks[rank] = numCasts }
@@ -101,23 +101,23 @@ public final class Stable: Layer {
             }
         case let .fail(f):
             failed.formUnion(f)
-            port.up(event)
+            port.up(.fail(f))
             requestRound()
-        default:
-            port.up(event)
+        case let other:
+            port.up(other)
         }
     }
 
     public func down(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case .castUnreliable(var p, let peer):
             p.push(Header.noHeader)
             port.down(.castUnreliable(p, peer: peer))
-        case let .cast(p, _, _):
+        case let .cast(p, peer, flags):
             countVolume(p.count)
-            port.down(event)
-        default:
-            port.down(event)
+            port.down(.cast(p, peer: peer, flags: flags))
+        case let other:
+            port.down(other)
         }
     }
 

@@ -90,9 +90,9 @@ public final class TopAppl: Layer {
     // MARK: Handlers
 
     public func up(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case .initialize(let now):
-            port.up(event)
+            port.up(.initialize(now))
             services.application?.install(view: view, rank: rank)
             nextHeartbeat = now
             port.down(.timer(now))
@@ -114,7 +114,7 @@ public final class TopAppl: Layer {
                 port.down(.timer(nextHeartbeat))
                 services.application?.heartbeat(now: now)
             }
-            port.up(event)
+            port.up(.timer(now))
         case .async:
             if !blocked && !exited { services.application?.heartbeat(now: nextHeartbeat - heartbeatRate) }
         case let .flowControl(isBlocked, peer):
@@ -129,29 +129,29 @@ public final class TopAppl: Layer {
             }
         case .block:
             port.up(counts)
-            port.up(event)
+            port.up(.block)
         case let .fail(f):
             failed.formUnion(f)
             port.up(counts)
-            port.up(event)
+            port.up(.fail(f))
             checkFlushed()
         case let .syncInfo(casts, sends):
             expectations = (casts, sends)
             checkFlushed()
-            port.up(event)
-        case .blockOk:
+            port.up(.syncInfo(casts: casts, sends: sends))
+        case let .blockOk(contact):
             guard blocking == .blocked else {
-                port.up(event)
+                port.up(.blockOk(contact: contact))
                 return
             }
             blocking = .flushing
             checkFlushed()
         case .exit:
             exited = true
-            port.up(event)
+            port.up(.exit)
             if leaving { services.application?.exit() }
-        default:
-            port.up(event)
+        case let other:
+            port.up(other)
         }
     }
 
@@ -174,21 +174,21 @@ public final class TopAppl: Layer {
     }
 
     public func down(_ event: consuming Event) {
-        switch event {
+        switch consume event {
         case .block:
             if blocking == .unblocked {
                 if !leaving { services.application?.block() }
                 blocking = .blocked
             }
-            port.down(event)
+            port.down(.block)
         case .cast(var p, let peer, let flags):
             p.push(Header.passThrough)
             port.down(.cast(p, peer: peer, flags: flags))
         case .send(var p, let peer, let flags):
             p.push(Header.passThrough)
             port.down(.send(p, peer: peer, flags: flags))
-        default:
-            port.down(event)
+        case let other:
+            port.down(other)
         }
     }
 }
