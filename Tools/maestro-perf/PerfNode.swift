@@ -86,6 +86,9 @@ struct PerfNode: ParsableCommand {
                 perfLine(String(format: "latency %.1f %.1f %.1f %.1f %d", pct(0.5), pct(0.9), pct(0.99), s.last ?? 0, s.count))
             }
         }
+        let c = endpoint.counters
+        let sock = transport.udpSocket
+        perfLine("stats datagrams-sent \(c.datagramsSent) datagrams-received \(c.datagramsReceived) unknown-view \(c.unknownView) socket-queued \(sock?.sendsQueued ?? 0) send-failures \(sock?.sendFailures ?? 0) truncated \(sock?.truncatedDrops ?? 0)")
         withExtendedLifetime(endpoint) {}
     }
 }
