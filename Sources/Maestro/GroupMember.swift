@@ -61,7 +61,8 @@ open class GroupMember: GroupApplication {
         let gossip = options.gossip.isEmpty ? [try runtime.rendezvous()] : options.gossip
         let e = try GroupEndpoint(id: .fresh(at: t.localAddress, counter: runtime.nextEndpointCounter()),
                                   group: GroupID(options.groupName), transport: t, protocolStack: options.protocolStack,
-                                  params: params, application: self, gossip: gossip, logger: logger)
+                                  params: params, application: self, gossip: gossip,
+                                  key: try options.key.map { k throws(KeyError) in try GroupKey(secret: k) }, logger: logger)
         transport = t
         endpoint = e
         memberState = .joining

@@ -35,6 +35,9 @@ public struct MaestroOptions: Sendable {
     public var bind = Address.loopback(port: 0)
     /// Largest chunk of a streamed state (`sendState(to:xferID:chunks:)`).
     public var stateChunkBytes = 64 << 10
+    /// The group's shared secret (at least 16 bytes): every datagram is then authenticated,
+    /// and members without the same secret can neither join nor disturb the group.
+    public var key: [UInt8]?
 
     public init() {}
 
@@ -52,6 +55,7 @@ public struct MaestroOptions: Sendable {
         if stateChunkBytes < 1024 { throw MaestroError("stateChunkBytes must be at least 1024") }
         do { _ = try LayerRegistry.standard.validate(protocolStack) } catch { throw MaestroError("protocol: \(error)") }
         do { _ = try Parameters(parsing: params) } catch { throw MaestroError("params: \(error)") }
+        if let key, key.count < 16 { throw MaestroError("the group key needs at least 16 bytes") }
     }
 }
 

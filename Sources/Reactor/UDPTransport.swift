@@ -15,6 +15,8 @@ public final class UDPTransport: Transport {
     public var dropIncoming: ((Address) -> Bool)?
     /// The same for datagrams sent to an address.
     public var dropOutgoing: ((Address) -> Bool)?
+    /// Observation hook (tests, traces): sees every datagram handed to `send`.
+    public var sendTap: ((UnsafeRawBufferPointer, Address) -> Void)?
     /// Datagrams dropped by the fault hooks.
     public private(set) var injectedDrops: UInt64 = 0
 
@@ -52,6 +54,7 @@ public final class UDPTransport: Transport {
 
     @discardableResult
     public func send(_ datagram: UnsafeRawBufferPointer, to destination: Address) -> Bool {
+        sendTap?(datagram, destination)
         if let drop = dropOutgoing, drop(destination) {
             injectedDrops &+= 1
             return true  // lost in the "network", as far as the sender can tell

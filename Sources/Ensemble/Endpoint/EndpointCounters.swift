@@ -16,6 +16,8 @@ public struct EndpointCounters: Sendable, Equatable {
     public var unknownView: UInt64 = 0
     /// Datagrams whose sender rank is not a member of the view, or is mine.
     public var badSender: UInt64 = 0
+    /// Datagrams whose MAC is wrong or missing (or that carry one when this member has no key).
+    public var badMAC: UInt64 = 0
     /// Messages too large for one datagram (a local error; logged).
     public var oversized: UInt64 = 0
 

@@ -30,9 +30,14 @@ public final class GossipRelay: TransportDelegate {
     public private(set) var dropped: UInt64 = 0
     public private(set) var duplicates: UInt64 = 0
 
+    /// With a key, only datagrams with a valid MAC are relayed.
+    public let key: GroupKey?
+    public private(set) var badMAC: UInt64 = 0
+
     public init(transport: any Transport, memory: Time = .seconds(20), duplicateWindow: Time = .milliseconds(100),
-                maxClients: Int = 4096) {
+                maxClients: Int = 4096, key: GroupKey? = nil) {
         self.transport = transport
+        self.key = key
         self.memory = memory
         self.duplicateWindow = duplicateWindow
         self.maxClients = max(1, maxClients)
@@ -49,6 +54,10 @@ public final class GossipRelay: TransportDelegate {
 
     public func transport(_ transport: any Transport, received datagram: UnsafeRawBufferPointer, from source: Address) {
         received += 1
+        if let key, key.open(datagram) == nil {
+            badMAC += 1
+            return
+        }
         var r = WireReader(datagram)
         guard let frame = try? Frame.decode(from: &r, maxRank: 0), frame.kind == .gossip else {
             dropped += 1

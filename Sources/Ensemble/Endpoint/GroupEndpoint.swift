@@ -30,6 +30,8 @@ public final class GroupEndpoint: TransportDelegate {
     private var idleRequested = false
     /// Where coordinators gossip (rendezvous servers), set at creation.
     public let gossipServers: [Address]
+    /// The group's key: every datagram is authenticated with it (nil: none).
+    public let key: GroupKey?
     /// True once this endpoint has left the group (or was never joined).
     public private(set) var hasLeft = false
     private var gossipScratch = WireWriter(capacity: 256)
@@ -45,8 +47,9 @@ public final class GroupEndpoint: TransportDelegate {
 
     public init(id: EndpointID, group: GroupID, transport: any Transport, protocolStack: String,
                 params: Parameters = Parameters(), application: any GroupApplication, gossip: [Address] = [],
-                registry: LayerRegistry = .standard, logger: Logger? = nil) throws(ParameterError) {
+                key: GroupKey? = nil, registry: LayerRegistry = .standard, logger: Logger? = nil) throws(ParameterError) {
         gossipServers = gossip
+        self.key = key
         self.id = id
         self.group = group
         self.transport = transport
@@ -180,12 +183,23 @@ public final class GroupEndpoint: TransportDelegate {
         }
     }
 
-    func sendDatagram(_ bytes: [UInt8], messages: Int, to address: Address) {
+    /// Sends a datagram; in an authenticated group, its MAC is appended to `bytes` first.
+    func sendDatagram(_ bytes: inout [UInt8], messages: Int, to address: Address) {
+        key?.seal(&bytes)
         let ok = bytes.withUnsafeBytes { transport.send($0, to: address) }
         if ok {
             counters.datagramsSent += 1
             counters.bytesSent += UInt64(bytes.count)
             counters.messagesSent += UInt64(messages)
+        } else {
+            counters.sendFailures += 1
+        }
+    }
+
+    private func sendRaw(_ bytes: [UInt8], to address: Address) {
+        if bytes.withUnsafeBytes({ transport.send($0, to: address) }) {
+            counters.datagramsSent += 1
+            counters.bytesSent += UInt64(bytes.count)
         } else {
             counters.sendFailures += 1
         }
@@ -198,12 +212,14 @@ public final class GroupEndpoint: TransportDelegate {
 
     func transmitGossip(_ gossip: Gossip, to address: Address?) {
         gossipScratch.removeAll()
-        Frame(kind: .gossip, group: group.hash, view: 0, sender: 0).encode(into: &gossipScratch)
+        Frame(kind: .gossip, authenticated: key != nil, group: group.hash, view: 0, sender: 0).encode(into: &gossipScratch)
         gossip.encode(into: &gossipScratch)
+        key?.seal(&gossipScratch.bytes)
+        let datagram = gossipScratch.bytes
         if let address {
-            sendDatagram(gossipScratch.bytes, messages: 0, to: address)
+            sendRaw(datagram, to: address)
         } else {
-            for server in gossipServers { sendDatagram(gossipScratch.bytes, messages: 0, to: server) }
+            for server in gossipServers { sendRaw(datagram, to: server) }
         }
     }
 
@@ -220,13 +236,26 @@ public final class GroupEndpoint: TransportDelegate {
     public func transport(_ transport: any Transport, received datagram: UnsafeRawBufferPointer, from source: Address) {
         counters.datagramsReceived += 1
         counters.bytesReceived += UInt64(datagram.count)
-        receiveDatagram(datagram)
+        if let key {
+            // Checked before anything else is read.
+            guard let body = key.open(datagram) else {
+                counters.badMAC += 1
+                return
+            }
+            receiveDatagram(body)
+        } else {
+            receiveDatagram(datagram)
+        }
     }
 
     private func receiveDatagram(_ datagram: UnsafeRawBufferPointer) {
         var r = WireReader(datagram)
         guard let frame = try? Frame.decode(from: &r, maxRank: 1 << 16) else {
             counters.malformed += 1
+            return
+        }
+        guard frame.authenticated == (key != nil) else {
+            counters.badMAC += 1  // an authenticated group I have no key for, or a datagram without MAC
             return
         }
         guard frame.group == group.hash else {

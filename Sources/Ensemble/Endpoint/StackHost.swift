@@ -23,7 +23,7 @@ final class StackHost: StackServices {
         viewHash = Frame.hash(view.id)
         batches = Array(repeating: OutBatch(), count: view.count)
         var w = WireWriter(capacity: 24)
-        Frame(kind: .data, group: view.group.hash, view: viewHash, sender: rank).encode(into: &w)
+        Frame(kind: .data, authenticated: endpoint.key != nil, group: view.group.hash, view: viewHash, sender: rank).encode(into: &w)
         frameHeader = w.bytes
     }
 
@@ -78,11 +78,11 @@ final class StackHost: StackServices {
         let limit = endpoint.batchBytes
         let length = packet.count
         let need = varintSize(UInt64(length)) + length
-        if frameHeader.count + need > Swift.max(limit, GroupEndpoint.maxDatagram) {
+        if frameHeader.count + need + GroupKey.macSize > Swift.max(limit, GroupEndpoint.maxDatagram) {
             endpoint.countOversized(length)
             return
         }
-        if !batches[d].isEmpty && batches[d].bytes.count + need > limit { flush(d) }
+        if !batches[d].isEmpty && batches[d].bytes.count + need + GroupKey.macSize > limit { flush(d) }
         if batches[d].isEmpty {
             batches[d].bytes.append(contentsOf: frameHeader)
             dirty.append(d)
@@ -95,7 +95,7 @@ final class StackHost: StackServices {
 
     private func flush(_ d: Rank) {
         guard !batches[d].isEmpty else { return }
-        endpoint.sendDatagram(batches[d].bytes, messages: batches[d].messages, to: view.addresses[d])
+        endpoint.sendDatagram(&batches[d].bytes, messages: batches[d].messages, to: view.addresses[d])
         batches[d].reset()
     }
 

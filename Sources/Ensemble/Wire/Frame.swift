@@ -3,6 +3,7 @@
 /// ```
 /// magic (1) | version (1) | kind (1) | group hash (8) | view hash (8) | sender rank (varint)
 /// then, for data frames: [message length (varint) | message bytes]*
+/// then, in an authenticated group: MAC (16)
 /// ```
 /// One datagram carries every message queued for one destination in one loop turn
 /// (batching), so the 19 + rank bytes of frame are shared. Gossip frames carry one gossip
@@ -14,15 +15,21 @@ public struct Frame {
     }
 
     public var kind: Kind
+    /// The datagram ends with a MAC (the group has a key).
+    public var authenticated = false
     public var group: UInt64
     public var view: UInt64
     public var sender: Rank
 
+    /// Set in the kind byte of datagrams that end with a MAC.
+    public static let authenticatedFlag: UInt8 = 0x80
+
     /// Bytes of the header for a rank below 128.
     public static let typicalHeaderSize = 20
 
-    public init(kind: Kind, group: UInt64, view: UInt64, sender: Rank) {
+    public init(kind: Kind, authenticated: Bool = false, group: UInt64, view: UInt64, sender: Rank) {
         self.kind = kind
+        self.authenticated = authenticated
         self.group = group
         self.view = view
         self.sender = sender
@@ -31,7 +38,7 @@ public struct Frame {
     public func encode<W: WireWriting>(into w: inout W) {
         w.write(Wire.magic)
         w.write(Wire.formatVersion)
-        w.write(kind.rawValue)
+        w.write(kind.rawValue | (authenticated ? Frame.authenticatedFlag : 0))
         w.write(group)
         w.write(view)
         w.writeCount(sender)
@@ -41,8 +48,9 @@ public struct Frame {
     public static func decode(from r: inout WireReader, maxRank: Int) throws(WireError) -> Frame {
         try r.readFormatHeader()
         let k: UInt8 = try r.read()
-        guard let kind = Kind(rawValue: k) else { throw .invalidValue(field: "frame kind", value: UInt64(k)) }
-        return Frame(kind: kind, group: try r.read(), view: try r.read(), sender: try r.readCount(limit: maxRank))
+        guard let kind = Kind(rawValue: k & ~Frame.authenticatedFlag) else { throw .invalidValue(field: "frame kind", value: UInt64(k)) }
+        return Frame(kind: kind, authenticated: k & Frame.authenticatedFlag != 0, group: try r.read(), view: try r.read(),
+                     sender: try r.readCount(limit: maxRank))
     }
 
     /// A 64-bit digest of a view id, used to route datagrams to the stack of that view.
