@@ -46,6 +46,8 @@ struct Lapa: ParsableCommand {
     @Option(help: "With --exit-when-complete: give up (status 1) after this many seconds.")
     var timeout = 120.0
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -68,6 +70,7 @@ struct Lapa: ParsableCommand {
         ops.xferType = .atomic
         ops.params = params
         if let g = gossip, let a = Address(g) { ops.gossip = [a] }
+        ops.key = try key.secret()
 
         let started = Date()
         let watch = CompletionWatch(expected: members, enabled: exitWhenComplete, started: started)

@@ -26,6 +26,8 @@ struct MaestroGossip: ParsableCommand {
     @Option(help: "Print relay statistics every this many seconds (0: never).")
     var statsEvery = 0.0
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func run() throws {
@@ -36,7 +38,8 @@ struct MaestroGossip: ParsableCommand {
         let reactor = Reactor()
         let server: GossipServer
         do {
-            server = try GossipServer(reactor: reactor, bind: Address(ip: ip, port: port))
+            server = try GossipServer(reactor: reactor, bind: Address(ip: ip, port: port),
+                                      key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) })
         } catch {
             throw ValidationError("cannot listen on \(bind):\(port): \(error). Is another rendezvous running there? Try another --port.")
         }

@@ -35,6 +35,8 @@ struct Failover: ParsableCommand {
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -49,7 +51,7 @@ struct Failover: ParsableCommand {
         var results: [(slowest: Double, fastest: Double, falseViews: Int)] = []
         for round in 1 ... rounds {
             progress.update("round \(round)/\(rounds): starting \(members) member processes")
-            let g = try ProcessGroup()
+            let g = try ProcessGroup(keyArguments: key.childArguments)
             for _ in 0 ..< members { try g.start(params: params, extra: load > 0 ? ["--cast-rate", String(load)] : []) }
             let all = Set(g.addresses)
             for i in 0 ..< members where g.waitForView(i, all, timeout: 60) == nil {
@@ -111,6 +113,8 @@ struct Formation: ParsableCommand {
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func run() throws {
@@ -120,11 +124,11 @@ struct Formation: ParsableCommand {
         var afterReady: [Double] = []
         for round in 1 ... max(1, rounds) {
             progress.update("round \(round)/\(rounds)")
-            let g = try ProcessGroup()
+            let g = try ProcessGroup(keyArguments: key.childArguments)
             let start = Date()
             var procs: [ChildProcess] = []
             for _ in 0 ..< members {
-                procs.append(try ChildProcess("maestro-soak", ["member", "--gossip", g.rendezvous, "--group", g.group, "--params", params]))
+                procs.append(try ChildProcess("maestro-soak", ["member", "--gossip", g.rendezvous, "--group", g.group, "--params", params] + key.childArguments))
             }
             var lastReady = start
             for p in procs {

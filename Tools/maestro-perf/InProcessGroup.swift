@@ -18,14 +18,14 @@ final class InProcessGroup {
     var endpoints: [GroupEndpoint] = []
     var apps: [Member] = []
 
-    init(reactor: Reactor, members n: Int, params: Parameters, protocolStack: String, group: String) throws {
+    init(reactor: Reactor, members n: Int, params: Parameters, protocolStack: String, group: String, key: GroupKey? = nil) throws {
         self.reactor = reactor
-        gossip = try GossipServer(reactor: reactor, bind: .loopback(port: 0))
+        gossip = try GossipServer(reactor: reactor, bind: .loopback(port: 0), key: key)
         for i in 0 ..< n {
             let t = try UDPTransport(reactor: reactor, maxDatagram: 16384, batch: 8)
             let app = Member()
             let e = try GroupEndpoint(id: .fresh(at: t.localAddress, counter: UInt16(i)), group: GroupID(group), transport: t,
-                                      protocolStack: protocolStack, params: params, application: app, gossip: [gossip.address])
+                                      protocolStack: protocolStack, params: params, application: app, gossip: [gossip.address], key: key)
             transports.append(t)
             apps.append(app)
             endpoints.append(e)

@@ -26,6 +26,8 @@ struct Latency: ParsableCommand {
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -38,12 +40,13 @@ struct Latency: ParsableCommand {
         log.bootstrap()
         let progress = Progress()
         progress.update("starting \(members) member processes")
-        let g = try ProcessGroup()
+        let g = try ProcessGroup(keyArguments: key.childArguments)
         var nodes: [ChildProcess] = []
         for i in 0 ..< members {
             nodes.append(try ChildProcess("maestro-perf", ["node", "--gossip", g.rendezvous, "--group", g.group, "--members", String(members),
                                                            "--role", i == 0 ? "latency-sender" : "receiver", "--size", String(size),
-                                                           "--seconds", String(seconds), "--rate", String(rate), "--params", params]))
+                                                           "--seconds", String(seconds), "--rate", String(rate), "--params", params]
+                                                           + key.childArguments))
         }
         defer { for n in nodes where n.isRunning { n.kill(SIGKILL) } }
         for n in nodes where n.waitForLine(timeout: 60, { $0 == "joined" }) == nil {

@@ -34,11 +34,14 @@ struct PartitionMerge: ParsableCommand {
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func run() throws {
         log.bootstrap()
         let parameters = try Parameters(parsing: params)
+        let groupKey = try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) }
         var times: [Double] = []
         let progress = Progress()
         for round in 1 ... max(1, rounds) {
@@ -46,7 +49,7 @@ struct PartitionMerge: ParsableCommand {
             let reactor = Reactor()
             let g = try InProcessGroup(reactor: reactor, members: 2 * size, params: parameters,
                                        protocolStack: "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom",
-                                       group: "perf-merge-\(round)")
+                                       group: "perf-merge-\(round)", key: groupKey)
             let a = Array(0 ..< size), b = Array(size ..< 2 * size)
             let sideA = Set(a.map { g.transports[$0].localAddress })
             let sideB = Set(b.map { g.transports[$0].localAddress })
@@ -104,6 +107,8 @@ struct Memory: ParsableCommand {
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     static func residentBytes() -> Int {
@@ -118,7 +123,7 @@ struct Memory: ParsableCommand {
         let before = Self.residentBytes()
         let g = try InProcessGroup(reactor: reactor, members: members, params: try Parameters(parsing: params),
                                    protocolStack: "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom",
-                                   group: "perf-memory")
+                                   group: "perf-memory", key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) })
         try g.joinAll()
         guard reactor.run(until: { g.together(Array(0 ..< members)) }, timeout: .seconds(60)) else {
             throw ChildError("the members did not form one view")

@@ -25,6 +25,7 @@ struct PerfNode: ParsableCommand {
     @Option var rate = 0.0
     @Option var params = ""
     @Option var protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+    @OptionGroup var key: KeyOptions
     @OptionGroup var log: LogOptions
 
     func run() throws {
@@ -35,7 +36,8 @@ struct PerfNode: ParsableCommand {
         let app = NodeApp(size: size, members: members, reactor: reactor)
         let endpoint = try GroupEndpoint(id: .fresh(at: transport.localAddress, counter: 0), group: GroupID(group),
                                          transport: transport, protocolStack: protocolStack,
-                                         params: try Parameters(parsing: params), application: app, gossip: [rendezvous])
+                                         params: try Parameters(parsing: params), application: app, gossip: [rendezvous],
+                                         key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) })
         app.endpoint = endpoint
         perfLine("ready \(transport.localAddress)")
         try endpoint.join()

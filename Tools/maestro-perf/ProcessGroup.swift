@@ -10,8 +10,12 @@ final class ProcessGroup {
     var members: [ChildProcess] = []
     var addresses: [String] = []
 
-    init() throws {
-        gossip = try ChildProcess("maestro-gossip", ["--port", "0"])
+    /// `--key-file` arguments for every child (an authenticated group), or none.
+    let keyArguments: [String]
+
+    init(keyArguments: [String] = []) throws {
+        self.keyArguments = keyArguments
+        gossip = try ChildProcess("maestro-gossip", ["--port", "0"] + keyArguments)
         guard let line = gossip.waitForLine(timeout: 10, { $0.hasPrefix("gossip rendezvous on ") }),
               let addr = line.split(separator: " ").last else {
             throw ChildError("maestro-gossip did not start")
@@ -24,7 +28,7 @@ final class ProcessGroup {
     /// Starts one member; returns its index once it has printed its address.
     @discardableResult
     func start(params: String, extra: [String] = []) throws -> Int {
-        let m = try ChildProcess("maestro-soak", ["member", "--gossip", rendezvous, "--group", group, "--params", params] + extra)
+        let m = try ChildProcess("maestro-soak", ["member", "--gossip", rendezvous, "--group", group, "--params", params] + extra + keyArguments)
         guard let ready = m.waitForLine(timeout: 10, { $0.hasPrefix("ready ") }) else {
             throw ChildError("a member process did not start")
         }

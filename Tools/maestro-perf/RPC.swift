@@ -27,6 +27,8 @@ struct RPC: ParsableCommand {
     @Option(help: "(internal) Group name.")
     var group = "maestro_rpc_perf_test"
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func run() throws {
@@ -36,6 +38,7 @@ struct RPC: ParsableCommand {
         ops.heartbeatRate = 10
         ops.membershipType = .client
         ops.params = params
+        ops.key = try key.secret()
         let runtime = Runtime.current
         if let serve {
             guard let a = Address(serve) else { throw ValidationError("--serve needs HOST:PORT") }
@@ -46,7 +49,8 @@ struct RPC: ParsableCommand {
         let rendezvous = try runtime.rendezvous()
         ops.groupName = "\(group)-\(UInt32.random(in: 0 ... .max))"
         let me = try RPCMember(ops, runtime: runtime, replier: false)
-        let child = try ChildProcess("maestro-perf", ["rpc", "--serve", rendezvous.description, "--group", ops.groupName, "--params", params])
+        let child = try ChildProcess("maestro-perf", ["rpc", "--serve", rendezvous.description, "--group", ops.groupName, "--params", params]
+                                     + key.childArguments)
         let progress = Progress()
         progress.update("waiting for the two-member view")
         guard runtime.run(until: { me.peer != nil }, timeout: .seconds(30)) else {

@@ -22,6 +22,8 @@ struct Suite: ParsableCommand {
     @Flag(help: "A shorter set (for CI: proves every benchmark runs).")
     var quick = false
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     static let fast = "suspect_sweep=0.1:time;suspect_max_idle=3:int"
@@ -42,7 +44,7 @@ struct Suite: ParsableCommand {
         let progress = Progress()
         for (name, args) in runs {
             progress.update("running \(name)")
-            let child = try ChildProcess("maestro-perf", args + ["--json"])
+            let child = try ChildProcess("maestro-perf", args + ["--json"] + key.childArguments)
             var json: String?
             while let l = child.waitForLine(timeout: 900, { _ in true }) {
                 if l.hasPrefix("{") { json = l }

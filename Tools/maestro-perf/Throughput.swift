@@ -44,6 +44,8 @@ struct Throughput: ParsableCommand {
     @Flag(help: "Run the members in this process, in one static view (no membership layers).")
     var inProcess = false
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     static let protocolStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
@@ -74,7 +76,8 @@ struct Throughput: ParsableCommand {
         let apps = (0 ..< members).map { ThroughputMember(rank: $0, members: members, size: size) }
         let endpoints = try (0 ..< members).map { i in
             try GroupEndpoint(id: ids[i], group: view.group, transport: transports[i], protocolStack: Self.protocolStack,
-                              params: parameters, application: apps[i])
+                              params: parameters, application: apps[i],
+                              key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) })
         }
         for (i, e) in endpoints.enumerated() {
             apps[i].endpoint = e
@@ -139,13 +142,14 @@ extension Throughput {
     func runProcesses() throws {
         let progress = Progress()
         progress.update("starting \(members) member processes")
-        let g = try ProcessGroup()
+        let g = try ProcessGroup(keyArguments: key.childArguments)
         var nodes: [ChildProcess] = []
         for i in 0 ..< members {
             let role = i < senders ? "sender" : "receiver"
             nodes.append(try ChildProcess("maestro-perf", ["node", "--gossip", g.rendezvous, "--group", g.group, "--members", String(members),
                                                            "--role", role, "--size", String(size), "--seconds", String(seconds),
-                                                           "--params", params + (batching ? "" : (params.isEmpty ? "" : ";") + "batching=false:bool")]))
+                                                           "--params", params + (batching ? "" : (params.isEmpty ? "" : ";") + "batching=false:bool")]
+                                                           + key.childArguments))
         }
         defer { for n in nodes where n.isRunning { n.kill(SIGKILL) } }
         for n in nodes where n.waitForLine(timeout: 60, { $0 == "joined" }) == nil {

@@ -31,6 +31,8 @@ struct Xfer: ParsableCommand {
     @Option(help: "(internal) Group name.")
     var group = "maestro-perf-xfer"
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func options() -> CSXOptions {
@@ -40,6 +42,7 @@ struct Xfer: ParsableCommand {
         ops.xferType = .atomic
         ops.params = params
         ops.stateChunkBytes = chunkBytes
+        ops.key = try? key.secret()
         return ops
     }
 
@@ -77,7 +80,7 @@ struct Xfer: ParsableCommand {
         progress.update("transferring \(stateBytes) bytes to a joining process")
         let child = try ChildProcess("maestro-perf", ["xfer", "--join", try runtime.rendezvous().description, "--group", group,
                                                       "--state-bytes", String(stateBytes), "--heartbeat-ms", String(heartbeatMs),
-                                                      "--chunk-bytes", String(chunkBytes), "--params", params])
+                                                      "--chunk-bytes", String(chunkBytes), "--params", params] + key.childArguments)
         var result: String?
         let start = runtime.now
         guard runtime.run(until: {

@@ -44,6 +44,8 @@ struct Member: ParsableCommand {
     @Option(help: "Print a stats line every this many seconds (0: never).")
     var statsEvery = 0.0
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -68,7 +70,7 @@ struct Member: ParsableCommand {
         let endpoint = try GroupEndpoint(
             id: .fresh(at: transport.localAddress, counter: 0), group: GroupID(group), transport: transport,
             protocolStack: protocolStack, params: try Parameters(parsing: params), application: app,
-            gossip: gossip.compactMap(Address.init))
+            gossip: gossip.compactMap(Address.init), key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) })
         app.endpoint = endpoint
         line("ready \(transport.localAddress) \(endpoint.id)")
         try endpoint.join()

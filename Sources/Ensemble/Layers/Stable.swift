@@ -97,7 +97,14 @@ public final class Stable: Layer {
                 port.up(.castUnreliable(p, peer: o))
             case let .gossip(row, theirFailed):
                 guard o != rank, !theirFailed.contains(rank), !failed.contains(o), row.count == count else { return }
-                for j in 0 ..< count where row[j] > acks[o][j] { acks[o][j] = row[j] }
+                var advanced = false
+                for j in 0 ..< count where row[j] > acks[o][j] {
+                    acks[o][j] = row[j]
+                    advanced = true
+                }
+                // Beyond Ensemble: recompute at once (not at my next round), so a sender whose
+                // window is full gets its casts freed as soon as the last row arrives.
+                if advanced { computeStability() }
             }
         case let .fail(f):
             failed.formUnion(f)
