@@ -133,6 +133,7 @@ import Testing
         let gossip = s1.takeDown().first { $0.name == "castUnreliable" }?.packet
         #expect(gossip != nil)
         if let g = gossip { s0.fromBelow(.castUnreliable(g, peer: 1)) }
+        #expect(s0.takeDown().map(\.name) == ["stable"], "a row that advances is used at once")
         s0.fromBelow(.stableRequest(numCasts: [6, 3, 2]))
         let stable = s0.takeDown().first { $0.name == "stable" }
         guard case let .stable(mins, maxs)? = stable else { Issue.record("no stability"); return }
