@@ -5,7 +5,9 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test lapa bench bench-udp clean
+.PHONY: all deps build test lapa bench bench-udp fuzz clean
+
+FUZZ_RUNS ?= 10000000
 
 all: build
 
@@ -33,5 +35,14 @@ bench: build
 bench-udp: build
 	.build/release/maestro-perf udp --size 1024 --seconds 2 --rounds 3
 
+# Coverage-guided fuzzing of every decoder with libFuzzer (swiftc -sanitize=fuzzer). New
+# interesting inputs go to .build-fuzz/corpus; Tests/FuzzCorpus (replayed by `make test`)
+# seeds it. FUZZ_RUNS=N sets the number of inputs.
+fuzz: deps
+	ENSEMBLE_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --product fuzz-ensemble \
+		-Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library
+	mkdir -p .build-fuzz/corpus
+	.build-fuzz/release/fuzz-ensemble .build-fuzz/corpus Tests/FuzzCorpus -runs=$(FUZZ_RUNS) -max_len=4096 -print_final_stats=1
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // Layout fixed by the design card: Sources (libraries), Tools (executables), Tests.
@@ -96,11 +97,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/maestro-soak"),
+        // Feeds arbitrary bytes to every decoder: the libFuzzer target and the corpus tests.
+        .target(name: "FuzzHarness", dependencies: ["Ensemble", "Maestro"], path: "Tools/FuzzHarness"),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Ensemble"]),
-        .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble"]),
+        .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble", "FuzzHarness"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.
         .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "ToolSupport"]),
     ]
 )
+
+// The libFuzzer target exists only for `make fuzz` (ENSEMBLE_FUZZ=1, built with
+// -sanitize=fuzzer, which supplies main): an ordinary build would have no main to link.
+if ProcessInfo.processInfo.environment["ENSEMBLE_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "fuzz-ensemble", dependencies: ["FuzzHarness"], path: "Tools/fuzz-ensemble"))
+    package.products.append(.executable(name: "fuzz-ensemble", targets: ["fuzz-ensemble"]))
+}
