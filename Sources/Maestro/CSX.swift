@@ -122,6 +122,13 @@ open class CSX: ClientServer {
     /// the end; override to consume a large state chunk by chunk.
     open func gotStateChunkCallback(_ xferID: XferID, _ chunk: inout Message, index: Int, isLast: Bool) {
         if index == 0 { accumulated = Message() }
+        guard (accumulated?.count ?? 0) + chunk.count <= options.maxPendingStateBytes else {
+            logger.error("state transfer canceled: the state exceeds maxPendingStateBytes (\(options.maxPendingStateBytes)); override gotStateChunkCallback to take it chunk by chunk")
+            accumulated = nil
+            outstanding = nil
+            xferCanceledCallback(currentXferID)
+            return
+        }
         accumulated?.push(raw: chunk.bytes)
         if isLast {
             var whole = accumulated ?? Message()

@@ -37,6 +37,9 @@ open class GroupMember: GroupApplication {
         logger = Logger(label: "maestro.\(options.groupName)")
     }
 
+    /// The member's status dump: view and every counter, drops by reason included.
+    public var status: String { endpoint?.status ?? "\(options.groupName): not joined" }
+
     /// My endpoint id (nil until joined).
     public var myEndpID: EndpID? { endpoint?.id }
 

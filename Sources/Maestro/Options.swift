@@ -35,6 +35,10 @@ public struct MaestroOptions: Sendable {
     public var bind = Address.loopback(port: 0)
     /// Largest chunk of a streamed state (`sendState(to:xferID:chunks:)`).
     public var stateChunkBytes = 64 << 10
+    /// Resource limit: the most state bytes the default chunk handler collects before calling
+    /// `gotStateCallback` (a larger state is canceled; override `gotStateChunkCallback` to
+    /// consume a state of any size chunk by chunk).
+    public var maxPendingStateBytes = 1 << 30
     /// The group's shared secret (at least 16 bytes): every datagram is then authenticated,
     /// and members without the same secret can neither join nor disturb the group.
     public var key: [UInt8]?

@@ -8,9 +8,10 @@ public final class GossipServer {
     private let transport: UDPTransport
 
     /// Binds `address` (port 0 picks one; the default port is Ensemble's 6788).
-    public init(reactor: Reactor, bind address: Address = .loopback(port: 6788), key: GroupKey? = nil) throws(SocketError) {
+    public init(reactor: Reactor, bind address: Address = .loopback(port: 6788), key: GroupKey? = nil,
+                maxClients: Int = 4096) throws(SocketError) {
         transport = try UDPTransport(reactor: reactor, bind: address, maxDatagram: 65536, batch: 8)
-        relay = GossipRelay(transport: transport, key: key)
+        relay = GossipRelay(transport: transport, maxClients: maxClients, key: key)
     }
 
     public var address: Address { transport.localAddress }

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct InterTests {
     func inter(rank: Rank = 0) throws -> LayerHarness {
-        try LayerHarness(members: 3, rank: rank) { s, p, x in Inter(s, p, x) }
+        try LayerHarness(members: 3, rank: rank) { s, p, x throws(ParameterError) in try Inter(s, p, x) }
     }
 
     /// The larger partition I try to merge into, and its coordinator's contact.

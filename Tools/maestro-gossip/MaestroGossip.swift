@@ -26,6 +26,9 @@ struct MaestroGossip: ParsableCommand {
     @Option(help: "Print relay statistics every this many seconds (0: never).")
     var statsEvery = 0.0
 
+    @Option(help: "Most clients remembered (resource limit); the least recently heard is forgotten first.")
+    var maxClients = 4096
+
     @OptionGroup var key: KeyOptions
 
     @OptionGroup var log: LogOptions
@@ -39,7 +42,7 @@ struct MaestroGossip: ParsableCommand {
         let server: GossipServer
         do {
             server = try GossipServer(reactor: reactor, bind: Address(ip: ip, port: port),
-                                      key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) })
+                                      key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) }, maxClients: maxClients)
         } catch {
             throw ValidationError("cannot listen on \(bind):\(port): \(error). Is another rendezvous running there? Try another --port.")
         }

@@ -172,6 +172,24 @@ public final class GroupEndpoint: TransportDelegate {
     /// The newest stack, for tests and status dumps.
     public var currentStack: Stack? { hosts.last?.stack }
 
+    /// Messages the layers dropped (malformed headers, over a resource limit).
+    public var drops: DropCounters { shared.drops }
+
+    /// A status dump: identity, view, stacks, and every counter (what was sent and received,
+    /// and everything dropped, by reason).
+    public var status: String {
+        let c = counters
+        var lines = ["endpoint \(id) group \(group) \(key == nil ? "unauthenticated" : "authenticated")"]
+        if let v = view, let r = rank {
+            lines.append("view \(v.ltime) coordinator \(v.coordinator) rank \(r) of \(v.count); stacks \(hosts.count)")
+        } else {
+            lines.append(hasLeft ? "left the group" : "not joined")
+        }
+        lines.append("sent \(c.datagramsSent) datagrams (\(c.bytesSent) bytes, \(c.messagesSent) messages), received \(c.datagramsReceived) datagrams (\(c.bytesReceived) bytes, \(c.messagesReceived) messages)")
+        lines.append("dropped: malformed \(c.malformed), bad MAC \(c.badMAC), foreign group \(c.foreignGroup), stale or unknown view \(c.unknownView), bad sender \(c.badSender), malformed headers \(drops.malformedHeaders), over limit \(drops.overLimit); oversized local messages \(c.oversized), send failures \(c.sendFailures)")
+        return lines.joined(separator: "\n")
+    }
+
     // MARK: Output
 
     func messageQueued(flushNow: Bool) {

@@ -52,6 +52,7 @@ public final class Frag: Layer {
     private let maxLength: Int
     private let maxPartial: Int
     private let maxFragments: Int
+    private let maxPending: Int
     private var nextID: UInt64 = 0
     /// Per origin and kind (0 casts, 1 sends): messages under reassembly, oldest first.
     @exclusivity(unchecked) private var partials: [[Partial]]  // never re-entered (see Mnak)
@@ -60,7 +61,9 @@ public final class Frag: Layer {
         self.port = port
         maxLength = try setup.params.int("frag_max_len", default: 6192)
         maxPartial = max(1, try setup.params.int("frag_max_partial", default: 8))
-        let maxMessage = try setup.params.int("frag_max_message", default: 1 << 30)
+        // Resource limits: the largest message, and what one origin may have under reassembly.
+        let maxMessage = try setup.params.int("max_message", default: 64 << 20)
+        maxPending = max(maxMessage, try setup.params.int("frag_max_pending", default: maxMessage + 4 * maxLength))
         guard maxLength >= 64 else { throw ParameterError("frag_max_len must be at least 64 bytes") }
         maxFragments = max(2, maxMessage / maxLength + 1)
         partials = Array(repeating: [], count: setup.count * 2)
@@ -80,10 +83,10 @@ public final class Frag: Layer {
     public func up(_ event: consuming Event) {
         switch consume event {
         case .cast(var p, let o, let flags):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, maxFragments: maxFragments) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, maxFragments: maxFragments) }) else { return }
             reassemble(h, p, slot: o * 2) { port.up(.cast($0, peer: o, flags: flags)) }
         case .send(var p, let o, let flags):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, maxFragments: maxFragments) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, maxFragments: maxFragments) }) else { return }
             reassemble(h, p, slot: o * 2 + 1) { port.up(.send($0, peer: o, flags: flags)) }
         case .exit:
             partials = partials.map { _ in [] }
@@ -133,6 +136,10 @@ public final class Frag: Layer {
             k = list.firstIndex { $0.id == id }
         }
         guard let k, list[k].pieces.count == total, list[k].pieces[index] == nil else { return }
+        if list.reduce(0, { $0 + $1.bytes }) + p.count > maxPending {
+            port.drops.overLimit &+= 1  // more under reassembly than one origin may hold
+            return
+        }
         list[k].pieces[index] = p
         list[k].received += 1
         list[k].bytes += p.count

@@ -61,7 +61,7 @@ public final class Heal: Layer {
                 port.down(.send(p, peer: 0, flags: []))
             }
         case .send(var p, let o, let flags):
-            guard let h = try? p.pop(Header.decode) else { return }
+            guard let h = p.popHeader(port.drops, Header.decode) else { return }
             if h == .present {
                 present.insert(o)
                 checkPresent()

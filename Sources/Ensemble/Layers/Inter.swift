@@ -13,11 +13,14 @@ public final class Inter: Layer {
     private var blocked = false
     private var seen: Set<EndpointID>
     private var mergers: [ViewState] = []
+    /// Resource limit: the most members a view may have.
+    private let maxMembers: Int
 
-    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
+    public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
         self.setup = setup
         seen = Set(setup.view.members)
+        maxMembers = min(WireLimits.maxMembers, try setup.params.int("max_members", default: 256))
     }
 
     private func contact(of v: ViewState) -> MergeContact {
@@ -47,7 +50,9 @@ public final class Inter: Layer {
         switch event {
         case let .mergeRequest(_, mvs):
             let fresh = mvs.members.allSatisfy { !seen.contains($0) }
-            if setup.rank == 0 && !blocked && state == .normal && fresh {
+            let fits = setup.count + mergers.reduce(0) { $0 + $1.count } + mvs.count <= maxMembers
+            if !fits { port.drops.overLimit &+= 1 }
+            if setup.rank == 0 && !blocked && state == .normal && fresh && fits {
                 seen.formUnion(mvs.members)
                 mergers.append(mvs)
                 port.up(event)

@@ -77,7 +77,7 @@ public final class Intra: Layer {
             failed.formUnion(f)
             port.up(event)
         case .cast(var p, let o, let flags):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: setup.count) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: setup.count) }) else { return }
             switch h {
             case .passThrough:
                 port.up(.cast(p, peer: o, flags: flags))

@@ -64,7 +64,7 @@ public final class Leave: Layer {
     }
 
     private func decode(_ p: inout Packet) -> Header? {
-        try? p.pop { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: setup.count) }
+        p.popHeader(port.drops) { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: setup.count) }
     }
 
     public func up(_ event: consuming Event) {

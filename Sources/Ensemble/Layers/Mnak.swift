@@ -49,6 +49,8 @@ public final class Mnak: Layer {
         var read: UInt64 = 0
         var hi: UInt64 = 0
         var naked: UInt64 = 0
+        /// Bytes held (delivered but unstable, and early), counted as `cost`.
+        var bytes = 0
 
         func has(_ seq: UInt64) -> Bool {
             seq >= lo && seq < lo + UInt64(buffer.count) && buffer[Int(seq - lo)] != nil
@@ -57,6 +59,7 @@ public final class Mnak: Layer {
             let i = Int(seq - lo)
             if i >= buffer.count { buffer.append(contentsOf: repeatElement(nil, count: i - buffer.count + 1)) }
             buffer[i] = p
+            bytes += max(p.count, 64)
         }
         func packet(_ seq: UInt64) -> Packet? { has(seq) ? buffer[Int(seq - lo)] : nil }
     }
@@ -66,6 +69,7 @@ public final class Mnak: Layer {
     private let count: Int
     private let window: Int
     private let maxGap: UInt64
+    private let maxBuffer: Int
     // Unchecked exclusivity: a layer is never re-entered (the stack queues every event), so
     // accesses to its state cannot overlap; the dynamic checks cost a tenth of the hot path.
     @exclusivity(unchecked) private var windows: [Window]
@@ -81,6 +85,8 @@ public final class Mnak: Layer {
         count = setup.count
         window = try setup.params.int("mnak_window", default: 4 << 20)
         maxGap = UInt64(max(1024, try setup.params.int("mnak_max_gap", default: 1 << 17)))
+        // Resource limit: what one origin may make me hold (its window, with room to spare).
+        maxBuffer = max(window, try setup.params.int("mnak_max_buffer", default: 4 * window))
         guard window > 0 else { throw ParameterError("mnak_window must be positive") }
         windows = Array(repeating: Window(), count: setup.count)
     }
@@ -121,20 +127,20 @@ public final class Mnak: Layer {
     public func up(_ event: consuming Event) {
         switch consume event {
         case .cast(var p, let o, let flags):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
             switch h {
             case .noHeader: port.up(.cast(p, peer: o, flags: flags))
             case let .data(seq): receivedData(origin: o, seq: seq, p)
             default: break  // retransmissions and NAKs never travel as reliable casts
             }
         case .send(var p, let o, let flags):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
             if case .noHeader = h { port.up(.send(p, peer: o, flags: flags)) } else { receivedPointToPoint(h, p, from: o) }
         case .sendUnreliable(var p, let o):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
             if case .noHeader = h { port.up(.sendUnreliable(p, peer: o)) } else { receivedPointToPoint(h, p, from: o) }
         case .castUnreliable(var p, let o):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
             switch h {
             case .noHeader: port.up(.castUnreliable(p, peer: o))
             case let .nak(origin, lo, hi): retransmit(origin: origin, lo: lo, hi: hi, to: o)
@@ -155,6 +161,7 @@ public final class Mnak: Layer {
                 // Cut the failed origin at what I delivered: anything beyond may be missing
                 // everywhere, and the flush agrees on the maximum delivered by any survivor.
                 let keep = Int(min(UInt64(windows[o].buffer.count), windows[o].read - windows[o].lo))
+                for case let p? in windows[o].buffer.suffix(windows[o].buffer.count - keep) { windows[o].bytes -= max(p.count, 64) }
                 windows[o].buffer.removeLast(windows[o].buffer.count - keep)
                 windows[o].hi = windows[o].read
             }
@@ -187,6 +194,10 @@ public final class Mnak: Layer {
     }
 
     private func receivedData(origin o: Rank, seq: UInt64, _ p: Packet, _ w: inout Window) {
+        if w.bytes + max(p.count, 64) > maxBuffer && seq >= w.read {
+            port.drops.overLimit &+= 1  // more than an honest sender's window: dropped
+            return
+        }
         if seq == w.read && w.read == w.hi {
             // Fast path: the next one, nothing missing.
             w.store(seq, p)
@@ -272,6 +283,7 @@ public final class Mnak: Layer {
             let newLo = min(UInt64(max(0, stable)), w.read)
             while w.lo < newLo, !w.buffer.isEmpty {
                 let p = w.buffer.removeFirst()
+                if let p { w.bytes -= cost(p) }
                 if o == rank, let p { myUnstableBytes -= cost(p) }
                 w.lo += 1
             }

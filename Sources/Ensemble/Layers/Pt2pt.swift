@@ -109,7 +109,7 @@ public final class Pt2pt: Layer {
     public func up(_ event: consuming Event) {
         switch consume event {
         case .send(var p, let o, let flags):
-            guard let h = try? p.pop(Header.decode) else { return }
+            guard let h = p.popHeader(port.drops, Header.decode) else { return }
             switch h {
             case .noHeader: port.up(.send(p, peer: o, flags: flags))
             case let .data(seq): received(seq, p, from: o, flags: flags)
@@ -119,7 +119,7 @@ public final class Pt2pt: Layer {
                 resend(to: o, from: lo, below: hi)
             }
         case .cast(var p, let o, let flags):
-            guard (try? p.pop(Header.decode)) == .noHeader else { return }
+            guard (p.popHeader(port.drops, Header.decode)) == .noHeader else { return }
             port.up(.cast(p, peer: o, flags: flags))
         case let .timer(now):
             if now >= nextSweep {

@@ -91,7 +91,7 @@ public final class Stable: Layer {
             g.push(Header.gossip(row: acks[rank], failed: failed))
             port.down(.castUnreliable(g, peer: rank))
         case .castUnreliable(var p, let o):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
             switch h {
             case .noHeader:
                 port.up(.castUnreliable(p, peer: o))

@@ -5,7 +5,7 @@ extension LayerRegistry {
         "Heal": { s, p, x in Heal(s, p, x) },
         "Switch": { s, p, x in Switch(s, p, x) },
         "Leave": { s, p, x throws(ParameterError) in try Leave(s, p, x) },
-        "Inter": { s, p, x in Inter(s, p, x) },
+        "Inter": { s, p, x throws(ParameterError) in try Inter(s, p, x) },
         "Intra": { s, p, x in Intra(s, p, x) },
         "Elect": { s, p, x in Elect(s, p, x) },
         "Merge": { s, p, x throws(ParameterError) in try Merge(s, p, x) },

@@ -88,7 +88,7 @@ public final class Suspect: Layer {
             }
             port.up(event)
         case .castUnreliable(var p, let o):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
             switch h {
             case .noHeader:
                 port.up(.castUnreliable(p, peer: o))

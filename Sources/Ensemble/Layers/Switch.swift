@@ -64,7 +64,7 @@ public final class Switch: Layer {
             port.down(.cast(m, peer: setup.rank, flags: []))
             if setup.rank == 0 { port.up(.prompt) }
         case .cast(var m, let o, let flags):
-            guard let h = try? m.pop(Header.decode) else { return }
+            guard let h = m.popHeader(port.drops, Header.decode) else { return }
             switch h {
             case .passThrough: port.up(.cast(m, peer: o, flags: flags))
             case let .proto(p):

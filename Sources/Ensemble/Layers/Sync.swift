@@ -51,7 +51,7 @@ public final class Sync: Layer {
     }
 
     private func decode(_ p: inout Packet) -> Header? {
-        try? p.pop { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }
+        p.popHeader(port.drops) { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }
     }
 
     public func down(_ event: consuming Event) {

@@ -23,6 +23,7 @@ public final class TopAppl: Layer {
     private let count: Int
     private let view: ViewState
     private let heartbeatRate: Time
+    private let maxMessage: Int
 
     /// Messages the application sent and received in this view, for the flush.
     public private(set) var castsSent = 0
@@ -50,6 +51,7 @@ public final class TopAppl: Layer {
         count = setup.count
         view = setup.view
         heartbeatRate = try setup.params.time("heartbeat_rate", default: .seconds(1))
+        maxMessage = try setup.params.int("max_message", default: 64 << 20)
         guard heartbeatRate > .zero else { throw ParameterError("heartbeat_rate must be positive") }
         sendsSent = Array(repeating: 0, count: setup.count)
         castsReceived = Array(repeating: 0, count: setup.count)
@@ -60,6 +62,7 @@ public final class TopAppl: Layer {
 
     func applicationCast(_ payload: Packet) -> SendResult {
         if exited || leaving { return .rejected("the member has left") }
+        if payload.count > maxMessage { return .rejected("a message of \(payload.count) bytes exceeds max_message (\(maxMessage))") }
         if blocked { return .blocked }
         if castsBlocked { return .full }
         var p = payload
@@ -73,6 +76,7 @@ public final class TopAppl: Layer {
         if exited || leaving { return .rejected("the member has left") }
         guard peer >= 0 && peer < count else { return .rejected("rank \(peer) is not in the view of \(count)") }
         guard peer != rank else { return .rejected("a member cannot send to itself") }
+        if payload.count > maxMessage { return .rejected("a message of \(payload.count) bytes exceeds max_message (\(maxMessage))") }
         if blocked { return .blocked }
         if sendsBlocked.contains(peer) { return .full }
         var p = payload
@@ -97,13 +101,13 @@ public final class TopAppl: Layer {
             nextHeartbeat = now
             port.down(.timer(now))
         case .cast(var p, let peer, let flags):
-            guard let h = try? p.pop(Header.decode) else { return }
+            guard let h = p.popHeader(port.drops, Header.decode) else { return }
             if h == .passThrough { port.up(.cast(p, peer: peer, flags: flags)); return }
             castsReceived[peer] += 1
             services.application?.receiveCast(from: peer, p)
             if blocking == .flushing { checkFlushed() }
         case .send(var p, let peer, let flags):
-            guard let h = try? p.pop(Header.decode) else { return }
+            guard let h = p.popHeader(port.drops, Header.decode) else { return }
             if h == .passThrough { port.up(.send(p, peer: peer, flags: flags)); return }
             sendsReceived[peer] += 1
             services.application?.receiveSend(from: peer, p)

@@ -105,10 +105,10 @@ public final class Vsync: Layer {
             }
             port.up(event)
         case .send(var p, let o, let flags):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
             if case let .reports(f, rs) = h { received(rs, under: f) } else { port.up(.send(p, peer: o, flags: flags)) }
         case .cast(var p, let o, let flags):
-            guard let h = try? p.pop({ (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
             if case let .reports(f, rs) = h { received(rs, under: f) } else { port.up(.cast(p, peer: o, flags: flags)) }
         default:
             port.up(event)

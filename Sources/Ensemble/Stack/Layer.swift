@@ -41,6 +41,16 @@ public struct LayerSetup {
 public final class EndpointSharedState {
     /// When the last protocol switch was requested or adopted (Switch); nil: never.
     public var switchTimestamp: Time?
+    /// What the layers of every view dropped.
+    public let drops = DropCounters()
+    public init() {}
+}
+
+/// Messages the layers dropped, for status dumps: headers that did not decode, and input
+/// refused for exceeding a resource limit.
+public final class DropCounters {
+    public var malformedHeaders: UInt64 = 0
+    public var overLimit: UInt64 = 0
     public init() {}
 }
 
@@ -52,6 +62,9 @@ public struct LayerPort {
 
     /// Passes an event to the layer above (or, from the top layer, out of the stack).
     @inline(__always) public func up(_ event: consuming Event) { stack.enqueue(index - 1, .up, event) }
+
+    /// Where the layer counts what it drops.
+    public var drops: DropCounters { stack.drops }
 
     /// Passes an event to the layer below.
     @inline(__always) public func down(_ event: consuming Event) { stack.enqueue(index + 1, .down, event) }

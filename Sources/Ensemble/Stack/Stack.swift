@@ -9,6 +9,7 @@ public final class Stack {
     public let view: ViewState
     public let rank: Rank
     public let layerNames: [String]
+    let drops: DropCounters
     private(set) var layers: [any Layer] = []
     private let queue = EventQueue()
     private var running = false
@@ -23,6 +24,7 @@ public final class Stack {
         view = setup.view
         rank = setup.rank
         self.above = above
+        drops = setup.shared.drops
         let names = try registry.validate(protocolStack)
         layerNames = names.map(\.canonicalName)
         for (i, entry) in names.enumerated() {
@@ -40,6 +42,7 @@ public final class Stack {
         view = setup.view
         rank = setup.rank
         self.above = above
+        drops = setup.shared.drops
         layerNames = entries.map(\.canonicalName)
         for (i, entry) in entries.enumerated() {
             do {

@@ -106,6 +106,17 @@ public struct Packet {
         return value
     }
 
+    /// Like `pop`, but a header that does not decode is counted in `drops` and gives nil:
+    /// the layer then drops the message.
+    public mutating func popHeader<T>(_ drops: DropCounters, _ decode: (inout WireReader) throws(WireError) -> T) -> T? {
+        do {
+            return try pop(decode)
+        } catch {
+            drops.malformedHeaders &+= 1
+            return nil
+        }
+    }
+
     /// Removes `n` bytes from the front (a header already parsed elsewhere).
     public mutating func drop(_ n: Int) throws(WireError) {
         guard n >= 0 && n <= count else { throw .truncated(needed: n, available: count) }
