@@ -62,6 +62,8 @@ struct MaestroSim: ParsableCommand {
     @Option(help: "Add every membership event of this member (0-based) to the history (debugging).")
     var trace: Int?
 
+    @OptionGroup var key: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -95,6 +97,7 @@ struct MaestroSim: ParsableCommand {
         let range = try memberRange()
         let faultSet = try FaultSet(parsing: faults)
         let parameters = try Parameters(parsing: params)
+        let secret = try key.secret()
         let list: [UInt64] = seed.map { [$0] } ?? (0 ..< UInt64(seeds)).map { firstSeed + $0 }
         let progress = Progress()
         let started = Date()
@@ -110,6 +113,7 @@ struct MaestroSim: ParsableCommand {
             config.trafficTime = .seconds(trafficSeconds)
             config.settleTime = .seconds(settleSeconds)
             config.traceMember = trace
+            config.key = secret
             let result = GroupScenario(config).run()
             sent += result.messagesSent
             if result.passed {
@@ -146,6 +150,7 @@ struct MaestroSim: ParsableCommand {
         if !params.isEmpty { cmd += " --params '\(params)'" }
         if trafficSeconds != 6 { cmd += " --traffic-seconds \(trafficSeconds)" }
         if settleSeconds != 60 { cmd += " --settle-seconds \(settleSeconds)" }
+        if let k = key.keyFile { cmd += " --key-file \(k)" }
         return cmd + " --verbose"
     }
 }

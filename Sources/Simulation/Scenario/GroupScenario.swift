@@ -27,6 +27,8 @@ public struct GroupScenario {
         public var maxSize = 65536
         /// Trace every membership event of this member (process index) into the history.
         public var traceMember: Int?
+        /// The group's secret: every datagram authenticated (nil: none).
+        public var key: [UInt8]?
 
         public init(seed: UInt64, members: Int, faults: FaultSet) {
             self.seed = seed
@@ -100,7 +102,8 @@ public struct GroupScenario {
             members[index] = m
             do {
                 let e = try GroupEndpoint(id: id, group: GroupID("sim"), transport: t, protocolStack: config.protocolStack,
-                                          params: config.params, application: m, gossip: [relay])
+                                          params: config.params, application: m, gossip: [relay],
+                                          key: try config.key.map { k throws(KeyError) in try GroupKey(secret: k) })
                 m.endpoint = e
                 if config.traceMember == index {
                     let rec = recorder
