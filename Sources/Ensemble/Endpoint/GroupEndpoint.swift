@@ -1,4 +1,7 @@
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One member of one group: owns the protocol stacks of its views, connects them to a
 /// `Transport` (real UDP or the simulator) and to the application.
@@ -35,6 +38,8 @@ public final class GroupEndpoint: TransportDelegate {
     /// True once this endpoint has left the group (or was never joined).
     public private(set) var hasLeft = false
     private var gossipScratch = WireWriter(capacity: 256)
+    /// The last datagram sealed, MAC included (see `sendDatagram`).
+    private var lastSealed: [UInt8] = []
     private let shared = EndpointSharedState()
     /// Datagrams for a view not installed yet (its View message is on its way): replayed when
     /// it is, instead of waiting for a retransmission round. Bounded in count and age.
@@ -201,9 +206,24 @@ public final class GroupEndpoint: TransportDelegate {
         }
     }
 
-    /// Sends a datagram; in an authenticated group, its MAC is appended to `bytes` first.
+    /// Sends a datagram; in an authenticated group, its MAC is appended to `bytes` first. A
+    /// cast goes out as the same bytes to every member: the MAC of the previous datagram is
+    /// reused when the bytes are the same (a comparison costs far less than an HMAC).
     func sendDatagram(_ bytes: inout [UInt8], messages: Int, to address: Address) {
-        key?.seal(&bytes)
+        if let key {
+            let same = !bytes.isEmpty && bytes.count == lastSealed.count - GroupKey.macSize && bytes.withUnsafeBytes { a in
+                lastSealed.withUnsafeBytes { b in
+                    guard let pa = a.baseAddress, let pb = b.baseAddress else { return false }
+                    return memcmp(pa, pb, a.count) == 0
+                }
+            }
+            if same {
+                bytes.append(contentsOf: lastSealed.suffix(GroupKey.macSize))
+            } else {
+                key.seal(&bytes)
+                lastSealed = bytes
+            }
+        }
         let ok = bytes.withUnsafeBytes { transport.send($0, to: address) }
         if ok {
             counters.datagramsSent += 1
