@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "maestro-soak",
             dependencies: [
-                "Reactor", "Ensemble", "ToolSupport",
+                "Reactor", "Ensemble", "Maestro", "Simulation", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/maestro-soak"),
@@ -101,7 +101,7 @@ let package = Package(
         .target(name: "FuzzHarness", dependencies: ["Ensemble", "Maestro"], path: "Tools/FuzzHarness"),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Ensemble"]),
-        .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble", "FuzzHarness"]),
+        .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble", "Reactor", "FuzzHarness"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.
         .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "ToolSupport"]),

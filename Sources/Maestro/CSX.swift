@@ -240,7 +240,12 @@ open class CSX: ClientServer {
                 chunk << last
                 chunk << Int64(s.index)
                 chunk << s.xferID
-                do { try sendStateMessage(s.joiner, chunk, type: .stateChunk) } catch { print("DEBUG pump error \(error)"); s.done = true }
+                do { try sendStateMessage(s.joiner, chunk, type: .stateChunk) } catch {
+                    // The joiner left or the send failed locally: abandon this stream.
+                    logger.warning("state stream to \(s.joiner) abandoned: \(error)")
+                    s.done = true
+                    continue
+                }
                 s.index += 1
                 s.lookahead = following
                 if last { s.done = true }

@@ -20,8 +20,9 @@ open class ClientServer: GroupMember {
     private var serversNext: [EndpID] = []
     private var xferServersNext: [EndpID] = []
     private var viewTypeNext = XferType.noXfer
-    /// Messages held because their safety is below the view's transfer type (FIFO).
-    private var held: [(destination: EndpID?, message: Message)] = []
+    /// Messages held because their safety is below the view's transfer type, or because they
+    /// were sent while the next view was awaited (its type is not known yet). FIFO.
+    private var held: [(destination: EndpID?, message: Message, safety: MessageSafety)] = []
 
     public override init(_ options: MaestroOptions, runtime: Runtime = .current) {
         super.init(options, runtime: runtime)
@@ -89,11 +90,16 @@ open class ClientServer: GroupMember {
         return deliverOrHold(m, to: destination, safety: ops.safety)
     }
 
-    /// Sends now if `safety` is at least the current view's transfer type; else holds.
+    /// Sends now if `safety` is at least the current view's transfer type; else holds. While
+    /// the next view is awaited every message is held: that view's type decides.
     private func deliverOrHold(_ m: Message, to destination: EndpID?, safety: MessageSafety) -> SendView {
+        if awaitingView {
+            held.append((destination, m, safety))
+            return .nextView
+        }
         let viewType = clsvViewData?.viewType ?? .noXfer
         if safety.level < viewType {
-            held.append((destination, m))
+            held.append((destination, m, safety))
             return .currentView
         }
         return raw(m, to: destination)
@@ -299,10 +305,13 @@ open class ClientServer: GroupMember {
         // Release or keep what was held for the transfer.
         if clsvState == .leaving {
             held.removeAll()
-        } else if vd.viewType <= .free && !held.isEmpty {
+        } else if !held.isEmpty {
+            // Release, in order, what this view's type lets out.
             let out = held
             held.removeAll()
-            for h in out { _ = raw(h.message, to: h.destination) }
+            for h in out {
+                if h.safety.level < vd.viewType { held.append(h) } else { _ = raw(h.message, to: h.destination) }
+            }
         }
         viewAccepted(vd, &msg)
     }
@@ -315,7 +324,7 @@ open class ClientServer: GroupMember {
 
     open override func grpMembReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {
         guard let raw = try? msg.pop(Int32.self), let type = ClSvType(rawValue: raw) else {
-            logger.warning("dropped a cast without a client/server header from \(origin)")
+            droppedMalformed("dropped a cast without a client/server header from \(origin)")
             return
         }
         switch type {
@@ -332,13 +341,13 @@ open class ClientServer: GroupMember {
             guard let dests = try? msg.pop([EndpID].self) else { return }
             if let me = myEndpID, dests.contains(me) { clSvReceiveLsendCallback(origin, &msg) }
         default:
-            logger.warning("dropped a cast of client/server type \(raw) from \(origin)")
+            droppedMalformed("dropped a cast of client/server type \(raw) from \(origin)")
         }
     }
 
     open override func grpMembReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) {
         guard let raw = try? msg.pop(Int32.self), let type = ClSvType(rawValue: raw) else {
-            logger.warning("dropped a send without a client/server header from \(origin)")
+            droppedMalformed("dropped a send without a client/server header from \(origin)")
             return
         }
         switch type {
@@ -356,7 +365,7 @@ open class ClientServer: GroupMember {
         case .stateChunk:
             rcvStateChunk(origin, &msg)
         case .cast, .scast, .lsend:
-            logger.warning("dropped a send of client/server type \(raw) from \(origin)")
+            droppedMalformed("dropped a send of client/server type \(raw) from \(origin)")
         }
     }
 

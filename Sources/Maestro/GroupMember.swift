@@ -9,7 +9,11 @@ import Reactor
 /// member's `grpMembAcceptedViewCallback` gets it, and until it does, messages of the new view
 /// are held (the original delivered them under the previous view; here they wait for the
 /// view they belong to). Messages sent after `block` go out in the next view
-/// (`SendView.nextView`); messages sent while the flow-control window is full wait for room.
+/// (`SendView.nextView`), once that view is accepted; messages sent while the flow-control
+/// window is full wait for room. A view whose view message never comes (its coordinator
+/// failed before sending it) is skipped: by virtual synchrony no survivor got the view message,
+/// hence none got anything its members sent after accepting it, and every survivor drops the
+/// same (empty) set.
 ///
 /// Every callback runs on the runtime's loop thread, one at a time.
 open class GroupMember: GroupApplication {
@@ -30,6 +34,10 @@ open class GroupMember: GroupApplication {
     private var heldIncoming: [(cast: Bool, origin: EndpID, message: Message)] = []
     private var outgoing: [(destination: EndpID?, bytes: [UInt8])] = []
     private var heartbeatOrigin: Time?
+    /// Between `block` and the acceptance of the next view.
+    private var blocked = false
+    /// Views installed by the stack whose view message never came (see the type's comment).
+    public private(set) var skippedViews = 0
 
     public init(_ options: MaestroOptions, runtime: Runtime = .current) {
         self.options = options
@@ -38,10 +46,17 @@ open class GroupMember: GroupApplication {
     }
 
     /// The member's status dump: view and every counter, drops by reason included.
-    public var status: String { endpoint?.status ?? "\(options.groupName): not joined" }
+    public var status: String {
+        guard let endpoint else { return "\(options.groupName): not joined" }
+        return endpoint.status + "\nmaestro: malformed=\(malformedMessages) skipped_views=\(skippedViews) held_incoming=\(heldIncoming.count) pending_sends=\(outgoing.count)"
+    }
 
     /// My endpoint id (nil until joined).
     public var myEndpID: EndpID? { endpoint?.id }
+
+    /// True from `block` until the next view is accepted at Maestro level: what is sent now
+    /// goes out in that view, under its rules.
+    var awaitingView: Bool { blocked || pendingView != nil }
 
     /// True between join and exit.
     public var isJoined: Bool { memberState == .normal || memberState == .joining }
@@ -94,6 +109,38 @@ open class GroupMember: GroupApplication {
         transmit(msg.bytes, to: destination)
     }
 
+    /// Everything this member dropped, by reason (zero before join).
+    public var dropCounts: DropCounts {
+        var d = DropCounts()
+        if let endpoint {
+            let c = endpoint.counters
+            d.malformed = c.malformed
+            d.badMAC = c.badMAC
+            d.foreignGroup = c.foreignGroup
+            d.staleView = c.unknownView
+            d.badSender = c.badSender
+            d.malformedHeaders = endpoint.drops.malformedHeaders
+            d.overLimit = endpoint.drops.overLimit
+        }
+        d = d + endpointDropsBefore
+        d.maestroMalformed = UInt64(malformedMessages)
+        return d
+    }
+
+    /// Maestro-level messages from members that could not be decoded (dropped).
+    public private(set) var malformedMessages = 0
+    /// What earlier endpoints of this member dropped (a member may join again after exit).
+    private var endpointDropsBefore = DropCounts()
+
+    /// Counts a dropped message; logs the 1st, 2nd, 4th, 8th... so a faulty peer cannot
+    /// flood the log.
+    func droppedMalformed(_ what: @autoclosure () -> String) {
+        malformedMessages += 1
+        if malformedMessages & (malformedMessages - 1) == 0 {
+            logger.warning("\(what()) (\(malformedMessages) such drops so far)")
+        }
+    }
+
     /// Reports members that look faulty.
     public func suspect(_ members: [EndpID]) {
         guard memberState == .normal, let v = ensembleView else { return }
@@ -128,7 +175,7 @@ open class GroupMember: GroupApplication {
             return .unspecified
         case .joining, .normal: break
         }
-        if !outgoing.isEmpty {
+        if !outgoing.isEmpty || pendingView != nil {
             outgoing.append((destination, bytes))
             return .nextView
         }
@@ -158,6 +205,7 @@ open class GroupMember: GroupApplication {
 
     /// Sends what waited (for the next view, or for room in the window), in order.
     private func flushOutgoing() {
+        guard pendingView == nil else { return }  // sent once the view is accepted
         while let (destination, bytes) = outgoing.first {
             switch tryTransmit(bytes, to: destination) {
             case .sent, .rejected: outgoing.removeFirst()
@@ -177,12 +225,15 @@ open class GroupMember: GroupApplication {
     // MARK: GroupApplication
 
     public func install(view: ViewState, rank: Rank) {
-        let vd = GroupMemberViewData(view: view, rank: rank, previous: viewData ?? pendingView)
-        // A view whose view message never came: deliver what it held under the old view.
-        deliverHeld()
+        let vd = GroupMemberViewData(view: view, rank: rank, previous: viewData)
+        if let skipped = pendingView {
+            skippedViews += 1
+            logger.info("view \(skipped.viewID) ended before its view message came: skipped (\(heldIncoming.count) held messages dropped)")
+            pendingView = nil
+            heldIncoming.removeAll()
+        }
         ensembleView = view
         if memberState == .joining { memberState = .normal }
-        if rank != 0 { flushOutgoing() }
         if rank == 0 {
             var msg = Message()
             grpMembViewMsgCallback(vd, &msg)
@@ -193,7 +244,6 @@ open class GroupMember: GroupApplication {
                 announce << MessageType.view.rawValue
                 _ = tryTransmit(announce.bytes, to: nil)
             }
-            flushOutgoing()
             accept(vd, msg)
         } else {
             pendingView = vd
@@ -202,10 +252,12 @@ open class GroupMember: GroupApplication {
 
     private func accept(_ vd: GroupMemberViewData, _ msg: Message) {
         pendingView = nil
+        blocked = false
         viewData = vd
         if heartbeatOrigin == nil { heartbeatOrigin = runtime.now }
         var m = msg
         grpMembAcceptedViewCallback(vd, &m)
+        flushOutgoing()
         deliverHeld()
     }
 
@@ -222,7 +274,7 @@ open class GroupMember: GroupApplication {
         let who = v.members[origin]
         var msg = payload.withBytes { Message(copying: $0) }
         guard let type = try? msg.pop(Int32.self) else {
-            logger.warning("dropped a malformed cast from \(who)")
+            droppedMalformed("dropped a malformed cast from \(who)")
             return
         }
         switch MessageType(rawValue: type) {
@@ -231,20 +283,20 @@ open class GroupMember: GroupApplication {
         case .view:
             receivedViewMessage(msg, from: who)
         case nil:
-            logger.warning("dropped a cast of unknown type \(type) from \(who)")
+            droppedMalformed("dropped a cast of unknown type \(type) from \(who)")
         }
     }
 
     private func receivedViewMessage(_ msg: Message, from sender: EndpID) {
         var m = msg
         guard let endpoint = try? m.pop(EndpID.self), let id = try? m.pop(ViewID.self) else {
-            logger.warning("dropped a malformed view message from \(sender)")
+            droppedMalformed("dropped a malformed view message from \(sender)")
             return
         }
         guard let pending = pendingView else { return }  // stale, or mine
         if id.ltime < pending.viewID.ltime { return }
         guard id == pending.viewID, endpoint == pending.coordinator, sender == pending.coordinator else {
-            logger.warning("dropped an inconsistent view message from \(sender) for \(id)")
+            droppedMalformed("dropped an inconsistent view message from \(sender) for \(id)")
             return
         }
         accept(pending, m)
@@ -258,7 +310,8 @@ open class GroupMember: GroupApplication {
     }
 
     public func block() {
-        deliverHeld()
+        // A pending view's message may still come during the flush: keep holding.
+        blocked = true
         grpMembBlockCallback()
     }
 
@@ -277,22 +330,28 @@ open class GroupMember: GroupApplication {
     public func crash() {
         memberState = .bogus
         endpoint?.application = nil
+        endpointDropsBefore = dropCounts
+        endpointDropsBefore.maestroMalformed = 0
         endpoint = nil
         transport?.close()
         transport = nil
         ensembleView = nil
         pendingView = nil
+        blocked = false
         heldIncoming.removeAll()
         outgoing.removeAll()
     }
 
     public func exit() {
         memberState = .bogus
+        endpointDropsBefore = dropCounts
+        endpointDropsBefore.maestroMalformed = 0
         endpoint = nil
         transport?.close()
         transport = nil
         ensembleView = nil
         pendingView = nil
+        blocked = false
         heldIncoming.removeAll()
         outgoing.removeAll()
         grpMembExitCallback()

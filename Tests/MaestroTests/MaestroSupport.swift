@@ -1,5 +1,6 @@
 import Ensemble
 @testable import Maestro
+import Reactor
 
 /// A CSX server like the seed's, recording what happens to it.
 final class TestServer: CSX {
@@ -90,7 +91,29 @@ final class TestServer: CSX {
     override func csxAcceptedViewCallback(_ viewData: CSXViewData, _ msg: inout Message) { views.append(viewData) }
 
     override func csxReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {
+        if lastView?.viewType == .atomic { castsDuringAtomic += 1 }
         if let v: Int = try? msg.pop() { casts.append((origin, v)) }
+    }
+
+    /// Generic casts delivered while my view was ATOMIC (must stay 0).
+    var castsDuringAtomic = 0
+    /// When set, every block is followed by a cast of the next number (a message sent between
+    /// block and the next view).
+    var castOnBlock = false
+    var castsOnBlock = 0
+
+    private var blockTimers: [LoopTimer] = []
+
+    /// Casts right after the block callback returned (from a timer: casts made inside the
+    /// callback still go out in the old view).
+    override func csxBlockCallback() {
+        guard castOnBlock else { return }
+        blockTimers.append(runtime.reactor.after(.zero) { [unowned self] in
+            castsOnBlock += 1
+            var m = Message()
+            m << (1000 + castsOnBlock)
+            cast(m)
+        })
     }
 
     override func csxHeartbeatCallback(_ time: Int) { heartbeats.append(runtime.now) }

@@ -88,6 +88,35 @@ import Testing
         #expect(joiner.lastView?.viewType == .noXfer)
     }
 
+    /// Casts sent between block and the next view go out under that view's rules: when the
+    /// next view is ATOMIC they are held until the transfer ends, never delivered during it,
+    /// and every one arrives, in order.
+    @Test func castsSentDuringBlockWaitForTheNextViewsType() throws {
+        let rt = Runtime()
+        let group = "blockcast-\(UInt32.random(in: 0 ... .max))"
+        let a = try TestServer(options(group), state: 3, runtime: rt)
+        let b = try TestServer(options(group), state: 0, runtime: rt)
+        #expect(rt.run(until: { [a, b].allServers }, timeout: .seconds(20)))
+        for s in [a, b] { s.castOnBlock = true; s.holdRequests = true }
+        let c = try TestServer(options(group), state: 0, runtime: rt)
+        // The transfer view comes (c a transfer server, ATOMIC); hold it a while.
+        #expect(rt.run(until: { c.lastView?.viewType == .atomic && !(a.pendingRequests + b.pendingRequests).isEmpty }, timeout: .seconds(20)))
+        rt.run(for: .milliseconds(200))
+        for s in [a, b] {
+            s.holdRequests = false
+            for (origin, id) in s.pendingRequests { s.answer(origin, id) }
+            s.pendingRequests.removeAll()
+        }
+        #expect(rt.run(until: { [a, b, c].allServers }, timeout: .seconds(20)))
+        rt.run(for: .milliseconds(300))
+        for s in [a, b, c] { #expect(s.castsDuringAtomic == 0) }
+        // Every cast a or b made at a block reached the other and c's later views, in order.
+        for (sender, receiver) in [(a, b), (b, a)] {
+            let got = receiver.casts.filter { $0.0 == sender.myEndpID }.map(\.1)
+            #expect(got == Array(1001 ... 1000 + sender.castsOnBlock), "\(got)")
+        }
+    }
+
     /// The provider crashes mid-transfer: the request goes to the next server (or the transfer
     /// is canceled and restarted), and the joiner ends a server with the group's state.
     @Test func providerCrashMidTransfer() throws {
