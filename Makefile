@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test lapa bench bench-udp fuzz clean
+.PHONY: all deps build test lapa bench bench-udp fuzz soak clean
 
 FUZZ_RUNS ?= 10000000
 
@@ -43,6 +43,11 @@ fuzz: deps
 		-Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library
 	mkdir -p .build-fuzz/corpus
 	.build-fuzz/release/fuzz-ensemble .build-fuzz/corpus Tests/FuzzCorpus -runs=$(FUZZ_RUNS) -max_len=4096 -print_final_stats=1
+
+# A soak of real processes: by default the CI one (ARGS replaces it).
+SOAK_ARGS ?= --processes 3 --seconds 20 --kill-every 4 --restart --loss 0.02
+soak: build
+	.build/release/maestro-soak $(or $(ARGS),$(SOAK_ARGS))
 
 clean:
 	rm -rf .build .build-fuzz

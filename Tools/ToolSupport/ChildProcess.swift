@@ -35,16 +35,69 @@ public final class ChildProcess {
         return nil
     }
 
-    public init(_ name: String, _ arguments: [String]) throws {
+    /// The pipe to the child's stdin, when it was started with `stdin: true`.
+    private let input: Pipe?
+
+    /// Starts the package's executable `name` (found by `executable(_:)`).
+    /// - Parameters:
+    ///   - stdin: give the child a pipe on stdin, written with `send(_:)` (otherwise it
+    ///     inherits this process's stdin).
+    ///   - stderrPath: append the child's stderr to this file (otherwise it is discarded).
+    public convenience init(_ name: String, _ arguments: [String], stdin: Bool = false, stderrPath: String? = nil) throws {
         guard let url = ChildProcess.executable(name) else {
             throw ChildError("\(name) was not found next to the test binary; build the package first (swift build)")
         }
+        try self.init(executable: url, name: name, arguments, stdin: stdin, stderrPath: stderrPath)
+    }
+
+    /// Starts any executable (for instance `ip netns exec ...`); `name` is for messages only.
+    public init(executable url: URL, name: String, _ arguments: [String], stdin: Bool = false, stderrPath: String? = nil) throws {
         self.name = name
         process.executableURL = url
         process.arguments = arguments
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        if let stderrPath {
+            if !FileManager.default.fileExists(atPath: stderrPath) {
+                _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            }
+            guard let h = FileHandle(forWritingAtPath: stderrPath) else {
+                throw ChildError("cannot open \(stderrPath) for \(name)'s stderr")
+            }
+            h.seekToEndOfFile()
+            process.standardError = h
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
+        input = stdin ? Pipe() : nil
+        if let input { process.standardInput = input }
         try process.run()
+    }
+
+    /// Writes one line to the child's stdin (started with `stdin: true`). Returns false if
+    /// the child has no stdin pipe or is gone (the caller must ignore SIGPIPE, see
+    /// `ignoreBrokenPipes()`).
+    @discardableResult
+    public func send(_ line: String) -> Bool {
+        guard let input else { return false }
+        let bytes = Array((line + "\n").utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { write(input.fileHandleForWriting.fileDescriptor, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            off += n
+        }
+        return true
+    }
+
+    /// Closes the child's stdin (it reads end-of-file).
+    public func closeInput() {
+        try? input?.fileHandleForWriting.close()
+    }
+
+    /// Makes writes to a dead child's pipe fail with EPIPE instead of killing this process.
+    public static func ignoreBrokenPipes() {
+        signal(SIGPIPE, SIG_IGN)
     }
 
     deinit {
@@ -90,6 +143,15 @@ public final class ChildProcess {
             readAvailable()
             if pending.count + lines.count == before { break }
         }
+    }
+
+    /// Reads whatever output is ready, without waiting, and returns every line not consumed yet
+    /// (for callers that run their own loop over several children).
+    public func takeLines() -> [String] {
+        pollLines()
+        let new = Array(lines[consumed...])
+        consumed = lines.count
+        return new
     }
 
     private func readAvailable() {

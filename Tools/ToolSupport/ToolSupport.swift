@@ -42,6 +42,11 @@ public struct Progress {
 
 /// Writes a flat JSON object on one line (keys in the given order).
 public func jsonLine(_ fields: KeyValuePairs<String, Any>) -> String {
+    jsonLine(fields.map { ($0.key, $0.value) })
+}
+
+/// Writes a flat JSON object on one line (keys in the given order).
+public func jsonLine(_ fields: [(String, Any)]) -> String {
     var parts: [String] = []
     for (k, v) in fields {
         let value: String

@@ -21,6 +21,14 @@ public final class Recorder {
         public var kind: TestMessage.Kind
         public var seq: UInt64
         public var destination: Member?
+
+        public init(origin: Member, view: ViewID, kind: TestMessage.Kind, seq: UInt64, destination: Member?) {
+            self.origin = origin
+            self.view = view
+            self.kind = kind
+            self.seq = seq
+            self.destination = destination
+        }
     }
 
     public struct Delivery: Sendable {
@@ -31,6 +39,14 @@ public final class Recorder {
         /// What the payload says; nil if it was not a valid test message.
         public var message: TestMessage?
         public var kind: TestMessage.Kind
+
+        public init(receiver: Member, view: ViewID, from: Member?, message: TestMessage?, kind: TestMessage.Kind) {
+            self.receiver = receiver
+            self.view = view
+            self.from = from
+            self.message = message
+            self.kind = kind
+        }
     }
 
     public enum Entry: Sendable {

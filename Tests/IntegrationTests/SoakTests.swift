@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+import ToolSupport
+
+/// The soak tool end to end: a short soak of three CSX server processes with kill -9,
+/// restarts and 2% datagram loss must pass every check (the simulation checkers' guarantees
+/// on the merged logs, identical replicated state, intact state transfers, no unexpected
+/// crash, convergence within the bound).
+@Suite(.serialized) struct SoakTests {
+    @Test func shortSoakWithKillsAndLossPasses() throws {
+        let soak = try ChildProcess("maestro-soak", [
+            "--processes", "3", "--seconds", "20", "--kill-every", "4", "--restart", "--loss", "0.02", "--seed", "7",
+        ])
+        var lines: [String] = []
+        let deadline = Date().addingTimeInterval(90)
+        while soak.isRunning && Date() < deadline {
+            lines += soak.takeLines()
+            usleep(50_000)
+        }
+        if soak.isRunning {
+            soak.kill(SIGTERM)  // the soak stops its processes and cleans up on SIGTERM
+            usleep(2_000_000)
+        }
+        lines += soak.takeLines()
+        let output = lines.joined(separator: "\n")
+        #expect(!soak.isRunning, "the soak did not finish within 90 s:\n\(output)")
+        let last = lines.last ?? ""
+        let counts = last.split(separator: " ")
+        #expect(counts.count == 4 && counts[1] == "passed," && counts[2] == "0" && counts[3] == "failed",
+                "the last line is not `N passed, 0 failed`:\n\(output)")
+        #expect((Int(counts.first ?? "") ?? 0) >= 20, "fewer checks than expected:\n\(output)")
+        #expect(soak.process.terminationReason == .exit && soak.process.terminationStatus == 0, "exit status \(soak.process.terminationStatus):\n\(output)")
+    }
+}

@@ -1,0 +1,107 @@
+import Ensemble
+import Maestro
+
+/// The replicated state of the soak servers: how many casts were applied, the wrapping sum of
+/// a 64-bit hash of each, and (with `--state-bytes`) a blob in which each cast XORs its hash
+/// at a position derived from it.
+///
+/// Every operation commutes, so servers that delivered the same set of casts hold the same
+/// state whatever the order in which casts from different senders reached them. A duplicated
+/// or lost cast changes it.
+struct ReplicatedState: Equatable {
+    var count: UInt64 = 0
+    var sum: UInt64 = 0
+    var blob: [UInt8]
+
+    init(blobBytes: Int) {
+        blob = [UInt8](repeating: 0, count: blobBytes)
+    }
+
+    mutating func reset() {
+        count = 0
+        sum = 0
+        for i in blob.indices { blob[i] = 0 }
+    }
+
+    /// Applies one cast, identified by its payload.
+    mutating func apply(_ payload: UnsafeRawBufferPointer) {
+        let h = ReplicatedState.hash(payload)
+        count &+= 1
+        sum &+= h
+        if blob.count >= 8 {
+            let at = Int(h % UInt64(blob.count - 7))
+            var v = h
+            for i in 0 ..< 8 {
+                blob[at + i] ^= UInt8(truncatingIfNeeded: v)
+                v >>= 8
+            }
+        }
+    }
+
+    /// FNV-1a with a final avalanche: the identity of a payload.
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return SimRandomMix.mix(h)
+    }
+
+    /// A digest of the whole state (count, sum and every blob byte).
+    var digest: UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        func eat(_ v: UInt64) {
+            var x = v
+            for _ in 0 ..< 8 {
+                h = (h ^ (x & 0xFF)) &* 0x0000_0100_0000_01B3
+                x >>= 8
+            }
+        }
+        eat(count)
+        eat(sum)
+        eat(UInt64(blob.count))
+        for b in blob { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return SimRandomMix.mix(h)
+    }
+
+    // MARK: Transfer
+
+    /// The header of a transferred state: the scalar part, the blob's length, the provider's
+    /// digest of the whole state, and who provides it (checked against the provider's log).
+    struct Header {
+        var count: UInt64
+        var sum: UInt64
+        var blobBytes: Int64
+        var digest: UInt64
+        var provider: EndpID
+    }
+
+    func header(provider: EndpID) -> Header {
+        Header(count: count, sum: sum, blobBytes: Int64(blob.count), digest: digest, provider: provider)
+    }
+
+    static func push(_ h: Header, onto m: inout Message) {
+        m << h.provider
+        m << h.digest
+        m << h.blobBytes
+        m << h.sum
+        m << h.count
+    }
+
+    static func popHeader(from m: inout Message) throws -> Header {
+        let count: UInt64 = try m.pop()
+        let sum: UInt64 = try m.pop()
+        let blobBytes: Int64 = try m.pop()
+        let digest: UInt64 = try m.pop()
+        let provider: EndpID = try m.pop()
+        return Header(count: count, sum: sum, blobBytes: blobBytes, digest: digest, provider: provider)
+    }
+}
+
+/// The SplitMix64 finalizer (a bijection that spreads every input bit over the output).
+enum SimRandomMix {
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

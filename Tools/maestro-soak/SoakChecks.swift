@@ -1,0 +1,116 @@
+import Ensemble
+import Foundation
+import Simulation
+
+/// One check of the soak: a name, whether it passed, and what went wrong.
+struct CheckResult {
+    var name: String
+    var details: [String]
+    var passed: Bool { details.isEmpty }
+}
+
+/// What the orchestrator saw, for the checks that are not in the logs.
+struct RunFacts {
+    var live: Set<Recorder.Member>
+    var unexpectedExits: [String]
+    var stopProblems: [String]
+    var nodeErrors: [String]
+    var quietAt: Double
+    var convergedAt: Double?
+    var convergenceBound: Double
+}
+
+/// The soak's checks: the simulation checkers' guarantees on the merged history, plus the
+/// replicated-state, transfer, crash and liveness-bound checks of a real run.
+enum SoakChecks {
+    /// The properties the simulation checkers report, each one check (even when it holds).
+    static let propertyNames = [
+        "integrity", "no duplicates", "no self-delivery", "FIFO casts", "FIFO sends", "sending-view delivery",
+        "reliable delivery", "view self-inclusion", "monotonic views", "view agreement", "block discipline",
+        "virtual synchrony", "send synchrony", "merge correctness", "leave", "liveness",
+    ]
+
+    static func run(_ history: History, parseProblems: [String], facts: RunFacts) -> [CheckResult] {
+        var results: [CheckResult] = []
+        results.append(CheckResult(name: "logs well-formed", details: parseProblems))
+
+        let violations = PropertyChecker().check(history.recorder, live: facts.live, expectComplete: true)
+            + ViewChecker().check(history.recorder, live: facts.live)
+        var byProperty: [String: [String]] = [:]
+        for v in violations { byProperty[v.property, default: []].append(v.detail) }
+        for name in propertyNames { results.append(CheckResult(name: name, details: byProperty[name] ?? [])) }
+        if facts.live.isEmpty { byProperty["liveness", default: []].append("no member was alive and in the group at the end") }
+        for (name, details) in byProperty.sorted(by: { $0.key < $1.key }) where !propertyNames.contains(name) {
+            results.append(CheckResult(name: name, details: details))
+        }
+
+        results.append(replicatedState(history, live: facts.live))
+        results.append(stateTransfers(history))
+        results.append(CheckResult(name: "no unexpected crash", details: facts.unexpectedExits + facts.stopProblems))
+        var anomalies = facts.nodeErrors
+        for log in history.logs {
+            for (_, e) in log.events { if case let .anomaly(text) = e { anomalies.append("\(log.member.map(String.init(describing:)) ?? log.file): \(text)") } }
+        }
+        results.append(CheckResult(name: "no member anomalies", details: anomalies))
+        var bound: [String] = []
+        if let c = facts.convergedAt {
+            if c - facts.quietAt > facts.convergenceBound {
+                bound.append(String(format: "the group converged %.1f s after the faults stopped; the bound is %.1f s", c - facts.quietAt, facts.convergenceBound))
+            }
+        } else {
+            bound.append(String(format: "the live members were not in one view of all of them, all servers, %.1f s after the faults stopped", facts.convergenceBound))
+        }
+        results.append(CheckResult(name: "liveness bound", details: bound))
+        return results
+    }
+
+    /// The servers of every final view hold the same state; every live member reported one.
+    static func replicatedState(_ history: History, live: Set<Recorder.Member>) -> CheckResult {
+        var details: [String] = []
+        var byView: [String: [(Recorder.Member, String)]] = [:]
+        var reported: Set<Recorder.Member> = []
+        for log in history.logs {
+            guard let m = log.member else { continue }
+            for (_, e) in log.events {
+                guard case let .final(count, sum, digest, view) = e else { continue }
+                reported.insert(m)
+                byView[view.map(LogCodec.viewID) ?? "none", default: []].append((m, "\(count) casts, sum \(sum), digest \(digest)"))
+            }
+        }
+        for m in live.sorted() where !reported.contains(m) { details.append("\(m) is live but reported no final state") }
+        for (view, states) in byView.sorted(by: { $0.key < $1.key }) where Set(states.map(\.1)).count > 1 {
+            let list = states.sorted { $0.0 < $1.0 }.map { "\($0.0): \($0.1)" }.joined(separator: "; ")
+            details.append("the servers of final view \(view) differ: \(list)")
+        }
+        return CheckResult(name: "replicated state", details: details)
+    }
+
+    /// Every state a joiner installed is the state its provider sent (same digest), intact.
+    static func stateTransfers(_ history: History) -> CheckResult {
+        var details: [String] = []
+        var provided: [String: String] = [:]  // "provider joiner xfer" -> digest
+        for log in history.logs {
+            guard let me = log.endpoint else { continue }
+            for (_, e) in log.events {
+                if case let .xferProvide(joiner, x, digest, _) = e { provided["\(me) \(joiner) \(x)"] = digest }
+            }
+        }
+        for log in history.logs {
+            guard let me = log.endpoint else { continue }
+            let who = log.member.map(String.init(describing:)) ?? log.file
+            for (_, e) in log.events {
+                guard case let .xferGot(provider, x, claimed, computed, _) = e else { continue }
+                let from = history.recorder.member(of: provider).map(String.init(describing:)) ?? provider.description
+                if claimed != computed {
+                    details.append("\(who) installed a state from \(from) (transfer \(x)) whose digest is \(computed), not the \(claimed) sent")
+                }
+                if let sent = provided["\(provider) \(me) \(x)"] {
+                    if sent != claimed { details.append("\(who) got digest \(claimed) from \(from) (transfer \(x)), which logged \(sent)") }
+                } else {
+                    details.append("\(who) got a state from \(from) (transfer \(x)) that \(from) never logged sending")
+                }
+            }
+        }
+        return CheckResult(name: "state transfer", details: details)
+    }
+}

@@ -1,0 +1,75 @@
+import Ensemble
+import Foundation
+import Simulation
+
+/// What a soak run measured, from the merged logs.
+struct SoakMetrics {
+    var casts = 0
+    var sends = 0
+    var deliveries = 0
+    var viewsInstalled = 0
+    var distinctViews = 0
+    var transfers = 0
+    var transferSeconds: [Double] = []
+    /// Per kill: from the kill until every survivor installed a view without the victim.
+    var failoverSeconds: [Double] = []
+    var sendsMovedUp = 0
+
+    init(_ h: History) {
+        sendsMovedUp = h.sendsMovedUp
+        var ids: Set<ViewID> = []
+        for log in h.logs {
+            var xferSince: Int64?
+            for (t, e) in log.events {
+                switch e {
+                case let .sent(kind, _, _, _, _): if kind == .cast { casts += 1 } else { sends += 1 }
+                case .received: deliveries += 1
+                case let .view(v, _):
+                    viewsInstalled += 1
+                    ids.insert(v.id)
+                case .xferStart: if xferSince == nil { xferSince = t }
+                case .xferGot:
+                    transfers += 1
+                    if let s = xferSince { transferSeconds.append(Double(t - s) / 1e6) }
+                    xferSince = nil
+                default: break
+                }
+            }
+        }
+        distinctViews = ids.count
+        failoverSeconds = SoakMetrics.failovers(h)
+    }
+
+    /// Kills of one process are logged together; every member that had a victim in its view
+    /// and lived on must install a view without any of them.
+    private static func failovers(_ h: History) -> [Double] {
+        let soak = h.soakLog
+        var groups: [(t: Int64, victims: Set<EndpointID>)] = []
+        for (t, e) in soak.events {
+            guard case let .kill(m, reason) = e, reason == "killed",
+                  let ep = h.recorder.endpoints.first(where: { $0.value == m })?.key else { continue }
+            if let last = groups.last, t - last.t < 10_000 { groups[groups.count - 1].victims.insert(ep) } else { groups.append((t, [ep])) }
+        }
+        var out: [Double] = []
+        for g in groups {
+            var worst: Int64?
+            for log in h.logs where log.member != nil {
+                guard let me = log.endpoint, !g.victims.contains(me) else { continue }
+                let views = log.events.compactMap { e -> (Int64, ViewState)? in
+                    if case let .view(v, _) = e.event { return (e.micros, v) } else { return nil }
+                }
+                guard let before = views.last(where: { $0.0 <= g.t }), !g.victims.isDisjoint(with: before.1.members),
+                      let after = views.first(where: { $0.0 > g.t && g.victims.isDisjoint(with: $0.1.members) }) else { continue }
+                worst = max(worst ?? 0, after.0 - g.t)
+            }
+            if let w = worst { out.append(Double(w) / 1e6) }
+        }
+        return out
+    }
+}
+
+func median(_ xs: [Double]) -> Double? {
+    guard !xs.isEmpty else { return nil }
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}

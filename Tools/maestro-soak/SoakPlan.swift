@@ -1,0 +1,151 @@
+import Ensemble
+import Foundation
+import Simulation
+
+/// Everything a soak run is configured with, and the timings derived from it.
+struct SoakPlan {
+    var processes: Int
+    var seconds: Double
+    var membersPerProcess: Int
+    var killEvery: Double?
+    var restart: Bool
+    var leaveEvery: Double?
+    var partitionEvery: Double?
+    var loss: Double
+    var sizeMax: Int
+    var stateBytes: Int
+    var seed: UInt64
+    var netns: Bool
+    var json: Bool
+    var rate: Double
+    var params: String
+    var logDir: String?
+    var keepLogs: Bool
+    /// The nodes' --log-level (their logs go to LOG-DIR/nodeP.G.stderr).
+    var logLevel: String
+    /// `--key-file PATH` for the rendezvous and the nodes (authenticated group), or nothing.
+    var keyArguments: [String] = []
+
+    static let fastParams = "suspect_sweep=0.1:time;suspect_max_idle=5:int;merge_timeout=2:time;top_sweep=0.5:time"
+
+    var members: Int { processes * membersPerProcess }
+
+    /// How long after the faults stop every live member must be in one view
+    /// (`GroupScenario.convergenceBound`), in seconds.
+    var convergenceBound: Double {
+        let p = (try? Parameters(parsing: params)) ?? Parameters()
+        return Double(GroupScenario.convergenceBound(p).nanoseconds) / 1e9
+    }
+
+    /// After convergence: one more second of traffic in the final view, then two seconds
+    /// for the last messages to arrive before the nodes are stopped.
+    static let finalTraffic = 1.0
+    static let drain = 2.0
+
+    /// The quiet end of the run: no faults, the group converges, traffic stops, messages drain.
+    var quietPeriod: Double { convergenceBound + SoakPlan.finalTraffic + SoakPlan.drain }
+
+    /// Faults are injected until then (seconds since the start).
+    var faultEnd: Double { seconds - quietPeriod }
+
+    /// The shortest --seconds that leaves 5 s of faults.
+    var minimumSeconds: Double { quietPeriod + 5 }
+
+    var faultSummary: String {
+        var f: [String] = []
+        if let k = killEvery { f.append("kill -9 every ~\(fmt(k)) s\(restart ? " with restart" : "")") }
+        if let l = leaveEvery { f.append("leave and rejoin every ~\(fmt(l)) s") }
+        if let p = partitionEvery { f.append("partition every ~\(fmt(p)) s") }
+        if loss > 0 { f.append("loss \(loss)") }
+        return f.isEmpty ? "none" : f.joined(separator: ", ")
+    }
+
+    /// The command line that replays this run's fault schedule.
+    var replayCommand: String {
+        var a = ["maestro-soak", "--processes", "\(processes)", "--seconds", fmt(seconds)]
+        if membersPerProcess != 1 { a += ["--members-per-process", "\(membersPerProcess)"] }
+        if let k = killEvery { a += ["--kill-every", fmt(k)] }
+        if restart { a.append("--restart") }
+        if let l = leaveEvery { a += ["--leave-every", fmt(l)] }
+        if let p = partitionEvery { a += ["--partition-every", fmt(p)] }
+        if loss > 0 { a += ["--loss", "\(loss)"] }
+        a += ["--size-max", "\(sizeMax)"]
+        if stateBytes > 0 { a += ["--state-bytes", "\(stateBytes)"] }
+        if rate != 20 { a += ["--rate", fmt(rate)] }
+        if params != SoakPlan.fastParams { a += ["--params", "'\(params)'"] }
+        if netns { a.append("--netns") }
+        a += keyArguments
+        a += ["--seed", "\(seed)"]
+        return a.joined(separator: " ")
+    }
+}
+
+func fmt(_ d: Double) -> String {
+    d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(format: "%.3g", d)
+}
+
+/// The seeded fault schedule. Each kind of fault has its own random stream, so turning one
+/// kind on or off leaves the others' times unchanged. Times are fixed in advance; which
+/// process or member a fault hits is drawn from the same stream when it happens (it depends
+/// on who is alive then, which real networks do not make deterministic).
+struct FaultSchedule {
+    enum Kind: String, CaseIterable { case kill, restart, leave, rejoin, partition, heal }
+
+    struct Event {
+        var at: Double
+        var kind: Kind
+        /// Restart: the process; rejoin: the member.
+        var target: Int?
+    }
+
+    private(set) var events: [Event] = []
+    var random: [Kind: SimRandom] = [:]
+
+    init(_ plan: SoakPlan) {
+        for (i, k) in Kind.allCases.enumerated() { random[k] = SimRandom(seed: plan.seed, stream: UInt64(i + 1)) }
+        periodic(.kill, every: plan.killEvery, until: plan.faultEnd)
+        periodic(.leave, every: plan.leaveEvery, until: plan.faultEnd)
+        periodic(.partition, every: plan.partitionEvery, until: plan.faultEnd)
+    }
+
+    /// Ticks at gaps drawn uniformly in [0.5, 1.5] × `every`, starting after one gap.
+    private mutating func periodic(_ kind: Kind, every: Double?, until end: Double) {
+        guard let every, every > 0 else { return }
+        var t = 0.0
+        while true {
+            t += every * (0.5 + draw(kind))
+            if t >= end { break }
+            events.append(Event(at: t, kind: kind))
+        }
+        events.sort { $0.at < $1.at }
+    }
+
+    /// A uniform draw in [0, 1) from `kind`'s stream.
+    mutating func draw(_ kind: Kind) -> Double {
+        var r = random[kind] ?? SimRandom(seed: 0)
+        let d = r.double()
+        random[kind] = r
+        return d
+    }
+
+    mutating func pick<T>(_ kind: Kind, _ from: [T]) -> T? {
+        guard !from.isEmpty else { return nil }
+        return from[min(from.count - 1, Int(draw(kind) * Double(from.count)))]
+    }
+
+    /// Adds a follow-up (restart after a kill, rejoin after a leave, heal after a partition).
+    mutating func add(_ e: Event) {
+        let i = events.firstIndex { $0.at > e.at } ?? events.count
+        events.insert(e, at: i)
+    }
+
+    /// Removes and returns the events due at `now`.
+    mutating func due(_ now: Double) -> [Event] {
+        let n = events.prefix { $0.at <= now }.count
+        let out = Array(events.prefix(n))
+        events.removeFirst(n)
+        return out
+    }
+
+    mutating func removeAll() { events.removeAll() }
+}
