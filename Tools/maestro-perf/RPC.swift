@@ -1,4 +1,5 @@
 import ArgumentParser
+import CFloodBaseline
 import Ensemble
 import Foundation
 import Maestro
@@ -71,9 +72,20 @@ struct RPC: ParsableCommand {
         let p99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)] * 1e6
         print(String(format: "Elapsed time for %d rpcs = %.4f secs", rounds, elapsed))
         print(String(format: "Throughput = %.0f round trips/sec; round trip median %.1f us, p99 %.1f us", Double(rounds) / elapsed, median, p99))
+        // The machine's floor, measured now: wake-ups between two processes dominate.
+        var base = [Double](repeating: 0, count: max(rounds, 1))
+        let rc = base.withUnsafeMutableBufferPointer { cpingpong_run(Int32($0.count), $0.baseAddress) }
+        base.sort()
+        let baseMedian = rc == 0 ? base[base.count / 2] : Double.nan
+        if rc == 0 {
+            print(String(format: "C baseline (two processes, UDP echo, epoll): round trip median %.1f us, p99 %.1f us",
+                         baseMedian, base[min(base.count - 1, base.count * 99 / 100)]))
+        } else {
+            print("C baseline failed: \(String(cString: strerror(-rc)))")
+        }
         if json {
             print(jsonLine(["benchmark": "rpc", "rounds": rounds, "seconds": elapsed, "round_trips_per_sec": Double(rounds) / elapsed,
-                            "round_trip_us_median": median, "round_trip_us_p99": p99]))
+                            "round_trip_us_median": median, "round_trip_us_p99": p99, "baseline_round_trip_us_median": baseMedian]))
         }
     }
 }

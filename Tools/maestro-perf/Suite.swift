@@ -75,7 +75,7 @@ struct Suite: ParsableCommand {
         switch o["benchmark"] as? String {
         case "throughput": return String(format: "%.0f msgs/s per receiver (%.1f MB/s), lost %.0f, out of order %.0f", n("msgs_per_sec"), n("mb_per_sec"), n("lost"), n("out_of_order"))
         case "latency": return String(format: "p50 %.0f us, p99 %.0f us, max %.0f us", n("p50_us"), n("p99_us"), n("max_us"))
-        case "rpc": return String(format: "round trip median %.1f us, %.0f round trips/s", n("round_trip_us_median"), n("round_trips_per_sec"))
+        case "rpc": return String(format: "round trip median %.1f us, %.0f round trips/s (C two-process floor %.1f us)", n("round_trip_us_median"), n("round_trips_per_sec"), n("baseline_round_trip_us_median"))
         case "failover": return String(format: "%.3f s to the survivors' view", n("seconds"))
         case "xfer": return String(format: "%.0f MB/s, largest heartbeat gap %.0f ms", n("mb_per_sec"), n("max_heartbeat_gap_ms"))
         default: return json
