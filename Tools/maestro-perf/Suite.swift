@@ -44,14 +44,21 @@ struct Suite: ParsableCommand {
         let progress = Progress()
         for (name, args) in runs {
             progress.update("running \(name)")
-            let child = try ChildProcess("maestro-perf", args + ["--json"] + key.childArguments)
+            let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("maestro-perf-suite-\(getpid())-\(results.count).err").path
+            let child = try ChildProcess("maestro-perf", args + ["--json"] + key.childArguments, stderrPath: errPath)
             var json: String?
+            var last = ""
             while let l = child.waitForLine(timeout: 900, { _ in true }) {
-                if l.hasPrefix("{") { json = l }
+                if l.hasPrefix("{") { json = l } else { last = l }
             }
             child.process.waitUntilExit()
+            let errors = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: errPath)
             guard let j = json, child.process.terminationStatus == 0 else {
-                table.append((name, "FAILED (exit \(child.process.terminationStatus))"))
+                // Say why: the child's last error line (progress lines use \r), else its last output.
+                let why = errors.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+                    .last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.map(String.init) ?? last
+                table.append((name, "FAILED (exit \(child.process.terminationStatus)): \(why)"))
                 continue
             }
             results.append(j)

@@ -69,35 +69,57 @@ struct Xfer: ParsableCommand {
         progress.update("building \(stateBytes) bytes of state")
         let blob = XferMember.makeBlob(stateBytes)
         // The two providers have the state already: no transfer between them.
+        // A fresh group name per run: two runs on one machine never merge into each other.
         var ops = options()
+        ops.groupName = "\(group)-\(UInt32.random(in: 0 ... .max))"
         ops.xferType = .noXfer
         _ = try runtime.rendezvous()
         let a = try XferMember(ops, runtime: runtime, blob: blob)
         let b = try XferMember(ops, runtime: runtime, blob: blob)
-        guard runtime.run(until: { a.servers == 2 || b.servers == 2 }, timeout: .seconds(30)) else {
-            throw ChildError("the two providers never formed one group")
+        guard runtime.run(until: { a.servers == 2 || b.servers == 2 }, timeout: .seconds(60)) else {
+            throw ChildError("the two providers never formed one group in 60 s")
         }
         progress.update("transferring \(stateBytes) bytes to a joining process")
-        let child = try ChildProcess("maestro-perf", ["xfer", "--join", try runtime.rendezvous().description, "--group", group,
+        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("maestro-perf-xfer-\(getpid()).err").path
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
+        let child = try ChildProcess("maestro-perf", ["xfer", "--join", try runtime.rendezvous().description, "--group", ops.groupName,
                                                       "--state-bytes", String(stateBytes), "--heartbeat-ms", String(heartbeatMs),
-                                                      "--chunk-bytes", String(chunkBytes), "--params", params] + key.childArguments)
+                                                      "--chunk-bytes", String(chunkBytes), "--params", params] + key.childArguments,
+                                     stderrPath: errPath)
         var result: String?
         let start = runtime.now
-        guard runtime.run(until: {
-            result = child.lines.first { $0.hasPrefix("xfer-result") } ?? result
-            if result == nil { child.pollLines() }
+        let finished = runtime.run(until: {
+            child.pollLines()
+            result = child.lines.first { $0.hasPrefix("xfer-result") }
             return result != nil || !child.isRunning
-        }, timeout: .seconds(600)), let line = result else {
-            throw ChildError("the joining process did not finish the transfer")
+        }, timeout: .seconds(600))
+        guard let line = result else {
+            // The child may have printed its result and exited between two polls: read to the end.
+            if child.isRunning { child.kill(SIGKILL) }
+            child.process.waitUntilExit()
+            child.pollLines()
+            if let late = child.lines.first(where: { $0.hasPrefix("xfer-result") }) {
+                return try report(late, start: start, end: runtime.now, a: a, b: b, progress: progress, child: child)
+            }
+            let errors = ((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+                .split(whereSeparator: \.isNewline).suffix(3).joined(separator: " | ")
+            throw ChildError("the joining process did not finish the transfer (\(finished ? "exit \(child.process.terminationStatus)" : "timed out after 600 s")); its last output: \(child.lines.suffix(2).joined(separator: " | ")) \(errors)")
         }
-        let end = runtime.now
+        try report(line, start: start, end: runtime.now, a: a, b: b, progress: progress, child: child)
+    }
+
+    private func report(_ line: String, start: Time, end: Time, a: XferMember, b: XferMember, progress: ToolSupport.Progress, child: ChildProcess) throws {
         progress.finish()
-        let f = line.split(separator: " ")
-        let bytes = Double(f[1]) ?? 0, seconds = Double(f[2]) ?? 0, joinerGap = Double(f[3]) ?? 0
+        // "xfer-result <bytes> <seconds> <joiner gap ms> ok|bad"
+        let f = line.split(separator: " ").map(String.init)
+        guard f.count == 5, let bytes = Double(f[1]), let seconds = Double(f[2]), let joinerGap = Double(f[3]) else {
+            throw ChildError("the joining process printed a malformed result: \(line)")
+        }
         let providerGap = max(a.maxGap(during: start ... end), b.maxGap(during: start ... end)) * 1000
         let mbps = seconds > 0 ? bytes / seconds / 1e6 : 0
         print(String(format: "xfer %.0f MB in %.3f s: %.1f MB/s; largest heartbeat gap %.0f ms at the joiner, %.0f ms at the providers (rate %d ms); checksum %@",
-                     bytes / 1e6, seconds, mbps, joinerGap, providerGap, heartbeatMs, String(f.count > 4 ? f[4] : "?")))
+                     bytes / 1e6, seconds, mbps, joinerGap, providerGap, heartbeatMs, f[4]))
+        guard f[4] == "ok" else { throw ChildError("the transferred state differs from the provider's (checksum mismatch)") }
         if json {
             print(jsonLine(["benchmark": "xfer", "state_bytes": stateBytes, "seconds": seconds, "mb_per_sec": mbps,
                             "max_heartbeat_gap_ms": max(joinerGap, providerGap), "heartbeat_ms": heartbeatMs]))
