@@ -51,6 +51,7 @@ let package = Package(
         .target(
             name: "ToolSupport",
             dependencies: [
+                "Ensemble",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

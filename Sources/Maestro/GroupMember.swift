@@ -80,7 +80,9 @@ open class GroupMember: GroupApplication {
         let e = try GroupEndpoint(id: .fresh(at: t.localAddress, counter: runtime.nextEndpointCounter()),
                                   group: GroupID(options.groupName), transport: t, protocolStack: options.protocolStack,
                                   params: params, application: self, gossip: gossip,
-                                  key: try options.key.map { k throws(KeyError) in try GroupKey(secret: k) }, logger: logger)
+                                  key: try options.key.map { k throws(KeyError) in
+                                      try GroupKey(secret: k, protection: options.encrypt ? .encryption : .mac)
+                                  }, logger: logger)
         transport = t
         endpoint = e
         memberState = .joining

@@ -42,6 +42,9 @@ public struct MaestroOptions: Sendable {
     /// The group's shared secret (at least 16 bytes): every datagram is then authenticated,
     /// and members without the same secret can neither join nor disturb the group.
     public var key: [UInt8]?
+    /// With a key: encrypt every datagram (ChaCha20-Poly1305) instead of only authenticating
+    /// it. Every member of the group must agree.
+    public var encrypt = false
 
     public init() {}
 
@@ -60,6 +63,7 @@ public struct MaestroOptions: Sendable {
         do { _ = try LayerRegistry.standard.validate(protocolStack) } catch { throw MaestroError("protocol: \(error)") }
         do { _ = try Parameters(parsing: params) } catch { throw MaestroError("params: \(error)") }
         if let key, key.count < 16 { throw MaestroError("the group key needs at least 16 bytes") }
+        if encrypt && key == nil { throw MaestroError("encrypt needs a group key (key)") }
     }
 }
 

@@ -32,21 +32,44 @@ final class AuthMember: GroupApplication {
 @Suite struct AuthenticationTests {
     func key(_ s: String) throws -> GroupKey { try GroupKey(secret: Array(s.utf8)) }
 
-    @Test func macRoundTripAndTampering() throws {
-        let k = try key("0123456789abcdef-secret")
-        var bytes: [UInt8] = [1, 2, 3, 4, 5]
+    /// A frame header (magic, version, kind, group, view, rank 5), then a body.
+    static let sampleDatagram: [UInt8] = [0xEB, 1, 0x81] + [UInt8](repeating: 7, count: 16) + [5] + Array("hello, group".utf8)
+
+    @Test(arguments: [GroupKey.Protection.mac, .encryption])
+    func sealOpenAndTampering(protection: GroupKey.Protection) throws {
+        let k = try GroupKey(secret: Array("0123456789abcdef-secret".utf8), protection: protection)
+        let plain = AuthenticationTests.sampleDatagram
+        var bytes = plain
         k.seal(&bytes)
-        #expect(bytes.count == 5 + GroupKey.macSize)
-        let opened = bytes.withUnsafeBytes { k.open($0).map(Array.init) }
-        #expect(opened == [1, 2, 3, 4, 5])
+        #expect(bytes.count == plain.count + k.overhead)
+        #expect(bytes.withUnsafeBytes { k.open($0, Array.init) } == plain)
         for i in bytes.indices {
             var t = bytes
             t[i] ^= 0x01
-            #expect(t.withUnsafeBytes { k.open($0) } == nil, "a flipped bit at \(i) must be caught")
+            #expect(t.withUnsafeBytes { k.open($0) { _ in () } } == nil, "a flipped bit at \(i) must be caught")
         }
-        let other = try key("another-secret-of-enough-length")
-        #expect(bytes.withUnsafeBytes { other.open($0) } == nil)
+        #expect(bytes.dropLast().withUnsafeBytes { k.verify($0) } == false)
+        let other = try GroupKey(secret: Array("another-secret-of-enough-length".utf8), protection: protection)
+        #expect(!bytes.withUnsafeBytes { other.verify($0) })
+        // The same secret with the other protection accepts nothing either.
+        let mixed = try GroupKey(secret: Array("0123456789abcdef-secret".utf8), protection: protection == .mac ? .encryption : .mac)
+        #expect(!bytes.withUnsafeBytes { mixed.verify($0) })
         #expect(throws: KeyError.self) { _ = try GroupKey(secret: [1, 2, 3]) }
+    }
+
+    /// Encryption keeps the frame header in clear (a keyless rendezvous routes by it), hides
+    /// the body, and never repeats a nonce.
+    @Test func encryptionHidesTheBodyAndVariesTheNonce() throws {
+        let k = try GroupKey(secret: Array("0123456789abcdef-secret".utf8), protection: .encryption)
+        let plain = AuthenticationTests.sampleDatagram
+        var one = plain, two = plain
+        k.seal(&one)
+        k.seal(&two)
+        #expect(Array(one.prefix(20)) == Array(plain.prefix(20)), "the frame header travels in clear")
+        #expect(one != two, "two seals of the same bytes use different nonces")
+        let body = Array("hello, group".utf8)
+        #expect(!one.indices.contains { Array(one[$0...].prefix(body.count)) == body }, "the body must not appear in clear")
+        #expect(two.withUnsafeBytes { k.open($0, Array.init) } == plain)
     }
 
     /// Two groups with the same name and rendezvous but different keys never merge; a member
@@ -65,6 +88,35 @@ final class AuthMember: GroupApplication {
         let aIDs = Set(a.map(\.endpoint.id)), bIDs = Set(b.map(\.endpoint.id))
         #expect(a.allSatisfy { Set($0.view?.members ?? []) == aIDs } && b.allSatisfy { Set($0.view?.members ?? []) == bIDs })
         #expect((a + b + [keyless]).contains { $0.endpoint.counters.badMAC > 0 }, "the other groups' gossip was seen and dropped")
+        withExtendedLifetime(gossip) {}
+    }
+
+    /// An encrypted group forms through a rendezvous that has no key (the frame header is in
+    /// clear), delivers casts of every size in order, and nothing of them is seen on the wire;
+    /// a member with the same secret but only a MAC cannot join it.
+    @Test func encryptedGroupFormsAndHidesItsMessages() throws {
+        let reactor = Reactor()
+        let gossip = try GossipServer(reactor: reactor, bind: .loopback(port: 0))
+        let group = "encrypted-\(UInt32.random(in: 0 ... .max))"
+        let secret = Array("encryption-test-key-0001".utf8)
+        let k = try GroupKey(secret: secret, protection: .encryption)
+        let ms = try (0 ..< 3).map { _ in try AuthMember(reactor: reactor, group: group, gossip: gossip.address, key: k) }
+        let macOnly = try AuthMember(reactor: reactor, group: group, gossip: gossip.address, key: try GroupKey(secret: secret))
+        #expect(reactor.run(until: { ms.allSatisfy { $0.view?.count == 3 } }, timeout: .seconds(10)))
+        #expect(ms[0].endpoint.status.contains("encrypted"))
+        var wire: [[UInt8]] = []
+        ms[0].transport.sendTap = { bytes, _ in wire.append(Array(bytes)) }
+        let marker = Array("SECRET-MARKER".utf8)
+        let casts = (0 ..< 20).map { i in marker + [UInt8(i)] + [UInt8](repeating: UInt8(i), count: i == 7 ? 100_000 : i * 10) }
+        for c in casts { _ = ms[0].endpoint.cast(c) }
+        #expect(reactor.run(until: { ms.dropFirst().allSatisfy { $0.casts.count == 20 } }, timeout: .seconds(10)))
+        for m in ms.dropFirst() { #expect(m.casts == casts) }
+        ms[0].transport.sendTap = nil
+        #expect(!wire.isEmpty)
+        #expect(!wire.contains { d in d.indices.contains { d[$0...].starts(with: marker) } }, "a cast went out in clear")
+        reactor.run(for: .milliseconds(500))
+        #expect(macOnly.view?.count == 1, "a member with a MAC-only key stays out")
+        #expect(macOnly.endpoint.counters.badMAC > 0)
         withExtendedLifetime(gossip) {}
     }
 
@@ -101,12 +153,13 @@ final class AuthMember: GroupApplication {
     /// for its MAC and the group's own messages still arrive, in order; without a key, a
     /// mutated copy of a genuine datagram may pass for a message (nothing can tell), but the
     /// member survives.
-    @Test(arguments: [true, false])
-    func hostileDatagramsLeaveAMemberRunning(authenticated: Bool) throws {
+    @Test(arguments: [GroupKey.Protection?.none, .mac, .encryption])
+    func hostileDatagramsLeaveAMemberRunning(protection: GroupKey.Protection?) throws {
+        let authenticated = protection != nil
         let reactor = Reactor()
         let gossip = try GossipServer(reactor: reactor, bind: .loopback(port: 0))
         let group = "hostile-\(UInt32.random(in: 0 ... .max))"
-        let k = authenticated ? try key("hostile-test-key-123") : nil
+        let k = try protection.map { p throws(KeyError) in try GroupKey(secret: Array("hostile-test-key-123".utf8), protection: p) }
         let ms = try (0 ..< 2).map { _ in try AuthMember(reactor: reactor, group: group, gossip: gossip.address, key: k) }
         #expect(reactor.run(until: { ms.allSatisfy { $0.view?.count == 2 } }, timeout: .seconds(10)))
         var genuine: [[UInt8]] = []

@@ -1,14 +1,31 @@
 import ArgumentParser
+import Ensemble
 import Foundation
 
-/// The `--key-file` option: the group's shared secret, for authenticated groups.
+/// The `--key-file` and `--encrypt` options: the group's shared secret, for authenticated
+/// (or encrypted) groups.
 public struct KeyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         "File holding the group's secret (at least 16 bytes; readable by its owner only, e.g. chmod 600). Every datagram is then authenticated; members without the same file cannot join or disturb the group.",
         valueName: "path"))
     public var keyFile: String?
 
+    @Flag(help: "With --key-file: encrypt every datagram (ChaCha20-Poly1305), not only authenticate it. Every member must agree.")
+    public var encrypt = false
+
     public init() {}
+
+    public func validate() throws {
+        if encrypt && keyFile == nil { throw ValidationError("--encrypt needs --key-file") }
+    }
+
+    /// The group key, or nil without --key-file.
+    public func groupKey() throws -> GroupKey? {
+        try secret().map { s throws(KeyError) in try GroupKey(secret: s, protection: protection) }
+    }
+
+    /// The protection the options ask for.
+    public var protection: GroupKey.Protection { encrypt ? .encryption : .mac }
 
     /// The secret, or nil without --key-file. Refuses a file others can read or write.
     public func secret() throws -> [UInt8]? {
@@ -34,5 +51,5 @@ public struct KeyOptions: ParsableArguments {
     }
 
     /// The arguments that pass the same key to a child tool.
-    public var childArguments: [String] { keyFile.map { ["--key-file", $0] } ?? [] }
+    public var childArguments: [String] { (keyFile.map { ["--key-file", $0] } ?? []) + (encrypt ? ["--encrypt"] : []) }
 }

@@ -71,6 +71,7 @@ struct Lapa: ParsableCommand {
         ops.params = params
         if let g = gossip, let a = Address(g) { ops.gossip = [a] }
         ops.key = try key.secret()
+        ops.encrypt = key.encrypt
 
         let started = Date()
         let watch = CompletionWatch(expected: members, enabled: exitWhenComplete, started: started)

@@ -42,7 +42,7 @@ struct MaestroGossip: ParsableCommand {
         let server: GossipServer
         do {
             server = try GossipServer(reactor: reactor, bind: Address(ip: ip, port: port),
-                                      key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) }, maxClients: maxClients)
+                                      key: try key.groupKey(), maxClients: maxClients)
         } catch {
             throw ValidationError("cannot listen on \(bind):\(port): \(error). Is another rendezvous running there? Try another --port.")
         }

@@ -41,7 +41,7 @@ struct PartitionMerge: ParsableCommand {
     func run() throws {
         log.bootstrap()
         let parameters = try Parameters(parsing: params)
-        let groupKey = try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) }
+        let groupKey = try key.groupKey()
         var times: [Double] = []
         let progress = Progress()
         for round in 1 ... max(1, rounds) {
@@ -123,7 +123,7 @@ struct Memory: ParsableCommand {
         let before = Self.residentBytes()
         let g = try InProcessGroup(reactor: reactor, members: members, params: try Parameters(parsing: params),
                                    protocolStack: "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom",
-                                   group: "perf-memory", key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) })
+                                   group: "perf-memory", key: try key.groupKey())
         try g.joinAll()
         guard reactor.run(until: { g.together(Array(0 ..< members)) }, timeout: .seconds(60)) else {
             throw ChildError("the members did not form one view")

@@ -37,7 +37,7 @@ struct PerfNode: ParsableCommand {
         let endpoint = try GroupEndpoint(id: .fresh(at: transport.localAddress, counter: 0), group: GroupID(group),
                                          transport: transport, protocolStack: protocolStack,
                                          params: try Parameters(parsing: params), application: app, gossip: [rendezvous],
-                                         key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) })
+                                         key: try key.groupKey())
         app.endpoint = endpoint
         perfLine("ready \(transport.localAddress)")
         try endpoint.join()

@@ -40,6 +40,7 @@ struct RPC: ParsableCommand {
         ops.membershipType = .client
         ops.params = params
         ops.key = try key.secret()
+        ops.encrypt = key.encrypt
         let runtime = Runtime.current
         if let serve {
             guard let a = Address(serve) else { throw ValidationError("--serve needs HOST:PORT") }

@@ -77,7 +77,7 @@ struct Throughput: ParsableCommand {
         let endpoints = try (0 ..< members).map { i in
             try GroupEndpoint(id: ids[i], group: view.group, transport: transports[i], protocolStack: Self.protocolStack,
                               params: parameters, application: apps[i],
-                              key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) })
+                              key: try key.groupKey())
         }
         for (i, e) in endpoints.enumerated() {
             apps[i].endpoint = e

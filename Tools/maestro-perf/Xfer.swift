@@ -43,6 +43,7 @@ struct Xfer: ParsableCommand {
         ops.params = params
         ops.stateChunkBytes = chunkBytes
         ops.key = try? key.secret()
+        ops.encrypt = key.encrypt
         return ops
     }
 

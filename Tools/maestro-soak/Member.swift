@@ -70,7 +70,7 @@ struct Member: ParsableCommand {
         let endpoint = try GroupEndpoint(
             id: .fresh(at: transport.localAddress, counter: 0), group: GroupID(group), transport: transport,
             protocolStack: protocolStack, params: try Parameters(parsing: params), application: app,
-            gossip: gossip.compactMap(Address.init), key: try key.secret().map { s throws(KeyError) in try GroupKey(secret: s) })
+            gossip: gossip.compactMap(Address.init), key: try key.groupKey())
         app.endpoint = endpoint
         line("ready \(transport.localAddress) \(endpoint.id)")
         try endpoint.join()

@@ -85,7 +85,7 @@ struct Node: ParsableCommand {
         let node = NodeProcess(NodeConfig(
             firstMember: firstMember, incarnations: incs, group: group, gossip: g, bind: ip, params: params,
             logDir: logDir, epochMicros: epochMicros, seed: seed, rate: rate, sizeMax: sizeMax,
-            castFraction: castFraction, stateBytes: stateBytes, key: secret))
+            castFraction: castFraction, stateBytes: stateBytes, key: secret, encrypt: key.encrypt))
         do {
             try node.run()
         } catch {

@@ -24,6 +24,8 @@ struct NodeConfig {
     var stateBytes: Int
     /// The group's secret (--key-file), or nil.
     var key: [UInt8]?
+    /// --encrypt: ChaCha20-Poly1305 instead of a MAC only.
+    var encrypt = false
 }
 
 /// One soak node process: K CSX servers on one Maestro runtime, their traffic, the fault
@@ -104,6 +106,7 @@ final class NodeProcess {
         ops.xferType = .atomic
         ops.heartbeatRate = 1000
         ops.key = config.key
+        ops.encrypt = config.encrypt
         let s = try SoakServer(member: member, incarnation: incarnation, options: ops, log: log, seed: config.seed,
                                sizeMax: config.sizeMax, castFraction: config.castFraction,
                                stateBytes: config.stateBytes) { [unowned self] line in self.say(line) }

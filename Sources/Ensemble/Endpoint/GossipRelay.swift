@@ -30,7 +30,8 @@ public final class GossipRelay: TransportDelegate {
     public private(set) var dropped: UInt64 = 0
     public private(set) var duplicates: UInt64 = 0
 
-    /// With a key, only datagrams with a valid MAC are relayed.
+    /// With a key, only genuine datagrams are relayed (their frame header is in clear in both
+    /// protections, so a relay without the key can route them too).
     public let key: GroupKey?
     public private(set) var badMAC: UInt64 = 0
 
@@ -54,7 +55,7 @@ public final class GossipRelay: TransportDelegate {
 
     public func transport(_ transport: any Transport, received datagram: UnsafeRawBufferPointer, from source: Address) {
         received += 1
-        if let key, key.open(datagram) == nil {
+        if let key, !key.verify(datagram) {
             badMAC += 1
             return
         }

@@ -38,7 +38,8 @@ public final class GroupEndpoint: TransportDelegate {
     /// True once this endpoint has left the group (or was never joined).
     public private(set) var hasLeft = false
     private var gossipScratch = WireWriter(capacity: 256)
-    /// The last datagram sealed, MAC included (see `sendDatagram`).
+    /// The last datagram sealed, before and after (see `sendDatagram`).
+    private var lastPlain: [UInt8] = []
     private var lastSealed: [UInt8] = []
     private let shared = EndpointSharedState()
     /// Datagrams for a view not installed yet (its View message is on its way): replayed when
@@ -184,7 +185,7 @@ public final class GroupEndpoint: TransportDelegate {
     /// and everything dropped, by reason).
     public var status: String {
         let c = counters
-        var lines = ["endpoint \(id) group \(group) \(key == nil ? "unauthenticated" : "authenticated")"]
+        var lines = ["endpoint \(id) group \(group) \(key.map { $0.protection == .mac ? "authenticated" : "encrypted" } ?? "unauthenticated")"]
         if let v = view, let r = rank {
             lines.append("view \(v.ltime) coordinator \(v.coordinator) rank \(r) of \(v.count); stacks \(hosts.count)")
         } else {
@@ -206,22 +207,27 @@ public final class GroupEndpoint: TransportDelegate {
         }
     }
 
-    /// Sends a datagram; in an authenticated group, its MAC is appended to `bytes` first. A
-    /// cast goes out as the same bytes to every member: the MAC of the previous datagram is
-    /// reused when the bytes are the same (a comparison costs far less than an HMAC).
+    /// Sends a datagram; in an authenticated group, it is sealed first (MAC appended, or
+    /// encrypted). A cast goes out as the same bytes to every member: the sealed form of the
+    /// previous datagram is reused when the bytes are the same (a comparison costs far less
+    /// than an HMAC or a cipher).
     func sendDatagram(_ bytes: inout [UInt8], messages: Int, to address: Address) {
         if let key {
-            let same = !bytes.isEmpty && bytes.count == lastSealed.count - GroupKey.macSize && bytes.withUnsafeBytes { a in
-                lastSealed.withUnsafeBytes { b in
+            let same = !bytes.isEmpty && bytes.count == lastPlain.count && bytes.withUnsafeBytes { a in
+                lastPlain.withUnsafeBytes { b in
                     guard let pa = a.baseAddress, let pb = b.baseAddress else { return false }
                     return memcmp(pa, pb, a.count) == 0
                 }
             }
             if same {
-                bytes.append(contentsOf: lastSealed.suffix(GroupKey.macSize))
+                bytes.removeAll(keepingCapacity: true)
+                bytes.append(contentsOf: lastSealed)
             } else {
+                lastPlain.removeAll(keepingCapacity: true)
+                lastPlain.append(contentsOf: bytes)
                 key.seal(&bytes)
-                lastSealed = bytes
+                lastSealed.removeAll(keepingCapacity: true)
+                lastSealed.append(contentsOf: bytes)
             }
         }
         let ok = bytes.withUnsafeBytes { transport.send($0, to: address) }
@@ -276,11 +282,10 @@ public final class GroupEndpoint: TransportDelegate {
         counters.bytesReceived += UInt64(datagram.count)
         if let key {
             // Checked before anything else is read.
-            guard let body = key.open(datagram) else {
+            guard key.open(datagram, { receiveDatagram($0) }) != nil else {
                 counters.badMAC += 1
                 return
             }
-            receiveDatagram(body)
         } else {
             receiveDatagram(datagram)
         }

@@ -78,11 +78,11 @@ final class StackHost: StackServices {
         let limit = endpoint.batchBytes
         let length = packet.count
         let need = varintSize(UInt64(length)) + length
-        if frameHeader.count + need + GroupKey.macSize > Swift.max(limit, GroupEndpoint.maxDatagram) {
+        if frameHeader.count + need + GroupKey.maxOverhead > Swift.max(limit, GroupEndpoint.maxDatagram) {
             endpoint.countOversized(length)
             return
         }
-        if !batches[d].isEmpty && batches[d].bytes.count + need + GroupKey.macSize > limit { flush(d) }
+        if !batches[d].isEmpty && batches[d].bytes.count + need + GroupKey.maxOverhead > limit { flush(d) }
         if batches[d].isEmpty {
             batches[d].bytes.append(contentsOf: frameHeader)
             dirty.append(d)

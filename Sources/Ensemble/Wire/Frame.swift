@@ -3,7 +3,8 @@
 /// ```
 /// magic (1) | version (1) | kind (1) | group hash (8) | view hash (8) | sender rank (varint)
 /// then, for data frames: [message length (varint) | message bytes]*
-/// then, in an authenticated group: MAC (16)
+/// then, in an authenticated group: MAC (16); in an encrypted one, everything after the
+/// header is replaced by nonce (12) | ciphertext | tag (16) (see `GroupKey`)
 /// ```
 /// One datagram carries every message queued for one destination in one loop turn
 /// (batching), so the 19 + rank bytes of frame are shared. Gossip frames carry one gossip

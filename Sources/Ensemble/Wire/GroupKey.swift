@@ -1,46 +1,150 @@
 import Crypto
+import Foundation
 
-/// The shared secret of an authenticated group. With a key, every datagram a member sends
-/// ends with a 16-byte MAC (HMAC-SHA256, truncated) over all its other bytes, and every
-/// datagram received is checked before any of it is decoded: a member without the key (or
-/// with another one) can neither join the group, nor inject messages, nor disturb its views.
+/// The shared secret of an authenticated group. With a key, every datagram a member sends is
+/// protected, and every datagram received is checked before any of it is decoded: a member
+/// without the key (or with another one, or with the other protection) can neither join the
+/// group, nor inject messages, nor disturb its views.
 ///
-/// Replays: an authenticated datagram replayed later is still dropped or harmless. Data goes
-/// to the stack of the view named in its frame, so a datagram of an ended view finds no
-/// stack; inside a view, reliable casts and sends carry sequence numbers and are delivered at
-/// most once; the unreliable ones (pings, stability rows, NAKs) only ever raise counters to a
-/// maximum, so an old copy changes nothing; merge messages are taken at most once per (sender,
-/// logical time, sequence).
+/// Two protections:
+/// - `.mac` (the default): the datagram ends with a 16-byte MAC (HMAC-SHA256, truncated) over
+///   all its other bytes; the contents travel in clear.
+/// - `.encryption`: ChaCha20-Poly1305. The frame header (magic, version, kind, group hash,
+///   view hash, sender rank) stays in clear, as associated data, so that a rendezvous without
+///   the key can still route gossip; everything after it is encrypted. Layout:
+///   `header | nonce (12) | ciphertext | tag (16)`. The nonce is a random 8-byte prefix drawn
+///   when the key is made, then a 4-byte counter (a new prefix when it wraps).
+///
+/// Replays: a protected datagram replayed later is still dropped or harmless. Data goes to the
+/// stack of the view named in its frame, so a datagram of an ended view finds no stack;
+/// inside a view, reliable casts and sends carry sequence numbers and are delivered at most
+/// once; the unreliable ones (pings, stability rows, NAKs) only ever raise counters to a
+/// maximum, so an old copy changes nothing; merge messages are taken at most once per
+/// (sender, logical time, sequence).
 public struct GroupKey {
-    let key: SymmetricKey
-    /// Bytes of MAC at the end of each datagram.
+    public enum Protection: Sendable {
+        case mac
+        case encryption
+    }
+
+    public let protection: Protection
+    let macKey: SymmetricKey
+    let cipherKey: SymmetricKey
+    private let nonces: NonceSequence
+
+    /// Bytes of MAC at the end of each datagram (`.mac`).
     public static let macSize = 16
+    /// Bytes of nonce and tag (`.encryption`).
+    public static let nonceSize = 12
+    public static let tagSize = 16
+    /// The most bytes either protection adds to a datagram.
+    public static let maxOverhead = nonceSize + tagSize
     /// The shortest secret accepted.
     public static let minimumSecret = 16
+    /// Bytes of a frame header before the sender rank (see `Frame`).
+    static let fixedHeader = 19
 
     /// A key from secret bytes (a key file's contents): at least 16 bytes.
-    public init(secret: [UInt8]) throws(KeyError) {
+    public init(secret: [UInt8], protection: Protection = .mac) throws(KeyError) {
         guard secret.count >= GroupKey.minimumSecret else { throw KeyError("a group key needs at least \(GroupKey.minimumSecret) bytes of secret, got \(secret.count)") }
-        key = SymmetricKey(data: SHA256.hash(data: secret))
+        self.protection = protection
+        macKey = SymmetricKey(data: SHA256.hash(data: secret))
+        // A separate key for the cipher: the two protections never accept each other's datagrams.
+        cipherKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret),
+                                           info: Array("maestro datagram encryption v1".utf8), outputByteCount: 32)
+        nonces = NonceSequence()
     }
 
-    /// Appends the MAC of `bytes` to `bytes`.
+    /// Bytes this key adds to every datagram.
+    public var overhead: Int { protection == .mac ? GroupKey.macSize : GroupKey.maxOverhead }
+
+    /// Protects `bytes` (a whole datagram, frame header first) in place.
     public func seal(_ bytes: inout [UInt8]) {
-        let mac = HMAC<SHA256>.authenticationCode(for: bytes, using: key)
-        mac.withUnsafeBytes { bytes.append(contentsOf: $0.prefix(GroupKey.macSize)) }
+        switch protection {
+        case .mac:
+            let mac = HMAC<SHA256>.authenticationCode(for: bytes, using: macKey)
+            mac.withUnsafeBytes { bytes.append(contentsOf: $0.prefix(GroupKey.macSize)) }
+        case .encryption:
+            let h = bytes.withUnsafeBytes { GroupKey.headerLength($0) } ?? bytes.count
+            guard let nonce = try? ChaChaPoly.Nonce(data: nonces.next()),
+                  let box = try? ChaChaPoly.seal(bytes[h...], using: cipherKey, nonce: nonce, authenticating: bytes[..<h])
+            else { return }  // unreachable: a 12-byte nonce and a 256-bit key are always valid
+            bytes.removeSubrange(h...)
+            bytes.append(contentsOf: box.nonce)
+            bytes.append(contentsOf: box.ciphertext)
+            bytes.append(contentsOf: box.tag)
+        }
     }
 
-    /// The datagram without its MAC, if the MAC is right; nil otherwise.
-    public func open(_ datagram: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
-        guard datagram.count > GroupKey.macSize else { return nil }
-        let body = UnsafeRawBufferPointer(rebasing: datagram[..<(datagram.count - GroupKey.macSize)])
-        let mac = HMAC<SHA256>.authenticationCode(for: body, using: key)
-        let ok: Bool = mac.withUnsafeBytes { expected in
-            var diff: UInt8 = 0
-            for i in 0 ..< GroupKey.macSize { diff |= expected[i] ^ datagram[body.count + i] }
-            return diff == 0
+    /// Checks `datagram` and, if it is genuine, calls `body` with its contents (the frame
+    /// header and the messages, without MAC, nonce or tag) and returns what `body` returns;
+    /// nil if the datagram is not genuine.
+    public func open<R>(_ datagram: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        switch protection {
+        case .mac:
+            guard datagram.count > GroupKey.macSize else { return nil }
+            let contents = UnsafeRawBufferPointer(rebasing: datagram[..<(datagram.count - GroupKey.macSize)])
+            let mac = HMAC<SHA256>.authenticationCode(for: contents, using: macKey)
+            let ok: Bool = mac.withUnsafeBytes { expected in
+                var diff: UInt8 = 0
+                for i in 0 ..< GroupKey.macSize { diff |= expected[i] ^ datagram[contents.count + i] }
+                return diff == 0
+            }
+            return ok ? body(contents) : nil
+        case .encryption:
+            guard let h = GroupKey.headerLength(datagram), datagram.count >= h + GroupKey.maxOverhead else { return nil }
+            let header = UnsafeRawBufferPointer(rebasing: datagram[..<h])
+            let nonceEnd = h + GroupKey.nonceSize, tagStart = datagram.count - GroupKey.tagSize
+            guard let nonce = try? ChaChaPoly.Nonce(data: UnsafeRawBufferPointer(rebasing: datagram[h ..< nonceEnd])),
+                  let box = try? ChaChaPoly.SealedBox(nonce: nonce, ciphertext: UnsafeRawBufferPointer(rebasing: datagram[nonceEnd ..< tagStart]),
+                                                      tag: UnsafeRawBufferPointer(rebasing: datagram[tagStart...])),
+                  let plain = try? ChaChaPoly.open(box, using: cipherKey, authenticating: header)
+            else { return nil }
+            var whole: [UInt8] = []
+            swap(&whole, &nonces.scratch)  // reuse its capacity; a nested open gets a fresh one
+            whole.removeAll(keepingCapacity: true)
+            whole.append(contentsOf: header)
+            whole.append(contentsOf: plain)
+            defer { swap(&whole, &nonces.scratch) }
+            return whole.withUnsafeBytes(body)
         }
-        return ok ? body : nil
+    }
+
+    /// Whether `datagram` is genuine (for relays, which forward it as it is).
+    public func verify(_ datagram: UnsafeRawBufferPointer) -> Bool {
+        open(datagram) { _ in () } != nil
+    }
+
+    /// The length of the clear frame header at the start of `datagram`: the fixed part, then
+    /// the sender rank's varint (at most 3 bytes: ranks are below 2^16). Nil if too short.
+    static func headerLength(_ datagram: UnsafeRawBufferPointer) -> Int? {
+        var i = fixedHeader
+        while i < datagram.count && i < fixedHeader + 3 {
+            if datagram[i] & 0x80 == 0 { return i + 1 }
+            i += 1
+        }
+        return nil
+    }
+}
+
+/// Nonces for one key: a random 8-byte prefix and a 4-byte counter; a fresh prefix when the
+/// counter wraps. Shared by every copy of the key (one thread), so no nonce repeats. Also holds
+/// the scratch buffer that decrypted datagrams are assembled in.
+final class NonceSequence {
+    private var prefix = UInt64.random(in: 0 ... .max)
+    private var counter: UInt32 = 0
+    var scratch: [UInt8] = []
+
+    func next() -> [UInt8] {
+        if counter == .max {
+            prefix = UInt64.random(in: 0 ... .max)
+            counter = 0
+        }
+        counter += 1
+        var n = [UInt8](repeating: 0, count: GroupKey.nonceSize)
+        for i in 0 ..< 8 { n[i] = UInt8(truncatingIfNeeded: prefix >> (56 - 8 * i)) }
+        for i in 0 ..< 4 { n[8 + i] = UInt8(truncatingIfNeeded: counter >> (24 - 8 * i)) }
+        return n
     }
 }
 
