@@ -31,6 +31,8 @@ public final class FuzzHarness {
     let view: ViewState
     let member: CSX
     let maestroView: ViewState
+    /// Both protections' checks run on every raw datagram (they see untrusted bytes first).
+    let keys = [GroupKey.Protection.mac, .encryption].map { try! GroupKey(secret: Array("fuzz-harness-key-0123".utf8), protection: $0) }
 
     public init() {
         let ids = (0 ..< 3).map { EndpointID(host: 0x7F00_0001, port: UInt16(1000 + $0), counter: 0, incarnation: 42) }
@@ -58,6 +60,7 @@ public final class FuzzHarness {
         case 0:
             // A raw datagram, framing and all.
             endpoint.transport(transport, received: body, from: .loopback(port: 1001))
+            for k in keys { _ = k.open(body) { $0.count } }
         case 1, 2:
             // A well-framed data datagram whose messages are the fuzz bytes (reaches the layers).
             var w = WireWriter()
