@@ -36,6 +36,10 @@ open class GroupMember: GroupApplication {
     private var heartbeatOrigin: Time?
     /// Between `block` and the acceptance of the next view.
     private var blocked = false
+    /// The stack blocked the pending view before its view message came: the application is
+    /// told right after it accepts that view (the block belongs to it), or never if the view
+    /// is skipped. So every accepted view sees exactly one block before the next one.
+    private var blockOfPendingView = false
     /// Views installed by the stack whose view message never came (see the type's comment).
     public private(set) var skippedViews = 0
 
@@ -234,6 +238,7 @@ open class GroupMember: GroupApplication {
             pendingView = nil
             heldIncoming.removeAll()
         }
+        blockOfPendingView = false
         ensembleView = view
         if memberState == .joining { memberState = .normal }
         if rank == 0 {
@@ -253,14 +258,17 @@ open class GroupMember: GroupApplication {
     }
 
     private func accept(_ vd: GroupMemberViewData, _ msg: Message) {
+        let blockedAlready = blockOfPendingView
         pendingView = nil
-        blocked = false
+        blockOfPendingView = false
+        blocked = blockedAlready
         viewData = vd
         if heartbeatOrigin == nil { heartbeatOrigin = runtime.now }
         var m = msg
         grpMembAcceptedViewCallback(vd, &m)
-        flushOutgoing()
+        if !blockedAlready { flushOutgoing() }
         deliverHeld()
+        if blockedAlready { grpMembBlockCallback() }
     }
 
     private func deliverHeld() {
@@ -312,8 +320,13 @@ open class GroupMember: GroupApplication {
     }
 
     public func block() {
-        // A pending view's message may still come during the flush: keep holding.
         blocked = true
+        if pendingView != nil {
+            // The block of a view not accepted yet: its view message may still come during
+            // the flush (keep holding); the application hears of the block after that view.
+            blockOfPendingView = true
+            return
+        }
         grpMembBlockCallback()
     }
 
@@ -340,6 +353,7 @@ open class GroupMember: GroupApplication {
         ensembleView = nil
         pendingView = nil
         blocked = false
+        blockOfPendingView = false
         heldIncoming.removeAll()
         outgoing.removeAll()
     }
@@ -354,6 +368,7 @@ open class GroupMember: GroupApplication {
         ensembleView = nil
         pendingView = nil
         blocked = false
+        blockOfPendingView = false
         heldIncoming.removeAll()
         outgoing.removeAll()
         grpMembExitCallback()
