@@ -56,7 +56,7 @@ struct MaestroSim: ParsableCommand {
     @Flag(help: "Print one line per seed, and each member's final view.")
     var verbose = false
 
-    @Flag(help: "Print the membership history (views, blocks, faults) of every failing seed.")
+    @Flag(help: "Print the membership history (views, blocks, faults) of every failing seed, or of the one seed given with --seed.")
     var history = false
 
     @Option(help: "Add every membership event of this member (0-based) to the history (debugging).")
@@ -104,6 +104,7 @@ struct MaestroSim: ParsableCommand {
         var passed = 0
         var failed = 0
         var sent = 0
+        var worstBlocked: (Time, UInt64, String) = (.zero, 0, "")
         for (i, s) in list.enumerated() {
             let n = Self.members(for: s, in: range)
             var config = GroupScenario.Config(seed: s, members: n, faults: faultSet)
@@ -116,12 +117,14 @@ struct MaestroSim: ParsableCommand {
             config.key = secret
             let result = GroupScenario(config).run()
             sent += result.messagesSent
+            if result.longestBlocked > worstBlocked.0 { worstBlocked = (result.longestBlocked, s, result.longestBlockedMember) }
             if result.passed {
                 passed += 1
                 if verbose {
                     print("seed \(s): passed (\(n) members, \(result.messagesSent) messages, \(result.deliveries) deliveries, \(result.viewsInstalled) views, \(result.faultsInjected) faults, converged at \(result.convergedAt))")
                     for v in result.finalViews { print("  \(v)") }
                 }
+                if history && seed != nil { for h in result.history { print("  | \(h)") } }
             } else {
                 failed += 1
                 progress.finish()
@@ -139,6 +142,9 @@ struct MaestroSim: ParsableCommand {
         progress.finish()
         let elapsed = Date().timeIntervalSince(started)
         FileHandle.standardError.write(Data(String(format: "%.1f s, %.1f seeds/s\n", elapsed, Double(list.count) / max(elapsed, 1e-9)).utf8))
+        if worstBlocked.0 > .zero {
+            print("longest blocked: \(worstBlocked.0) (seed \(worstBlocked.1), member \(worstBlocked.2))")
+        }
         print("\(passed) passed, \(failed) failed")
         if failed > 0 { throw ExitCode(1) }
     }

@@ -14,19 +14,28 @@ struct SoakMetrics {
     /// Per kill: from the kill until every survivor installed a view without the victim.
     var failoverSeconds: [Double] = []
     var sendsMovedUp = 0
+    /// The longest a member stayed blocked (first block in a view until its next view), in
+    /// seconds, with the member and when it began: the worst unavailability of the run.
+    var longestBlocked: (seconds: Double, member: String, at: Double)?
 
     init(_ h: History) {
         sendsMovedUp = h.sendsMovedUp
         var ids: Set<ViewID> = []
         for log in h.logs {
             var xferSince: Int64?
+            var blockedSince: Int64?
             for (t, e) in log.events {
                 switch e {
+                case .block: if blockedSince == nil { blockedSince = t }
                 case let .sent(kind, _, _, _, _): if kind == .cast { casts += 1 } else { sends += 1 }
                 case .received: deliveries += 1
                 case let .view(v, _):
                     viewsInstalled += 1
                     ids.insert(v.id)
+                    if let s = blockedSince, Double(t - s) / 1e6 > longestBlocked?.seconds ?? 0 {
+                        longestBlocked = (Double(t - s) / 1e6, log.member.map { "\($0)" } ?? "?", Double(s) / 1e6)
+                    }
+                    blockedSince = nil
                 case .xferStart: if xferSince == nil { xferSince = t }
                 case .xferGot:
                     transfers += 1

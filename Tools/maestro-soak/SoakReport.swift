@@ -52,6 +52,9 @@ struct SoakReport {
         if o.stats.queued > 0 { out("  messages queued by Maestro (full window): \(o.stats.queued)") }
         out("  state transfers: \(m.transfers)" + (m.transferSeconds.isEmpty ? "" : " (from request to installed state: \(stats(m.transferSeconds)))"))
         if !m.failoverSeconds.isEmpty { out("  failover after kill -9, until every survivor installed a view without the victim: \(stats(m.failoverSeconds))") }
+        if let b = m.longestBlocked {
+            out(String(format: "  longest blocked (block to next view): %.2f s, %@ from %.1f s", b.seconds, b.member, b.at))
+        }
         if m.sendsMovedUp > 0 { out("  sends logged after a delivery of them (clock reads microseconds apart; reordered): \(m.sendsMovedUp)") }
         if failed == 0 && plan.logDir == nil && !plan.keepLogs {
             out("  logs: removed (the run passed; --keep-logs keeps them)")
@@ -76,7 +79,7 @@ struct SoakReport {
                 "leaves": o.injected[.leave] ?? 0, "rejoins": o.injected[.rejoin] ?? 0, "partitions": o.injected[.partition] ?? 0,
                 "heals": o.injected[.heal] ?? 0, "datagrams_dropped": o.stats.drops, "state_transfers": m.transfers,
                 "transfer_s_max": m.transferSeconds.max() ?? Double.nan, "failover_s_median": median(m.failoverSeconds) ?? Double.nan,
-                "failover_s_max": m.failoverSeconds.max() ?? Double.nan,
+                "failover_s_max": m.failoverSeconds.max() ?? Double.nan, "longest_blocked_s": m.longestBlocked?.seconds ?? 0,
                 "failed_checks": checks.filter { !$0.passed }.map(\.name).joined(separator: ","), "logs": o.logDir,
             ]
             out(jsonLine(fields.map { ($0.key, $0.value) } + md.map { ("member_drops_" + $0.name, $0.count as Any) }))

@@ -76,6 +76,27 @@ public final class Recorder {
 
     public func note(_ text: String) { record(.note(text)) }
 
+    /// The longest interval a member spent blocked (first block in a view until its next
+    /// view installed), with the member and when it started; crashes and leaves end an
+    /// interval without counting it.
+    public func longestBlocked() -> (Time, String) {
+        var since: [Member: Time] = [:]
+        var worst: (Time, String) = (.zero, "")
+        for (entry, t) in zip(entries, times) {
+            switch entry {
+            case let .blocked(m, _):
+                if since[m] == nil { since[m] = t }
+            case let .installed(m, _):
+                if let s = since.removeValue(forKey: m), t - s > worst.0 { worst = (t - s, "\(m) from \(s)") }
+            case let .crashed(m), let .left(m):
+                since[m] = nil
+            default:
+                break
+            }
+        }
+        return worst
+    }
+
     public func register(_ member: Member, endpoint: EndpointID) { endpoints[endpoint] = member }
     public func member(of endpoint: EndpointID) -> Member? { endpoints[endpoint] }
 

@@ -57,6 +57,10 @@ public struct GroupScenario {
         public var finalViews: [String] = []
         /// Views, blocks, crashes and leaves with their times, and the faults injected.
         public var history: [String] = []
+        /// The longest a member stayed blocked (from its first block in a view to its next
+        /// view), and who: the group's worst unavailability during the run.
+        public var longestBlocked: Time = .zero
+        public var longestBlockedMember = ""
         public var passed: Bool { violations.isEmpty }
     }
 
@@ -304,6 +308,7 @@ public struct GroupScenario {
             default: break
             }
         }
+        (result.longestBlocked, result.longestBlockedMember) = run.recorder.longestBlocked()
         result.faultsInjected = run.faultsInjected
         result.history = run.recorder.membershipHistory()
         result.datagrams = run.world.counters.sent
