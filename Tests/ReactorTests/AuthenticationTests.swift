@@ -70,6 +70,9 @@ final class AuthMember: GroupApplication {
         let body = Array("hello, group".utf8)
         #expect(!one.indices.contains { Array(one[$0...].prefix(body.count)) == body }, "the body must not appear in clear")
         #expect(two.withUnsafeBytes { k.open($0, Array.init) } == plain)
+        var short: [UInt8] = Array(plain.prefix(10))
+        k.seal(&short)
+        #expect(short.isEmpty, "bytes without a frame header are refused, never sent in clear")
     }
 
     /// Two groups with the same name and rendezvous but different keys never merge; a member

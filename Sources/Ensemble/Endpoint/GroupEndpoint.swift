@@ -229,6 +229,10 @@ public final class GroupEndpoint: TransportDelegate {
                 lastSealed.removeAll(keepingCapacity: true)
                 lastSealed.append(contentsOf: bytes)
             }
+            guard !bytes.isEmpty else {
+                counters.sendFailures += 1  // sealing refused it (no frame header): never sent in clear
+                return
+            }
         }
         let ok = bytes.withUnsafeBytes { transport.send($0, to: address) }
         if ok {

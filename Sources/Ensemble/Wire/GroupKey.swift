@@ -65,10 +65,14 @@ public struct GroupKey {
             let mac = HMAC<SHA256>.authenticationCode(for: bytes, using: macKey)
             mac.withUnsafeBytes { bytes.append(contentsOf: $0.prefix(GroupKey.macSize)) }
         case .encryption:
-            let h = bytes.withUnsafeBytes { GroupKey.headerLength($0) } ?? bytes.count
-            guard let nonce = try? ChaChaPoly.Nonce(data: nonces.next()),
+            // Fails closed: if anything is wrong, nothing is sent rather than clear text.
+            guard let h = bytes.withUnsafeBytes({ GroupKey.headerLength($0) }),
+                  let nonce = try? ChaChaPoly.Nonce(data: nonces.next()),
                   let box = try? ChaChaPoly.seal(bytes[h...], using: cipherKey, nonce: nonce, authenticating: bytes[..<h])
-            else { return }  // unreachable: a 12-byte nonce and a 256-bit key are always valid
+            else {
+                bytes.removeAll()
+                return
+            }
             bytes.removeSubrange(h...)
             bytes.append(contentsOf: box.nonce)
             bytes.append(contentsOf: box.ciphertext)
