@@ -22,6 +22,11 @@ struct RPC: ParsableCommand {
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
+    @Option(help: ArgumentHelp(
+        "Pin both processes (and the C baseline) to this CPU. A round trip on one core avoids the cross-CPU wake-up, which dominates on virtual machines.",
+        valueName: "cpu"))
+    var pinCpu: Int?
+
     @Option(help: "(internal) Run the replying member, joining through this rendezvous.")
     var serve: String?
 
@@ -41,6 +46,10 @@ struct RPC: ParsableCommand {
         ops.params = params
         ops.key = try key.secret()
         ops.encrypt = key.encrypt
+        if let cpu = pinCpu {
+            let rc = pin_to_cpu(Int32(cpu))
+            guard rc == 0 else { throw ValidationError("cannot pin to CPU \(cpu): \(String(cString: strerror(-rc))); see nproc for the CPUs there are") }
+        }
         let runtime = Runtime.current
         if let serve {
             guard let a = Address(serve) else { throw ValidationError("--serve needs HOST:PORT") }
@@ -86,7 +95,8 @@ struct RPC: ParsableCommand {
         }
         if json {
             print(jsonLine(["benchmark": "rpc", "rounds": rounds, "seconds": elapsed, "round_trips_per_sec": Double(rounds) / elapsed,
-                            "round_trip_us_median": median, "round_trip_us_p99": p99, "baseline_round_trip_us_median": baseMedian]))
+                            "round_trip_us_median": median, "round_trip_us_p99": p99, "baseline_round_trip_us_median": baseMedian,
+                            "pinned_cpu": pinCpu ?? -1]))
         }
     }
 }

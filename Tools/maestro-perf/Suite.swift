@@ -8,7 +8,7 @@ struct Suite: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the standard benchmark set and write the results as JSON.",
         discussion: """
-            1 sender to 3 members at 100 B and 1 KB, latency at 10k msgs/s, rpc, failover with \
+            1 sender to 3 members at 100 B and 1 KB, latency at 10k msgs/s, rpc (across CPUs, and both processes on CPU 0), failover with \
             fast settings, and a 256 MB state transfer. Each runs as `maestro-perf <subcommand> \
             --json`; the JSON objects go to --out as one array, and a table to stdout.
             """)
@@ -36,6 +36,7 @@ struct Suite: ParsableCommand {
             ("throughput 1 KB", ["throughput", "--members", "4", "--senders", "1", "--size", "1000", "--seconds", secs]),
             ("latency 10k/s", ["latency", "--members", "4", "--rate", "10000", "--seconds", secs]),
             ("rpc", ["rpc", "--rounds", quick ? "100" : "500"]),
+            ("rpc one CPU", ["rpc", "--rounds", quick ? "100" : "500", "--pin-cpu", "0"]),
             ("failover", ["failover", "--members", "4", "--params", Suite.fast, "--rounds", quick ? "1" : "3"]),
             ("xfer 256 MB", ["xfer", "--state-bytes", String(quick ? 16 << 20 : 256 << 20)]),
         ]

@@ -19,4 +19,7 @@ int cflood_run(int size, double seconds, int burst, cflood_result *out);
    each round trip's time in microseconds to `times_us[0 ..< rounds]`. Returns 0 or -errno. */
 int cpingpong_run(int rounds, double *times_us);
 
+/* Pins the calling process (and the children it starts later) to one CPU. 0 or -errno. */
+int pin_to_cpu(int cpu);
+
 #endif
