@@ -158,16 +158,7 @@ open class ClientServer: GroupMember {
     open func becomeServer(_ vd: inout ClSvViewData) {
         guard vd.clients.contains(vd.myEndpID) else { return }
         if vd.myRank == 0 && vd.nmembers == 1 {
-            // Alone: a server at once, whatever the transfer type.
-            vd.servers = [vd.myEndpID]
-            vd.xferServers = []
-            vd.clients = []
-            vd.myServerRank = 0
-            vd.viewType = .noXfer
-            serversNext = vd.servers
-            xferServersNext = []
-            viewTypeNext = .noXfer
-            vd.state = .serverNormal
+            becomeLoneServer(&vd)
         } else if vd.myRank == 0 {
             becomeServerRequest(from: vd.myEndpID, xferType: options.xferType)
             vd.state = .becomingServer
@@ -180,18 +171,24 @@ open class ClientServer: GroupMember {
         }
     }
 
+    /// Alone in the view: a server at once, whatever the transfer type.
+    private func becomeLoneServer(_ vd: inout ClSvViewData) {
+        vd.servers = [vd.myEndpID]
+        vd.xferServers = []
+        vd.clients = []
+        vd.myServerRank = 0
+        vd.viewType = .noXfer
+        serversNext = vd.servers
+        xferServersNext = []
+        viewTypeNext = .noXfer
+        vd.state = .serverNormal
+    }
+
     /// Reports the end of my transfer (no-op unless I am a transfer server in `vd`).
     open func xferDone(_ vd: inout ClSvViewData) {
         guard vd.xferServers.contains(vd.myEndpID) else { return }
         if vd.myRank == 0 && vd.nmembers == 1 {
-            vd.servers = [vd.myEndpID]
-            vd.xferServers = []
-            vd.myServerRank = 0
-            vd.viewType = .noXfer
-            serversNext = vd.servers
-            xferServersNext = []
-            viewTypeNext = .noXfer
-            vd.state = .serverNormal
+            becomeLoneServer(&vd)
         } else if vd.myRank == 0 {
             xferDoneRequest(from: vd.myEndpID)
             vd.state = .serverXferDone

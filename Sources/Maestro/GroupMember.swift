@@ -343,22 +343,18 @@ open class GroupMember: GroupApplication {
     /// Stops this member dead, as a crash would: no leave, no more callbacks; the others
     /// find out by suspicion. For tests of failures inside one process.
     public func crash() {
-        memberState = .bogus
         endpoint?.application = nil
-        endpointDropsBefore = dropCounts
-        endpointDropsBefore.maestroMalformed = 0
-        endpoint = nil
-        transport?.close()
-        transport = nil
-        ensembleView = nil
-        pendingView = nil
-        blocked = false
-        blockOfPendingView = false
-        heldIncoming.removeAll()
-        outgoing.removeAll()
+        detach()
     }
 
     public func exit() {
+        detach()
+        grpMembExitCallback()
+    }
+
+    /// Drops the endpoint, its socket and every view and message state (keeping the drop
+    /// counts for the status dump).
+    private func detach() {
         memberState = .bogus
         endpointDropsBefore = dropCounts
         endpointDropsBefore.maestroMalformed = 0
@@ -371,6 +367,5 @@ open class GroupMember: GroupApplication {
         blockOfPendingView = false
         heldIncoming.removeAll()
         outgoing.removeAll()
-        grpMembExitCallback()
     }
 }

@@ -213,4 +213,29 @@ import Testing
         rec.record(.leaveRequested(ms[0]))
         #expect(check(rec, live: []) == ["leave"])
     }
+
+    /// The longest blocked interval runs from a member's first block in a view to its next
+    /// view; a member that crashes while blocked is not counted.
+    @Test func longestBlockedIsFromFirstBlockToNextView() {
+        var now = Time.zero
+        let rec = recorder()
+        rec.clock = { now }
+        let v1 = view(1, [0, 1, 2]), v2 = view(2, [0, 1], prev: [v1.id])
+        for i in 0 ..< 3 { rec.record(.installed(ms[i], v1)) }
+        now = .milliseconds(500)
+        rec.record(.blocked(ms[2], v1.id))
+        now = .seconds(1)
+        rec.record(.blocked(ms[0], v1.id))
+        now = .seconds(2)
+        rec.record(.blocked(ms[0], v1.id))  // a second block does not restart the interval
+        rec.record(.blocked(ms[1], v1.id))
+        now = .seconds(4)
+        rec.record(.installed(ms[1], v2))   // 2 s
+        now = .seconds(9)
+        rec.record(.crashed(ms[2]))          // 8.5 s blocked, then crashed: not counted
+        rec.record(.installed(ms[0], v2))    // 8 s
+        let (longest, who) = rec.longestBlocked()
+        #expect(longest == .seconds(8))
+        #expect(who.hasPrefix("p0 "))
+    }
 }

@@ -30,7 +30,7 @@ public struct GroupKey {
     public let protection: Protection
     let macKey: SymmetricKey
     let cipherKey: SymmetricKey
-    private let nonces: NonceSequence
+    private let state: SealState
 
     /// Bytes of MAC at the end of each datagram (`.mac`).
     public static let macSize = 16
@@ -52,7 +52,7 @@ public struct GroupKey {
         // A separate key for the cipher: the two protections never accept each other's datagrams.
         cipherKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret),
                                            info: Array("maestro datagram encryption v1".utf8), outputByteCount: 32)
-        nonces = NonceSequence()
+        state = SealState()
     }
 
     /// Bytes this key adds to every datagram.
@@ -67,7 +67,7 @@ public struct GroupKey {
         case .encryption:
             // Fails closed: if anything is wrong, nothing is sent rather than clear text.
             guard let h = bytes.withUnsafeBytes({ GroupKey.headerLength($0) }),
-                  let nonce = try? ChaChaPoly.Nonce(data: nonces.next()),
+                  let nonce = try? ChaChaPoly.Nonce(data: state.nextNonce()),
                   let box = try? ChaChaPoly.seal(bytes[h...], using: cipherKey, nonce: nonce, authenticating: bytes[..<h])
             else {
                 bytes.removeAll()
@@ -105,11 +105,11 @@ public struct GroupKey {
                   let plain = try? ChaChaPoly.open(box, using: cipherKey, authenticating: header)
             else { return nil }
             var whole: [UInt8] = []
-            swap(&whole, &nonces.scratch)  // reuse its capacity; a nested open gets a fresh one
+            swap(&whole, &state.scratch)  // reuse its capacity; a nested open gets a fresh one
             whole.removeAll(keepingCapacity: true)
             whole.append(contentsOf: header)
             whole.append(contentsOf: plain)
-            defer { swap(&whole, &nonces.scratch) }
+            defer { swap(&whole, &state.scratch) }
             return whole.withUnsafeBytes(body)
         }
     }
@@ -131,15 +131,15 @@ public struct GroupKey {
     }
 }
 
-/// Nonces for one key: a random 8-byte prefix and a 4-byte counter; a fresh prefix when the
-/// counter wraps. Shared by every copy of the key (one thread), so no nonce repeats. Also holds
-/// the scratch buffer that decrypted datagrams are assembled in.
-final class NonceSequence {
+/// The mutable state of one key, shared by every copy of it (one thread): its nonces, a random
+/// 8-byte prefix and a 4-byte counter (a fresh prefix when the counter wraps), so that no
+/// nonce repeats; and the buffer decrypted datagrams are assembled in.
+final class SealState {
     private var prefix = UInt64.random(in: 0 ... .max)
     private var counter: UInt32 = 0
     var scratch: [UInt8] = []
 
-    func next() -> [UInt8] {
+    func nextNonce() -> [UInt8] {
         if counter == .max {
             prefix = UInt64.random(in: 0 ... .max)
             counter = 0

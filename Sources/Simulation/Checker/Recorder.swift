@@ -77,8 +77,8 @@ public final class Recorder {
     public func note(_ text: String) { record(.note(text)) }
 
     /// The longest interval a member spent blocked (first block in a view until its next
-    /// view installed), with the member and when it started; crashes and leaves end an
-    /// interval without counting it.
+    /// view installed), with the member and when it started. A member that crashes or leaves
+    /// installs nothing more, so its last interval is never counted.
     public func longestBlocked() -> (Time, String) {
         var since: [Member: Time] = [:]
         var worst: (Time, String) = (.zero, "")
@@ -88,8 +88,6 @@ public final class Recorder {
                 if since[m] == nil { since[m] = t }
             case let .installed(m, _):
                 if let s = since.removeValue(forKey: m), t - s > worst.0 { worst = (t - s, "\(m) from \(s)") }
-            case let .crashed(m), let .left(m):
-                since[m] = nil
             default:
                 break
             }
