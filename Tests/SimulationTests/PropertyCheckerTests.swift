@@ -124,6 +124,14 @@ import Testing
         }
     }
 
+    /// Regression: a process restarted on its old address was merged while its previous
+    /// incarnation was still listed, and consumed the sends meant for it (32 violations of
+    /// integrity, FIFO sends and send synchrony before frames carried their destination).
+    @Test func restartOnTheSameAddressSeed() {
+        let result = GroupScenario(GroupScenario.Config(seed: 20_000_009, members: 13, faults: .all)).run()
+        #expect(result.passed, "\(result.violations.prefix(3).map(\.description)); replay: maestro-sim --seed 20000009 --members 13 --faults all --verbose")
+    }
+
     @Test func sameSeedSameRun() {
         var config = GroupScenario.Config(seed: 42, members: 5, faults: .all)
         config.trafficTime = .seconds(3)

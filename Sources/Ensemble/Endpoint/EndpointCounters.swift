@@ -18,6 +18,14 @@ public struct EndpointCounters: Sendable, Equatable {
     public var badSender: UInt64 = 0
     /// Datagrams whose MAC is wrong or missing (or that carry one when this member has no key).
     public var badMAC: UInt64 = 0
+    /// Datagrams addressed to another rank of the view they name (sent to a previous
+    /// incarnation of this process, whose address this endpoint now has).
+    public var misaddressed: UInt64 = 0
+    /// Notices sent (a datagram came for a view this endpoint has no stack for, or for another
+    /// rank) and received (and, of those, the ones that proved a member dead).
+    public var noticesSent: UInt64 = 0
+    public var noticesReceived: UInt64 = 0
+    public var staleIncarnations: UInt64 = 0
     /// Messages too large for one datagram (a local error; logged).
     public var oversized: UInt64 = 0
 

@@ -20,7 +20,7 @@ public final class GroupEndpoint: TransportDelegate {
     /// makes every retain of the application slow on the delivery path): an application that
     /// goes away before its endpoint must set this to nil first.
     public unowned(unsafe) var application: (any GroupApplication)?
-    @exclusivity(unchecked) public private(set) var counters = EndpointCounters()
+    @exclusivity(unchecked) public internal(set) var counters = EndpointCounters()
     /// Batch the messages of one loop turn into one datagram per destination.
     public let batching: Bool
     /// Largest batched datagram (`batch_max_bytes`).
@@ -28,7 +28,7 @@ public final class GroupEndpoint: TransportDelegate {
     let logger: Logger
     private let registry: LayerRegistry
 
-    private var hosts: [StackHost] = []
+    private(set) var hosts: [StackHost] = []
     private var wakeTime = Time.never
     private var idleRequested = false
     /// Where coordinators gossip (rendezvous servers), set at creation.
@@ -37,14 +37,16 @@ public final class GroupEndpoint: TransportDelegate {
     public let key: GroupKey?
     /// True once this endpoint has left the group (or was never joined).
     public private(set) var hasLeft = false
-    private var gossipScratch = WireWriter(capacity: 256)
+    var gossipScratch = WireWriter(capacity: 256)
+    /// When a notice last went to each address (see `sendNotice`).
+    var noticesSent: [Address: Time] = [:]
     /// The last datagram sealed, before and after (see `sendDatagram`).
     private var lastPlain: [UInt8] = []
     private var lastSealed: [UInt8] = []
     private let shared = EndpointSharedState()
     /// Datagrams for a view not installed yet (its View message is on its way): replayed when
     /// it is, instead of waiting for a retransmission round. Bounded in count and age.
-    private var early: [(view: UInt64, bytes: [UInt8], at: Time)] = []
+    private var early: [(view: UInt64, bytes: [UInt8], at: Time, source: Address)] = []
     static let earlyLimit = 256
     static let earlyAge = Time.seconds(2)
     private var leaveRequested = false
@@ -100,7 +102,7 @@ public final class GroupEndpoint: TransportDelegate {
         let waiting = early.filter { $0.view == host.viewHash }
         if !waiting.isEmpty {
             early.removeAll { $0.view == host.viewHash }
-            for e in waiting { e.bytes.withUnsafeBytes { receiveDatagram($0) } }
+            for e in waiting { e.bytes.withUnsafeBytes { receiveDatagram($0, from: e.source) } }
         }
     }
 
@@ -192,7 +194,8 @@ public final class GroupEndpoint: TransportDelegate {
             lines.append(hasLeft ? "left the group" : "not joined")
         }
         lines.append("sent \(c.datagramsSent) datagrams (\(c.bytesSent) bytes, \(c.messagesSent) messages), received \(c.datagramsReceived) datagrams (\(c.bytesReceived) bytes, \(c.messagesReceived) messages)")
-        lines.append("dropped: malformed \(c.malformed), bad MAC \(c.badMAC), foreign group \(c.foreignGroup), stale or unknown view \(c.unknownView), bad sender \(c.badSender), malformed headers \(drops.malformedHeaders), over limit \(drops.overLimit); oversized local messages \(c.oversized), send failures \(c.sendFailures)")
+        lines.append("dropped: malformed \(c.malformed), bad MAC \(c.badMAC), foreign group \(c.foreignGroup), stale or unknown view \(c.unknownView), bad sender \(c.badSender), misaddressed \(c.misaddressed), malformed headers \(drops.malformedHeaders), over limit \(drops.overLimit); oversized local messages \(c.oversized), send failures \(c.sendFailures)")
+        lines.append("notices: sent \(c.noticesSent), received \(c.noticesReceived), stale incarnations found \(c.staleIncarnations)")
         return lines.joined(separator: "\n")
     }
 
@@ -244,7 +247,7 @@ public final class GroupEndpoint: TransportDelegate {
         }
     }
 
-    private func sendRaw(_ bytes: [UInt8], to address: Address) {
+    func sendRaw(_ bytes: [UInt8], to address: Address) {
         if bytes.withUnsafeBytes({ transport.send($0, to: address) }) {
             counters.datagramsSent += 1
             counters.bytesSent += UInt64(bytes.count)
@@ -286,16 +289,16 @@ public final class GroupEndpoint: TransportDelegate {
         counters.bytesReceived += UInt64(datagram.count)
         if let key {
             // Checked before anything else is read.
-            guard key.open(datagram, { receiveDatagram($0) }) != nil else {
+            guard key.open(datagram, { receiveDatagram($0, from: source) }) != nil else {
                 counters.badMAC += 1
                 return
             }
         } else {
-            receiveDatagram(datagram)
+            receiveDatagram(datagram, from: source)
         }
     }
 
-    private func receiveDatagram(_ datagram: UnsafeRawBufferPointer) {
+    private func receiveDatagram(_ datagram: UnsafeRawBufferPointer, from source: Address) {
         var r = WireReader(datagram)
         guard let frame = try? Frame.decode(from: &r, maxRank: 1 << 16) else {
             counters.malformed += 1
@@ -317,15 +320,27 @@ public final class GroupEndpoint: TransportDelegate {
             hosts.last?.stack?.injectUp(.gossip(g))
             return
         }
+        if frame.kind == .notice {
+            receivedNotice(&r, view: frame.view, from: source)
+            return
+        }
         guard let host = hosts.first(where: { $0.viewHash == frame.view }), let stack = host.stack else {
             counters.unknownView += 1
             let now = transport.now
             early.removeAll { now - $0.at > GroupEndpoint.earlyAge }
-            if early.count < GroupEndpoint.earlyLimit && !hasLeft { early.append((frame.view, Array(datagram), now)) }
+            if early.count < GroupEndpoint.earlyLimit && !hasLeft { early.append((frame.view, Array(datagram), now, source)) }
+            sendNotice(view: frame.view, to: source)
             return
         }
         guard frame.sender < host.view.count, frame.sender != host.rank else {
             counters.badSender += 1
+            return
+        }
+        guard frame.destination == host.rank else {
+            // Meant for whoever had this address before me in that view (my previous
+            // incarnation): never mine to consume. Tell the sender who answers here.
+            counters.misaddressed += 1
+            sendNotice(view: frame.view, to: source)
             return
         }
         // One copy of the datagram for all its messages: each message is a slice of it.

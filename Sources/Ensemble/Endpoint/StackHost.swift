@@ -13,6 +13,7 @@ final class StackHost: StackServices {
     // Unchecked exclusivity: only this host touches its batches, one call at a time.
     @exclusivity(unchecked) private var batches: [OutBatch]
     private var dirty: [Rank] = []
+    /// The frame header up to the destination rank, which each batch appends.
     private var frameHeader: [UInt8] = []
     var exited = false
 
@@ -23,8 +24,9 @@ final class StackHost: StackServices {
         viewHash = Frame.hash(view.id)
         batches = Array(repeating: OutBatch(), count: view.count)
         var w = WireWriter(capacity: 24)
-        Frame(kind: .data, authenticated: endpoint.key != nil, group: view.group.hash, view: viewHash, sender: rank).encode(into: &w)
-        frameHeader = w.bytes
+        Frame(kind: .data, authenticated: endpoint.key != nil, group: view.group.hash, view: viewHash, sender: rank,
+              destination: 0).encode(into: &w)
+        frameHeader = w.bytes.dropLast()  // destination 0 is one byte; each batch writes its own
     }
 
     func build(setup: LayerSetup, registry: LayerRegistry) throws(StackError) {
@@ -78,13 +80,14 @@ final class StackHost: StackServices {
         let limit = endpoint.batchBytes
         let length = packet.count
         let need = varintSize(UInt64(length)) + length
-        if frameHeader.count + need + GroupKey.maxOverhead > Swift.max(limit, GroupEndpoint.maxDatagram) {
+        if frameHeader.count + 3 + need + GroupKey.maxOverhead > Swift.max(limit, GroupEndpoint.maxDatagram) {
             endpoint.countOversized(length)
             return
         }
         if !batches[d].isEmpty && batches[d].bytes.count + need + GroupKey.maxOverhead > limit { flush(d) }
         if batches[d].isEmpty {
             batches[d].bytes.append(contentsOf: frameHeader)
+            batches[d].bytes.writeVarintAppend(UInt64(d))
             dirty.append(d)
         }
         batches[d].bytes.writeVarintAppend(UInt64(length))

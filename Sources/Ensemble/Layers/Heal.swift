@@ -6,7 +6,8 @@
 /// complete). On hearing a disjoint partition with the same protocol, it merges into it if
 /// that one is larger by (size, view id), so merges always go from small to large and never
 /// cycle; if it is itself the larger, it answers the smaller one directly so that one learns
-/// of it at once.
+/// of it at once. Beyond Ensemble: gossip from another endpoint at the address of one of my
+/// members proves that member dead (its process restarted), and it is suspected at once.
 public final class Heal: Layer {
     enum Header: HeaderEncodable {
         case passThrough, present
@@ -108,6 +109,12 @@ public final class Heal: Layer {
 
     private func heard(_ h: HealGossip) {
         let v = setup.view
+        if let r = v.addresses.firstIndex(of: h.contact.address), r != setup.rank, v.members[r] != h.contact.endpoint {
+            // Another endpoint coordinates at that member's address: the process restarted,
+            // so the member I list there is dead (beyond Ensemble; see IncarnationNotices).
+            port.down(.suspect(RankSet([r]), reason: "a new incarnation gossips at \(h.contact.address)"))
+            return
+        }
         guard isCoordinator, allPresent, h.protocolStack == v.protocolStack, v.rank(of: h.contact.endpoint) == nil,
               h.members.allSatisfy({ v.rank(of: $0) == nil }) else { return }
         let theirs = (h.members.count, h.viewID)

@@ -3,7 +3,9 @@
 /// A coordinator merging into another partition sends a merge request (through Merge) and,
 /// when granted, installs the granter's view in its own partition. A coordinator receiving
 /// requests accepts only endpoints it has never seen in this view, and only before it has
-/// blocked; it grants each accepted request with the new view, or denies the request.
+/// blocked; it grants each accepted request with the new view, or denies the request. Beyond
+/// Ensemble: a request listing an address that one of my members has is denied (one of the
+/// two is a dead incarnation of a restarted process).
 public final class Inter: Layer {
     enum State { case normal, merging, failedMerge, installedView }
 
@@ -49,7 +51,10 @@ public final class Inter: Layer {
     public func up(_ event: consuming Event) {
         switch event {
         case let .mergeRequest(_, mvs):
-            let fresh = mvs.members.allSatisfy { !seen.contains($0) }
+            // Two endpoints at one address: one of them is a dead incarnation. Which one is
+            // not known here; notices settle it within a ping, and the merge is tried again.
+            let clash = mvs.addresses.contains { setup.view.addresses.contains($0) }
+            let fresh = !clash && mvs.members.allSatisfy { !seen.contains($0) }
             let fits = setup.count + mergers.reduce(0) { $0 + $1.count } + mvs.count <= maxMembers
             if !fits { port.drops.overLimit &+= 1 }
             if setup.rank == 0 && !blocked && state == .normal && fresh && fits {

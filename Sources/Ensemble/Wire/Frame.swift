@@ -2,17 +2,26 @@
 ///
 /// ```
 /// magic (1) | version (1) | kind (1) | group hash (8) | view hash (8) | sender rank (varint)
+/// | destination rank (varint)
 /// then, for data frames: [message length (varint) | message bytes]*
 /// then, in an authenticated group: MAC (16); in an encrypted one, everything after the
 /// header is replaced by nonce (12) | ciphertext | tag (16) (see `GroupKey`)
 /// ```
 /// One datagram carries every message queued for one destination in one loop turn
 /// (batching), so the 19 + rank bytes of frame are shared. Gossip frames carry one gossip
-/// record after the header instead, with a view hash of 0 and rank 0.
+/// record after the header instead, with a view hash of 0 and ranks 0.
+///
+/// The destination rank makes every datagram addressed: a process restarted on the address
+/// of a member it used to be (a new incarnation) may be in the same view as its old self for
+/// a while, and must never consume what was sent to the old one. A receiver drops a data
+/// frame whose destination is not its own rank in the view the frame names. Notice frames
+/// (`Notice`) answer a datagram for a view the receiver has no stack for.
 public struct Frame {
     public enum Kind: UInt8 {
         case data = 1
         case gossip = 2
+        /// "I, endpoint E, have no stack for the view you named": see `Notice`.
+        case notice = 3
     }
 
     public var kind: Kind
@@ -21,19 +30,22 @@ public struct Frame {
     public var group: UInt64
     public var view: UInt64
     public var sender: Rank
+    /// The rank the datagram is for in `view` (0 in gossip and notice frames).
+    public var destination: Rank
 
     /// Set in the kind byte of datagrams that end with a MAC.
     public static let authenticatedFlag: UInt8 = 0x80
 
     /// Bytes of the header for a rank below 128.
-    public static let typicalHeaderSize = 20
+    public static let typicalHeaderSize = 21
 
-    public init(kind: Kind, authenticated: Bool = false, group: UInt64, view: UInt64, sender: Rank) {
+    public init(kind: Kind, authenticated: Bool = false, group: UInt64, view: UInt64, sender: Rank, destination: Rank = 0) {
         self.kind = kind
         self.authenticated = authenticated
         self.group = group
         self.view = view
         self.sender = sender
+        self.destination = destination
     }
 
     public func encode<W: WireWriting>(into w: inout W) {
@@ -43,6 +55,7 @@ public struct Frame {
         w.write(group)
         w.write(view)
         w.writeCount(sender)
+        w.writeCount(destination)
     }
 
     /// Reads and checks a frame header; the reader is left at the first message.
@@ -51,7 +64,7 @@ public struct Frame {
         let k: UInt8 = try r.read()
         guard let kind = Kind(rawValue: k & ~Frame.authenticatedFlag) else { throw .invalidValue(field: "frame kind", value: UInt64(k)) }
         return Frame(kind: kind, authenticated: k & Frame.authenticatedFlag != 0, group: try r.read(), view: try r.read(),
-                     sender: try r.readCount(limit: maxRank))
+                     sender: try r.readCount(limit: maxRank), destination: try r.readCount(limit: maxRank))
     }
 
     /// A 64-bit digest of a view id, used to route datagrams to the stack of that view.

@@ -10,7 +10,7 @@ import Foundation
 /// - `.mac` (the default): the datagram ends with a 16-byte MAC (HMAC-SHA256, truncated) over
 ///   all its other bytes; the contents travel in clear.
 /// - `.encryption`: ChaCha20-Poly1305. The frame header (magic, version, kind, group hash,
-///   view hash, sender rank) stays in clear, as associated data, so that a rendezvous without
+///   view hash, sender and destination ranks) stays in clear, as associated data, so that a rendezvous without
 ///   the key can still route gossip; everything after it is encrypted. Layout:
 ///   `header | nonce (12) | ciphertext | tag (16)`. The nonce is a random 8-byte prefix drawn
 ///   when the key is made, then a 4-byte counter (a new prefix when it wraps).
@@ -41,7 +41,7 @@ public struct GroupKey {
     public static let maxOverhead = nonceSize + tagSize
     /// The shortest secret accepted.
     public static let minimumSecret = 16
-    /// Bytes of a frame header before the sender rank (see `Frame`).
+    /// Bytes of a frame header before the ranks (see `Frame`).
     static let fixedHeader = 19
 
     /// A key from secret bytes (a key file's contents): at least 16 bytes.
@@ -120,14 +120,20 @@ public struct GroupKey {
     }
 
     /// The length of the clear frame header at the start of `datagram`: the fixed part, then
-    /// the sender rank's varint (at most 3 bytes: ranks are below 2^16). Nil if too short.
+    /// the sender's and the destination's rank varints (at most 3 bytes each: ranks are below
+    /// 2^16). Nil if too short.
     static func headerLength(_ datagram: UnsafeRawBufferPointer) -> Int? {
         var i = fixedHeader
-        while i < datagram.count && i < fixedHeader + 3 {
-            if datagram[i] & 0x80 == 0 { return i + 1 }
-            i += 1
+        for _ in 0 ..< 2 {
+            let start = i
+            while true {
+                guard i < datagram.count, i < start + 3 else { return nil }
+                let b = datagram[i]
+                i += 1
+                if b & 0x80 == 0 { break }
+            }
         }
-        return nil
+        return i
     }
 }
 

@@ -39,7 +39,7 @@ public enum Wire {
     /// First byte of every datagram the engine sends.
     public static let magic: UInt8 = 0xEB
     /// Second byte: bumped whenever any header's encoding changes incompatibly.
-    public static let formatVersion: UInt8 = 1
+    public static let formatVersion: UInt8 = 2
     /// Largest length any length-prefixed field may claim unless a decoder sets a tighter bound.
     public static let defaultLengthLimit = 1 << 26
 }
