@@ -27,6 +27,7 @@ extension Event: CustomStringConvertible {
         case let .stableRequest(c): "stableRequest(\(c.map { "\($0)" } ?? "-"))"
         case let .gossip(g): "gossip(\(g.heal != nil ? "heal " : "")\(g.protocolSuggestion != nil ? "switch " : "")\(g.merge.map { "merge \($0.kind) #\($0.sequence)" } ?? ""))"
         case let .gossipDirect(g, a): "gossipDirect(to \(a), \(g.merge.map { "merge \($0.kind) #\($0.sequence)" } ?? "heal"))"
+        case let .mergeTarget(c): "mergeTarget(\(c.endpoint))"
         case let .mergeRequest(c, v): "mergeRequest(\(c.endpoint), view \(v.ltime))"
         case let .mergeGranted(c, v): "mergeGranted(\(c.endpoint), view \(v.ltime))"
         case let .mergeDenied(c, v): "mergeDenied(\(c.endpoint), view \(v.ltime))"

@@ -74,6 +74,8 @@ public enum Event {
     indirect case gossip(Gossip)
     /// Gossip sent straight to one address (Heal replies, merge traffic).
     indirect case gossipDirect(Gossip, to: Address)
+    /// Up, from Heal to Top: a larger partition was just heard; merging into it is possible.
+    indirect case mergeTarget(MergeContact)
     indirect case mergeRequest(MergeContact, ViewState)
     indirect case mergeGranted(MergeContact, ViewState)
     indirect case mergeDenied(MergeContact, ViewState)
@@ -154,14 +156,19 @@ public struct ProtocolGossip: Hashable, Sendable {
 
 /// One message of the merge protocol between coordinators of different partitions.
 public struct MergeGossip: Sendable {
-    public enum Kind: UInt8, Sendable { case request = 0, granted = 1, denied = 2 }
+    /// `ack`: "I heard your request" (every copy is acknowledged; see Merge).
+    public enum Kind: UInt8, Sendable { case request = 0, granted = 1, denied = 2, ack = 3 }
+    /// To whom.
     public var contact: MergeContact
+    /// From whom (the coordinator that sent it).
+    public var sender: EndpointID
     public var sequence: UInt64
     public var kind: Kind
     public var view: ViewState
 
-    public init(contact: MergeContact, sequence: UInt64, kind: Kind, view: ViewState) {
+    public init(contact: MergeContact, sender: EndpointID, sequence: UInt64, kind: Kind, view: ViewState) {
         self.contact = contact
+        self.sender = sender
         self.sequence = sequence
         self.kind = kind
         self.view = view

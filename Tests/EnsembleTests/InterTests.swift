@@ -40,11 +40,15 @@ import Testing
         #expect(h.takeUp().isEmpty)
     }
 
-    @Test func onlyOneMergeAttemptPerView() throws {
+    @Test func oneRequestAtATimeAndAnotherAfterAFailure() throws {
         let h = try merging()
         h.fromAbove(.mergeRequest(granterContact, h.view))
         #expect(h.takeDown().isEmpty)
         #expect(h.takeUp().kinds == ["mergeFailed"])
+        h.fromBelow(.mergeDenied(contact(of: h.view), h.view))
+        #expect(h.takeUp().kinds == ["mergeFailed"])
+        h.fromAbove(.mergeRequest(granterContact, h.view))
+        #expect(h.takeDown().kinds == ["mergeRequest"], "the group never blocked: it may try again")
     }
 
     @Test func nonCoordinatorOrAContactInMyViewCannotMerge() throws {
@@ -58,31 +62,73 @@ import Testing
         #expect(c.takeUp().kinds == ["mergeFailed"])
     }
 
-    @Test func grantedViewNamingMyViewIsInstalled() throws {
+    @Test func grantedViewNamingMyViewGoesUpAndIsInstalledAfterTheFlush() throws {
         let h = try merging()
         let nv = grantedView(for: h.view)
         #expect(nv.previousIDs.contains(h.view.id))
         h.fromBelow(.mergeGranted(contact(of: h.view), nv))
+        #expect(h.takeDown().isEmpty, "not yet: my partition flushes first")
+        let up = h.takeUp()
+        #expect(up.kinds == ["mergeGranted"])
+        #expect(up.first?.mergeFields?.view == nv)
+        // A copy of the grant changes nothing.
+        h.fromBelow(.mergeGranted(contact(of: h.view), nv))
+        #expect(h.takeUp().isEmpty && h.takeDown().isEmpty)
+        // Top's flush is done: the granted view is installed as granted.
+        h.fromAbove(.mergeGranted(contact(of: nv), nv))
         let down = h.takeDown()
         #expect(down.kinds == ["view"])
         #expect(down.first?.viewState == nv)
-        #expect(h.takeUp().isEmpty)
-        // Later grants, denials and Top's own view are ignored: the view is installed.
-        h.fromBelow(.mergeGranted(contact(of: h.view), nv))
         h.fromAbove(.view(nextView(of: h.view)))
-        #expect(h.takeDown().isEmpty)
+        #expect(h.takeDown().isEmpty, "a view is already installed")
     }
 
-    @Test func grantNotNamingMyViewOrWhenNotMergingIsIgnored() throws {
+    @Test func grantNotNamingMyViewIsIgnoredAndOneNoLongerWantedIsDeclined() throws {
         let h = try merging()
         var other = grantedView(for: h.view)
         other.previousIDs = [granter.id]
         h.fromBelow(.mergeGranted(contact(of: h.view), other))
-        #expect(h.takeDown().isEmpty)
+        #expect(h.takeDown().isEmpty && h.takeUp().isEmpty)
 
+        // Granted to my partition after it gave up the merge: declined, with my view, to the
+        // granter's view, so that the granter fails my members now.
         let idle = try inter(rank: 0)
-        idle.fromBelow(.mergeGranted(contact(of: idle.view), grantedView(for: idle.view)))
-        #expect(idle.takeDown().isEmpty)
+        let nv = grantedView(for: idle.view)
+        idle.fromBelow(.mergeGranted(contact(of: idle.view), nv))
+        let down = idle.takeDown()
+        #expect(down.kinds == ["mergeDenied"])
+        #expect(down.first?.mergeFields?.contact.viewID == nv.id)
+        #expect(down.first?.mergeFields?.view == idle.view)
+    }
+
+    @Test func aDeclinedGrantMakesTheGranterSuspectTheMembersThatWillNotCome() throws {
+        let merger = foreignView(size: 2, ltime: 1, firstPort: 700)
+        let h = try LayerHarness(view: ViewState.merge([foreignView(size: 2, ltime: 3, firstPort: 100), merger])!, rank: 0) {
+            s, p, x throws(ParameterError) in try Inter(s, p, x)
+        }
+        h.fromBelow(.mergeDenied(contact(of: h.view), merger))
+        let down = h.takeDown()
+        #expect(down.kinds == ["suspect"])
+        #expect(down.first?.suspects == RankSet([2, 3]))
+    }
+
+    @Test func aRepeatedRequestFromAMergedPartitionIsGrantedAgain() throws {
+        let merger = foreignView(size: 2, ltime: 1, firstPort: 700)
+        let h = try LayerHarness(view: ViewState.merge([foreignView(size: 2, ltime: 3, firstPort: 100), merger])!, rank: 0) {
+            s, p, x throws(ParameterError) in try Inter(s, p, x)
+        }
+        let out = requestFrom(h, merger)
+        #expect(out.up.isEmpty)
+        #expect(out.down.kinds == ["mergeGranted"], "its grant was lost: granted again, not denied")
+        #expect(out.down.first?.mergeFields?.view == h.view)
+        #expect(out.down.first?.mergeFields?.contact == contact(of: merger))
+    }
+
+    @Test func aRequestClashingOnAnAddressIsDenied() throws {
+        let h = try inter(rank: 0)
+        var restarted = foreignView(size: 1, firstPort: 800)
+        restarted.addresses[0] = h.view.addresses[2]
+        #expect(requestFrom(h, restarted).down.kinds == ["mergeDenied"])
     }
 
     @Test func denialOfMyViewYieldsMergeFailed() throws {
@@ -92,7 +138,7 @@ import Testing
         h.fromBelow(.mergeDenied(contact(of: h.view), h.view))
         #expect(h.takeUp().kinds == ["mergeFailed"])
         h.fromBelow(.mergeDenied(contact(of: h.view), h.view))
-        #expect(h.takeUp().isEmpty, "once")
+        #expect(h.takeUp().isEmpty && h.takeDown().isEmpty, "once")
         // After the failed merge, Top's ordinary view goes down.
         h.fromAbove(.view(nextView(of: h.view)))
         #expect(h.takeDown().kinds == ["view"])
@@ -171,11 +217,12 @@ import Testing
         #expect(h.takeDown().isEmpty, "a second view is dropped")
     }
 
-    @Test func upViewEndsMergingAndIsPassedUp() throws {
+    @Test func upViewEndsMergingAndALateGrantIsDeclined() throws {
         let h = try merging()
         h.fromBelow(.view(nextView(of: h.view)))
         #expect(h.takeUp().kinds == ["view"])
         h.fromBelow(.mergeGranted(contact(of: h.view), grantedView(for: h.view)))
-        #expect(h.takeDown().isEmpty)
+        #expect(h.takeUp().isEmpty)
+        #expect(h.takeDown().kinds == ["mergeDenied"])
     }
 }

@@ -26,11 +26,17 @@ final class LayerHarness: StackServices {
     weak var application: (any GroupApplication)?
     let setup: LayerSetup
 
-    init(members n: Int = 3, rank: Rank = 0, params: String = "", application: (any GroupApplication)? = nil,
-         _ factory: @escaping LayerFactory) throws {
+    convenience init(members n: Int = 3, rank: Rank = 0, params: String = "", application: (any GroupApplication)? = nil,
+                     _ factory: @escaping LayerFactory) throws {
         let ids = (0 ..< n).map { EndpointID(host: 0x0A00_0001, port: UInt16(100 + $0), counter: 0, incarnation: 7) }
         let view = ViewState(group: GroupID("t"), protocolStack: "test", ltime: 1, members: ids,
                              addresses: (0 ..< n).map { .loopback(port: UInt16(100 + $0)) })
+        try self.init(view: view, rank: rank, params: params, application: application, factory)
+    }
+
+    /// The layer at `rank` of a given view.
+    init(view: ViewState, rank: Rank, params: String = "", application: (any GroupApplication)? = nil,
+         _ factory: @escaping LayerFactory) throws {
         setup = LayerSetup(view: view, rank: rank, params: try Parameters(parsing: params), now: .zero)
         self.application = application
         let entries = [

@@ -40,36 +40,80 @@ import Testing
 
     // MARK: Leaving
 
-    @Test func leaveCastsLeaveSuspectsEveryoneElseAndPassesUp() throws {
-        let h = try leave(rank: 1)
+    /// A member that has cast its Leave at time 0; returns it and the Leave message.
+    func leaving(rank: Rank) throws -> (LayerHarness, Packet) {
+        let h = try leave(rank: rank)
         h.fromBelow(.leave)
         #expect(h.takeUp().kinds == ["leave"])
         let down = h.takeDown()
-        try #require(down.kinds == ["cast", "suspect"])
-        guard case .leave? = decode(down[0].packet) else { Issue.record("not a Leave message"); return }
-        #expect(down[1].suspects == RankSet([0, 2]))
+        try #require(down.kinds == ["cast", "timer"])
+        guard case .leave? = decode(down[0].packet) else { throw LeaveTestError.notALeave }
+        #expect(down[1].timerTime == .seconds(1), "waits at most leave_timeout")
+        return (h, try #require(down[0].packet))
+    }
+
+    enum LeaveTestError: Error { case notALeave }
+
+    /// Member `rank`'s reaction to `leaver`'s Leave cast: its acknowledgement.
+    func ackFrom(_ rank: Rank, leaver: Rank, _ cast: Packet) throws -> Packet {
+        let m = try leave(rank: rank)
+        m.fromBelow(.cast(cast, peer: leaver, flags: []))
+        let down = m.takeDown()
+        try #require(down.kinds == ["send", "suspect"])
+        #expect(down[0].peer == leaver)
+        #expect(down[1].suspects == RankSet([leaver]))
+        return try #require(down[0].packet)
+    }
+
+    @Test func leaveCastsLeaveOnceAndSuspectsNobody() throws {
+        let (h, _) = try leaving(rank: 1)
         h.fromBelow(.leave)
         #expect(h.takeDown().isEmpty, "cast once")
     }
 
-    @Test func receivedLeaveSuspectsItsSender() throws {
-        let leaver = try leave(rank: 2)
-        leaver.fromBelow(.leave)
-        let cast = try #require(leaver.takeDown().first?.packet)
-        let h = try leave(rank: 0)
-        h.fromBelow(.cast(cast, peer: 2, flags: []))
-        #expect(h.takeUp().isEmpty)
-        let down = h.takeDown()
-        #expect(down.kinds == ["suspect"])
-        #expect(down.first?.suspects == RankSet([2]))
+    @Test func aReceivedLeaveIsAcknowledgedAndItsSenderSuspected() throws {
+        let (_, cast) = try leaving(rank: 2)
+        let ack = try ackFrom(0, leaver: 2, cast)
+        guard case .leaveAck? = decode(ack) else { Issue.record("not an ack"); return }
     }
 
-    @Test func aLeaverDoesNotPassTheNextViewUp() throws {
-        let h = try leave(rank: 1)
+    @Test func theLeaverExitsOnceEveryOtherMemberAcknowledged() throws {
+        let (h, cast) = try leaving(rank: 1)
+        h.fromBelow(.send(try ackFrom(0, leaver: 1, cast), peer: 0, flags: []))
+        #expect(h.takeDown().isEmpty, "rank 2 has not acknowledged yet: stay and serve retransmissions")
+        h.fromBelow(.send(try ackFrom(2, leaver: 1, cast), peer: 2, flags: []))
+        #expect(h.takeDown().kinds == ["exit"])
+    }
+
+    @Test func aFailedMemberNeedNotAcknowledge() throws {
+        let (h, cast) = try leaving(rank: 0)
+        h.fromBelow(.send(try ackFrom(1, leaver: 0, cast), peer: 1, flags: []))
+        _ = h.takeDown()
+        h.fromBelow(.fail(RankSet([2])))
+        #expect(h.takeDown().kinds == ["exit"])
+    }
+
+    @Test func theLeaverExitsAtTheTimeoutWhateverTheAcknowledgements() throws {
+        let (h, _) = try leaving(rank: 1)
+        h.fromBelow(.timer(.seconds(0.9)))
+        #expect(h.takeDown().isEmpty)
+        h.fromBelow(.timer(.seconds(1)))
+        #expect(h.takeDown().kinds == ["exit"])
+    }
+
+    @Test func aLoneMemberLeavesAtOnce() throws {
+        let h = try LayerHarness(members: 1, rank: 0) { s, p, x throws(ParameterError) in try Leave(s, p, x) }
+        h.fromBelow(.initialize(.zero))
         h.fromBelow(.leave)
-        _ = h.takeUp()
+        #expect(h.takeDown().kinds == ["cast", "timer", "exit"])
+    }
+
+    @Test func aLeaverPassesTheNextViewUpAndStopsWaitingThere() throws {
+        let (h, _) = try leaving(rank: 1)
         h.fromBelow(.view(try next))
-        #expect(h.takeUp().isEmpty)
+        #expect(h.takeUp().kinds == ["view"], "the endpoint installs it silently and leaves it in turn")
+        h.fromBelow(.timer(.seconds(1)))
+        #expect(!h.takeDown().contains { $0.kind == "exit" }, "this stack now ends as old stacks do")
     }
 
     // MARK: Garbage collection of the old stack

@@ -32,6 +32,7 @@ extension Event {
         case .stableRequest: "stableRequest"
         case .gossip: "gossip"
         case .gossipDirect: "gossipDirect"
+        case .mergeTarget: "mergeTarget"
         case .mergeRequest: "mergeRequest"
         case .mergeGranted: "mergeGranted"
         case .mergeDenied: "mergeDenied"

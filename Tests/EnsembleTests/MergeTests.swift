@@ -29,49 +29,94 @@ import Testing
         let m = try #require(mergePart(down[0]))
         #expect(m.kind == .request)
         #expect(m.contact == granterContact)
+        #expect(m.sender == h.endpoint)
         #expect(m.view == h.view)
         #expect(m.sequence == 1)
-        #expect(down[1].timerTime == .seconds(1), "a wake-up one merge_sweep later")
+        #expect(down[1].timerTime == .milliseconds(50), "a wake-up one merge_rto later")
         #expect(h.takeUp().isEmpty)
     }
 
-    @Test func grantsAndDenialsTravelTheSameWayWithIncreasingSequences() throws {
+    @Test func grantsAndDenialsAreSentOnceWithIncreasingSequences() throws {
         let h = try merge()
         let requester = foreignView(size: 2)
         h.fromAbove(.mergeGranted(contact(of: requester), granter))
         h.fromAbove(.mergeDenied(contact(of: requester), requester))
-        let sent = h.takeDown().only("gossipDirect")
-        #expect(sent.compactMap { mergePart($0)?.kind } == [.granted, .denied])
-        #expect(sent.compactMap { mergePart($0)?.sequence } == [1, 2])
-        #expect(sent.allSatisfy { $0.directGossip?.to == requester.addresses[0] })
+        let down = h.takeDown()
+        #expect(down.kinds == ["gossipDirect", "gossipDirect"], "no retransmission: every copy of a request is answered")
+        #expect(down.compactMap { mergePart($0)?.kind } == [.granted, .denied])
+        #expect(down.compactMap { mergePart($0)?.sequence } == [1, 2])
+        #expect(down.allSatisfy { $0.directGossip?.to == requester.addresses[0] })
     }
 
-    @Test func requestIsResentEverySweepThenFailsAfterTheTimeout() throws {
+    /// A requester that has sent its request at time 0.
+    func requesting() throws -> LayerHarness {
         let h = try merge()
         h.fromBelow(.initialize(.zero))
         _ = h.takeUp()
         h.fromAbove(.mergeRequest(granterContact, h.view))
         _ = h.takeDown()
-        #expect(tick(h, 0.5).resent.isEmpty, "not before a merge_sweep")
-        let first = tick(h, 1)
-        #expect(first.resent.count == 1)
-        #expect(mergePart(first.resent.first)?.sequence == 1, "the same message again")
-        #expect(first.up.isEmpty)
-        #expect(tick(h, 1.5).resent.isEmpty, "one merge_sweep between re-sends")
-        #expect(tick(h, 2).resent.count == 1)
-        let last = tick(h, 3)
-        #expect(last.resent.isEmpty, "merge_timeout reached")
-        #expect(last.up == ["mergeFailed"])
-        #expect(tick(h, 10).up.isEmpty, "given up: nothing more")
-        #expect(tick(h, 11).resent.isEmpty)
+        return h
     }
 
-    @Test func grantThatTimesOutIsDroppedSilently() throws {
-        let h = try merge()
-        h.fromAbove(.mergeGranted(granterContact, granter))
-        _ = h.takeDown()
-        for t in 1 ... 5 { #expect(tick(h, Double(t)).up.isEmpty) }
-        #expect(tick(h, 6).resent.isEmpty)
+    /// The contact's answer of `kind` to `h`'s request, from `sender`.
+    func answer(_ h: LayerHarness, _ kind: MergeGossip.Kind, view: ViewState? = nil, from sender: EndpointID? = nil) -> Gossip {
+        Gossip(merge: MergeGossip(contact: MergeContact(endpoint: h.endpoint, address: h.view.addresses[0], viewID: h.view.id),
+                                  sender: sender ?? granter.coordinator, sequence: 1, kind: kind, view: view ?? h.view))
+    }
+
+    @Test func aSilentContactIsGivenUpAfterFiveSendsWithDoublingGaps() throws {
+        let h = try requesting()
+        #expect(tick(h, 0.04).resent.isEmpty, "not before merge_rto")
+        var sends: [Double] = []
+        var t = 0.0
+        var failedAt: Double?
+        while t < 3, failedAt == nil {
+            t += 0.01
+            let out = tick(h, t)
+            if !out.resent.isEmpty { sends.append((t * 100).rounded() / 100) }
+            if out.up == ["mergeFailed"] { failedAt = t }
+        }
+        #expect(sends == [0.05, 0.15, 0.35, 0.75], "50 ms, then doubling")
+        let f = try #require(failedAt)
+        #expect(f > 1.5 && f < 1.6, "gave up at \(f) s, long before merge_timeout (3 s)")
+    }
+
+    @Test func anAcknowledgedRequestIsResentUntilTheTimeoutThenFails() throws {
+        let h = try requesting()
+        h.fromBelow(.gossip(answer(h, .ack)))
+        #expect(h.takeUp().kinds == ["gossip"], "an ack is not delivered")
+        var resent = 0
+        var failedAt: Double?
+        var t = 0.0
+        while t < 4, failedAt == nil {
+            t += 0.05
+            let out = tick(h, t)
+            resent += out.resent.count
+            if out.up == ["mergeFailed"] { failedAt = t }
+        }
+        #expect(resent >= 5, "keeps asking: each copy gets the answer again if it was lost")
+        #expect(failedAt.map { abs($0 - 3) < 0.06 } == true, "merge_timeout")
+    }
+
+    @Test func theContactsAnswerEndsTheRequestOthersDoNot() throws {
+        let h = try requesting()
+        let stranger = foreignEndpoints(1, firstPort: 900)[0]
+        h.fromBelow(.gossip(answer(h, .denied, from: stranger)))
+        #expect(h.takeUp().kinds == ["mergeDenied", "gossip"], "passed up for Inter to judge")
+        #expect(!tick(h, 0.05).resent.isEmpty, "still asking")
+        h.fromBelow(.gossip(answer(h, .denied)))
+        #expect(h.takeUp().kinds == ["mergeDenied", "gossip"])
+        for t in stride(from: 0.1, through: 4, by: 0.1) {
+            let out = tick(h, t)
+            #expect(out.resent.isEmpty && out.up.isEmpty, "answered: no more sends, no failure")
+        }
+    }
+
+    @Test func interAbandoningTheMergeStopsTheRequest() throws {
+        let h = try requesting()
+        h.fromAbove(.mergeFailed)
+        #expect(h.takeDown().isEmpty)
+        for t in stride(from: 0.1, through: 4, by: 0.1) { #expect(tick(h, t).resent.isEmpty) }
     }
 
     @Test func noMergeFailedOnceAViewWasInstalled() throws {
@@ -95,46 +140,23 @@ import Testing
         return (sender, g)
     }
 
-    @Test func incomingMergeAddressedToMeIsDeliveredOnceAndTheGossipAlwaysPassesUp() throws {
+    @Test func everyCopyOfARequestIsAcknowledgedAndDelivered() throws {
         let me = try merge()
         let theirs = foreignView(size: 2)
         let (sender, g) = try requesterAiming(at: me, view: theirs)
-        me.fromBelow(.gossip(g))
-        let up = me.takeUp()
-        #expect(up.kinds == ["mergeRequest", "gossip"])
-        #expect(up.first?.mergeFields?.view == theirs)
-        #expect(up.first?.mergeFields?.contact.endpoint == me.endpoint)
-        // The sender's retransmission is a duplicate (same sender, ltime and sequence).
-        let resent = try #require(tick(sender, 1).resent.first?.directGossip?.gossip)
-        me.fromBelow(.gossip(resent))
-        #expect(me.takeUp().kinds == ["gossip"])
-        me.fromBelow(.gossip(g))
-        #expect(me.takeUp().kinds == ["gossip"])
-    }
-
-    @Test func aNewerMessageFromTheSameSenderIsDelivered() throws {
-        let me = try merge()
-        let theirs = foreignView(size: 2)
-        let (sender, _) = try requesterAiming(at: me, view: theirs)
-        sender.fromAbove(.mergeDenied(MergeContact(endpoint: me.endpoint, address: me.view.addresses[0], viewID: me.view.id), theirs))
-        let second = try #require(sender.takeDown().first?.directGossip?.gossip)
-        #expect(second.merge?.sequence == 2)
-        me.fromBelow(.gossip(second))
-        #expect(me.takeUp().kinds == ["mergeDenied", "gossip"])
-    }
-
-    @Test func olderSequenceFromTheSameSenderIsDropped() throws {
-        let me = try merge()
-        let theirs = foreignView(size: 2)
-        let sender = try merge()
-        let aim = MergeContact(endpoint: me.endpoint, address: me.view.addresses[0], viewID: me.view.id)
-        sender.fromAbove(.mergeRequest(aim, theirs))
-        sender.fromAbove(.mergeRequest(aim, theirs))
-        let gs = sender.takeDown().compactMap { $0.directGossip?.gossip }
-        try #require(gs.count == 2)
-        me.fromBelow(.gossip(gs[1]))
-        me.fromBelow(.gossip(gs[0]))
-        #expect(me.takeUp().kinds == ["mergeRequest", "gossip", "gossip"])
+        for _ in 0 ..< 2 {
+            me.fromBelow(.gossip(g))
+            let up = me.takeUp()
+            #expect(up.kinds == ["mergeRequest", "gossip"], "Inter answers every copy (idempotently)")
+            #expect(up.first?.mergeFields?.view == theirs)
+            let ack = try #require(me.takeDown().first)
+            #expect(ack.directGossip?.to == theirs.addresses[0])
+            let m = try #require(mergePart(ack))
+            #expect(m.kind == .ack && m.sender == me.endpoint && m.view.id == theirs.id)
+            // The ack reaches the requester: it is not given up as silent.
+            sender.fromBelow(.gossip(try #require(ack.directGossip?.gossip)))
+            #expect(sender.takeUp().kinds == ["gossip"])
+        }
     }
 
     @Test func mergeAddressedToSomeoneElseOrAnotherProtocolIsNotDelivered() throws {
@@ -148,5 +170,6 @@ import Testing
         #expect(me.takeUp().kinds == ["gossip"])
         me.fromBelow(.gossip(Gossip()))
         #expect(me.takeUp().kinds == ["gossip"])
+        #expect(me.takeDown().isEmpty, "no ack either")
     }
 }

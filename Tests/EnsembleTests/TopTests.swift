@@ -94,55 +94,92 @@ import Testing
 
     // MARK: Merging
 
-    @Test func blockOkWithAContactAndNoFailuresSendsAMergeRequest() throws {
+    @Test func aMergeTargetIsAskedAtOnceWithoutBlocking() throws {
         let h = try top()
-        _ = react(h, .prompt)
-        let down = react(h, .blockOk(contact: otherContact))
-        #expect(down.kinds == ["mergeRequest"])
+        let down = react(h, .mergeTarget(otherContact))
+        #expect(down.kinds == ["mergeRequest"], "no block before the contact answers")
         #expect(down.first?.mergeFields?.contact == otherContact)
         #expect(down.first?.mergeFields?.view == h.view)
+        #expect(react(h, .mergeTarget(otherContact)).isEmpty, "one request at a time")
     }
 
-    @Test func failedMergeInstallsAViewWithoutTheOtherPartition() throws {
+    @Test func aGrantBlocksAndAfterTheFlushInstallsTheGrantedViewAsIs() throws {
         let h = try top()
-        _ = react(h, .prompt)
-        _ = react(h, .blockOk(contact: otherContact))
-        let down = react(h, .mergeFailed)
-        #expect(down.kinds == ["view"])
-        #expect(down.first?.viewState?.members == h.view.members)
+        _ = react(h, .mergeTarget(otherContact))
+        let granted = try #require(ViewState.merge([other, h.view]))
+        #expect(react(h, .mergeGranted(otherContact, granted)).kinds == ["block"])
+        let down = react(h, .blockOk(contact: nil))
+        #expect(down.kinds == ["mergeGranted"], "handed to Inter to install, untouched by Switch")
+        #expect(down.first?.mergeFields?.view == granted)
+        #expect(react(h, suspect(2)).isEmpty, "decided: nothing more")
+    }
+
+    @Test func aFailedOrDeniedMergeLeavesTheGroupUnblockedAndFreeToTryAgain() throws {
+        let h = try top()
+        _ = react(h, .mergeTarget(otherContact))
         #expect(react(h, .mergeFailed).isEmpty)
+        #expect(react(h, .mergeTarget(otherContact)).kinds == ["mergeRequest"])
+        #expect(react(h, .mergeDenied(otherContact, h.view)).isEmpty)
+        #expect(react(h, .mergeTarget(otherContact)).kinds == ["mergeRequest"])
     }
 
-    @Test func mergeDeniedAlsoEndsTheMerge() throws {
+    @Test func aFailureAbandonsTheRequestAndTheGrantIsIgnored() throws {
+        let h = try top()
+        _ = react(h, .mergeTarget(otherContact))
+        #expect(react(h, suspect(2)).kinds == ["mergeFailed", "block", "fail"])
+        let granted = try #require(ViewState.merge([other, h.view]))
+        #expect(react(h, .mergeGranted(otherContact, granted)).isEmpty)
+        let nv = try #require(react(h, .blockOk(contact: nil)).first?.viewState)
+        #expect(nv.members == [h.view.members[0], h.view.members[1]], "the failed member is out, no merge")
+    }
+
+    @Test func aFailureDuringTheGrantedFlushDeclinesTheGrant() throws {
+        let h = try top()
+        _ = react(h, .mergeTarget(otherContact))
+        let granted = try #require(ViewState.merge([other, h.view]))
+        _ = react(h, .mergeGranted(otherContact, granted))
+        let down = react(h, suspect(1))
+        #expect(down.kinds == ["mergeDenied", "mergeFailed", "fail"], "declined, so the granter fails us at once")
+        #expect(down.first?.mergeFields?.contact.viewID == granted.id)
+        let nv = try #require(react(h, .blockOk(contact: nil)).first?.viewState)
+        #expect(nv.members == [h.view.members[0], h.view.members[2]])
+    }
+
+    @Test func noMergeTargetWhileBlockedOrWithFailuresOrMergers() throws {
         let h = try top()
         _ = react(h, .prompt)
-        _ = react(h, .blockOk(contact: otherContact))
-        #expect(react(h, .mergeDenied(otherContact, h.view)).kinds == ["view"])
+        #expect(react(h, .mergeTarget(otherContact)).isEmpty, "blocked")
+        let g = try top()
+        _ = react(g, .mergeRequest(contact(of: g.view), foreignView(size: 1, ltime: 2, firstPort: 600)))
+        #expect(react(g, .mergeTarget(otherContact)).isEmpty, "granting someone else")
+        let n = try top(rank: 1, elected: false)
+        #expect(react(n, .mergeTarget(otherContact)).isEmpty, "not the coordinator")
     }
 
-    @Test func withFailuresTheContactIsIgnoredAndTheViewInstalled() throws {
+    @Test func withFailuresTheViewIsInstalledWithoutThem() throws {
         let h = try top()
         _ = react(h, suspect(2))
-        let down = react(h, .blockOk(contact: otherContact))
+        let down = react(h, .blockOk(contact: nil))
         #expect(down.kinds == ["view"])
         #expect(down.first?.viewState?.members == [h.view.members[0], h.view.members[1]])
+        #expect(down.first?.viewState?.previousIDs == [h.view.id])
     }
 
-    @Test func withPendingMergersTheContactIsIgnoredAndTheMergedViewInstalled() throws {
+    @Test func aFailedCoordinatorsViewIsStillTheNamedPredecessor() throws {
+        let h = try top(rank: 1, elected: false)
+        _ = react(h, suspect(0))
+        _ = react(h, .elect)
+        let nv = try #require(react(h, .blockOk(contact: nil)).first?.viewState)
+        #expect(nv.previousIDs == [h.view.id], "not the survivors' first member (reference §8.14)")
+    }
+
+    @Test func withPendingMergersTheMergedViewIsInstalled() throws {
         let h = try top()
         let small = foreignView(size: 1, ltime: 2, firstPort: 600)
         _ = react(h, .mergeRequest(contact(of: h.view), small))
-        let down = react(h, .blockOk(contact: otherContact))
+        let down = react(h, .blockOk(contact: nil))
         #expect(down.kinds == ["view"])
         #expect(down.first?.viewState?.members == h.view.members + small.members)
-    }
-
-    @Test func contactWithoutAViewIDIsNotAMergeTarget() throws {
-        let h = try top()
-        _ = react(h, .prompt)
-        var c = otherContact
-        c.viewID = nil
-        #expect(react(h, .blockOk(contact: c)).kinds == ["view"])
     }
 
     @Test func mergeRequestFromAnotherPartitionAddsItToTheNextView() throws {
@@ -187,10 +224,12 @@ import Testing
 
     // MARK: Leaving and sweeps
 
-    @Test func leaveBlocksAndExits() throws {
+    @Test func aLeavingCoordinatorDecidesNothing() throws {
         let h = try top()
-        #expect(react(h, .leave).kinds == ["block", "exit"])
-        #expect(h.takeUp().isEmpty)
+        #expect(react(h, .leave).isEmpty, "the Leave layer announces it; no block, no exit here")
+        #expect(react(h, suspect(2)).isEmpty)
+        #expect(react(h, .mergeTarget(otherContact)).isEmpty)
+        #expect(react(h, .block).kinds == ["blockOk"], "still takes part in the others' flush")
         h.fromBelow(.exit)
         #expect(h.takeUp().kinds == ["exit"])
     }

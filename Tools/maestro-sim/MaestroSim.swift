@@ -35,7 +35,7 @@ struct MaestroSim: ParsableCommand {
     @Option(help: "Members per group: a number, or a range such as 3-8 (drawn per seed).")
     var members = "3-8"
 
-    @Option(help: "Faults to inject: any of loss,dup,reorder,delay,crash,restart,leave,partition,heal; or network, all, none.")
+    @Option(help: "Faults to inject: any of loss,dup,reorder,delay,crash,restart,quickrestart,leave,partition,heal; or network, all, none.")
     var faults = "all"
 
     @Flag(help: "Every member starts in one given view instead of alone.")
@@ -55,6 +55,9 @@ struct MaestroSim: ParsableCommand {
 
     @Flag(help: "Print one line per seed, and each member's final view.")
     var verbose = false
+
+    @Flag(help: "End with one JSON object on the last line: passed, failed, longest_blocked_seconds, blocked_p90_seconds, ...")
+    var json = false
 
     @Flag(help: "Print the membership history (views, blocks, faults) of every failing seed, or of the one seed given with --seed.")
     var history = false
@@ -105,6 +108,9 @@ struct MaestroSim: ParsableCommand {
         var failed = 0
         var sent = 0
         var worstBlocked: (Time, UInt64, String) = (.zero, 0, "")
+        var worstLeave: (Time, UInt64, String) = (.zero, 0, "")
+        var blockedPerSeed: [Double] = []
+        var views = 0
         for (i, s) in list.enumerated() {
             let n = Self.members(for: s, in: range)
             var config = GroupScenario.Config(seed: s, members: n, faults: faultSet)
@@ -118,6 +124,9 @@ struct MaestroSim: ParsableCommand {
             let result = GroupScenario(config).run()
             sent += result.messagesSent
             if result.longestBlocked > worstBlocked.0 { worstBlocked = (result.longestBlocked, s, result.longestBlockedMember) }
+            if result.longestLeaveExclusion > worstLeave.0 { worstLeave = (result.longestLeaveExclusion, s, result.longestLeaveExclusionMember) }
+            blockedPerSeed.append(result.longestBlocked.seconds)
+            views += result.viewsInstalled
             if result.passed {
                 passed += 1
                 if verbose {
@@ -142,11 +151,36 @@ struct MaestroSim: ParsableCommand {
         progress.finish()
         let elapsed = Date().timeIntervalSince(started)
         FileHandle.standardError.write(Data(String(format: "%.1f s, %.1f seeds/s\n", elapsed, Double(list.count) / max(elapsed, 1e-9)).utf8))
+        let p90 = Self.percentile(blockedPerSeed, 0.9)
         if worstBlocked.0 > .zero {
-            print("longest blocked: \(worstBlocked.0) (seed \(worstBlocked.1), member \(worstBlocked.2))")
+            print("longest blocked: \(worstBlocked.0) (seed \(worstBlocked.1), member \(worstBlocked.2)); 90th percentile of each seed's longest: \(String(format: "%.3f", p90)) s")
+        }
+        if worstLeave.0 > .zero {
+            print("longest leave to exclusion: \(worstLeave.0) (seed \(worstLeave.1), \(worstLeave.2))")
         }
         print("\(passed) passed, \(failed) failed")
+        if json {
+            let fields: [(String, String)] = [
+                ("passed", "\(passed)"), ("failed", "\(failed)"), ("seeds", "\(list.count)"),
+                ("members", "\"\(members)\""), ("faults", "\"\(faults)\""),
+                ("longest_blocked_seconds", String(format: "%.6f", worstBlocked.0.seconds)),
+                ("longest_blocked_seed", "\(worstBlocked.1)"),
+                ("blocked_p90_seconds", String(format: "%.6f", p90)),
+                ("longest_leave_exclusion_seconds", String(format: "%.6f", worstLeave.0.seconds)),
+                ("messages", "\(sent)"), ("views", "\(views)"),
+                ("seconds", String(format: "%.3f", elapsed)),
+            ]
+            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+        }
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The `q` quantile of `values` (nearest rank; 0 for none).
+    static func percentile(_ values: [Double], _ q: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
+        return sorted[min(max(rank, 0), sorted.count - 1)]
     }
 
     func replayCommand(seed s: UInt64, members n: Int) -> String {

@@ -51,7 +51,18 @@ public final class GroupEndpoint: TransportDelegate {
     static let earlyAge = Time.seconds(2)
     private var leaveRequested = false
     /// When set, every event of every stack is reported (debugging; costly).
-    public var tracer: ((_ view: ViewID, _ layer: String, _ up: Bool, _ event: Event) -> Void)?
+    public var tracer: ((_ view: ViewID, _ layer: String, _ up: Bool, _ event: Event) -> Void)? {
+        didSet { for h in hosts { traceStack(of: h) } }
+    }
+
+    private func traceStack(of host: StackHost) {
+        guard let tracer else {
+            host.stack?.tracer = nil
+            return
+        }
+        let vid = host.view.id
+        host.stack?.tracer = { layer, up, event in tracer(vid, layer, up, event) }
+    }
 
     public init(id: EndpointID, group: GroupID, transport: any Transport, protocolStack: String,
                 params: Parameters = Parameters(), application: any GroupApplication, gossip: [Address] = [],
@@ -88,15 +99,13 @@ public final class GroupEndpoint: TransportDelegate {
         try install(v)
     }
 
-    private func install(_ v: ViewState) throws(StackError) {
+    private func install(_ v: ViewState, silently: Bool = false) throws(StackError) {
         guard let rank = v.rank(of: id) else { throw .missingLayer("a view that contains this endpoint") }
         let host = StackHost(endpoint: self, view: v, rank: rank)
+        host.silent = silently
         let setup = LayerSetup(view: v, rank: rank, params: params.merging(v.params), now: transport.now, shared: shared)
         try host.build(setup: setup, registry: registry)
-        if let tracer {
-            let vid = v.id
-            host.stack?.tracer = { layer, up, event in tracer(vid, layer, up, event) }
-        }
+        traceStack(of: host)
         hosts.append(host)
         host.stack?.injectUp(.initialize(transport.now))
         let waiting = early.filter { $0.view == host.viewHash }
@@ -114,7 +123,10 @@ public final class GroupEndpoint: TransportDelegate {
             guard host === hosts.last, !hasLeft, nv.ltime > host.view.ltime || nv.id != host.view.id,
                   nv.rank(of: id) != nil else { return }
             do {
-                try install(nv)
+                // A leaving member was put in this view before its Leave arrived: it follows
+                // the view without telling the application, and leaves it in turn.
+                try install(nv, silently: leaveRequested)
+                if leaveRequested { hosts.last?.topAppl?.applicationControl(.leave) }
             } catch {
                 logger.error("cannot build the stack for view \(nv.id): \(error)")
             }
@@ -126,6 +138,9 @@ public final class GroupEndpoint: TransportDelegate {
             if wasNewest && leaveRequested {
                 hasLeft = true
                 for h in hosts { h.stack?.injectDown(.exit, at: 0) }
+                alarmsChanged()
+                application?.exit()
+                return
             } else if hosts.isEmpty && !hasLeft {
                 // The newest stack ended without a leave (its next view could not be built):
                 // start again alone rather than fall silent; gossip brings the group back.
@@ -171,8 +186,11 @@ public final class GroupEndpoint: TransportDelegate {
     /// Asks for a switch to another protocol stack at the next view.
     public func changeProtocol(_ protocolStack: String) { hosts.last?.topAppl?.applicationControl(.protocolSwitch(protocolStack)) }
 
-    /// Leaves the group; `exit` is called on the application when done.
+    /// Leaves the group: announces the departure and keeps serving retransmissions until the
+    /// others have acknowledged it (at most `leave_timeout`); then `exit` is called on the
+    /// application.
     public func leave() {
+        guard !leaveRequested, !hasLeft else { return }
         leaveRequested = true
         hosts.last?.topAppl?.applicationControl(.leave)
     }
@@ -182,6 +200,13 @@ public final class GroupEndpoint: TransportDelegate {
 
     /// Messages the layers dropped (malformed headers, over a resource limit).
     public var drops: DropCounters { shared.drops }
+
+    /// Sees every membership decision this endpoint makes or accepts (the simulator's
+    /// checker of coordinator determinism and failure monotonicity uses it).
+    public var membershipObserver: ((MembershipNote) -> Void)? {
+        get { shared.observer }
+        set { shared.observer = newValue }
+    }
 
     /// A status dump: identity, view, stacks, and every counter (what was sent and received,
     /// and everything dropped, by reason).

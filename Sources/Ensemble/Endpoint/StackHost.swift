@@ -16,6 +16,8 @@ final class StackHost: StackServices {
     /// The frame header up to the destination rank, which each batch appends.
     private var frameHeader: [UInt8] = []
     var exited = false
+    /// Installed while leaving: the application hears nothing of this view.
+    var silent = false
 
     init(endpoint: GroupEndpoint, view: ViewState, rank: Rank) {
         self.endpoint = endpoint
@@ -39,7 +41,7 @@ final class StackHost: StackServices {
 
     // MARK: StackServices
 
-    var application: (any GroupApplication)? { exited ? nil : endpoint.application }
+    var application: (any GroupApplication)? { exited || silent ? nil : endpoint.application }
 
     func transmit(_ packet: Packet, to destination: Rank?) {
         if let d = destination {

@@ -78,7 +78,7 @@ public final class Bottom: Layer {
             if enabled { services.transmitGossip(g, to: nil) }
         case let .gossipDirect(g, address):
             if enabled { services.transmitGossip(g, to: address) }
-        case .receive, .flowControl, .initialize, .async, .mergeRequest, .mergeGranted, .mergeDenied, .mergeFailed:
+        case .receive, .flowControl, .initialize, .async, .mergeTarget, .mergeRequest, .mergeGranted, .mergeDenied, .mergeFailed:
             // Not meaningful going down; a layer above has a bug. Dropped.
             break
         case let other:

@@ -3,11 +3,16 @@
 ///
 /// The coordinator of a view whose members are all present announces the partition on the
 /// gossip channel (Top asks every `top_sweep`; Heal also announces at once when the view is
-/// complete). On hearing a disjoint partition with the same protocol, it merges into it if
-/// that one is larger by (size, view id), so merges always go from small to large and never
-/// cycle; if it is itself the larger, it answers the smaller one directly so that one learns
-/// of it at once. Beyond Ensemble: gossip from another endpoint at the address of one of my
-/// members proves that member dead (its process restarted), and it is suspected at once.
+/// complete). On hearing a disjoint partition with the same protocol, it offers it to Top as a
+/// merge target if that one is larger by (size, view id), so merges always go from small to
+/// large and never cycle; if it is itself the larger, it answers the smaller one directly so
+/// that one learns of it at once.
+///
+/// Beyond Ensemble: the target goes to Top the moment its gossip is heard (Top asks it at
+/// once, without blocking: only a contact heard just now is asked, and a failed merge is
+/// retried on the next gossip heard); and on gossip from another endpoint at the address of
+/// one of my members, that member is probed at once: if its process restarted, the new
+/// incarnation answers with a notice and the member is suspected.
 public final class Heal: Layer {
     enum Header: HeaderEncodable {
         case passThrough, present
@@ -29,18 +34,13 @@ public final class Heal: Layer {
     private var present = RankSet()
     private var allPresent = false
     private var repliedThisSweep = false
-    /// The partition to merge into: initially my own (no merge planned).
-    private var target: (size: Int, id: ViewID, contact: MergeContact)
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
         self.port = port
         self.setup = setup
-        let v = setup.view
-        target = (v.count, v.id, MergeContact(endpoint: v.coordinator, address: v.addresses[0], viewID: v.id))
     }
 
     private var isCoordinator: Bool { setup.rank == 0 }
-    private var planningMerge: Bool { target.id != setup.view.id }
 
     private var announcement: HealGossip {
         let v = setup.view
@@ -75,13 +75,6 @@ public final class Heal: Layer {
         case .block:
             waitingForView = true
             port.up(event)
-        case let .blockOk(contact):
-            if contact == nil && planningMerge {
-                port.up(.blockOk(contact: MergeContact(endpoint: target.contact.endpoint, address: target.contact.address,
-                                                       viewID: target.id)))
-            } else {
-                port.up(event)
-            }
         default:
             port.up(event)
         }
@@ -91,7 +84,7 @@ public final class Heal: Layer {
         switch event {
         case var .gossip(g):
             repliedThisSweep = false
-            if isCoordinator && !waitingForView && !planningMerge && allPresent { g.heal = announcement }
+            if isCoordinator && !waitingForView && allPresent { g.heal = announcement }
             port.down(.gossip(g))
         case .send(var p, let peer, let flags):
             p.push(Header.passThrough)
@@ -109,23 +102,24 @@ public final class Heal: Layer {
 
     private func heard(_ h: HealGossip) {
         let v = setup.view
-        if let r = v.addresses.firstIndex(of: h.contact.address), r != setup.rank, v.members[r] != h.contact.endpoint {
-            // Another endpoint coordinates at that member's address: the process restarted,
-            // so the member I list there is dead (beyond Ensemble; see IncarnationNotices).
-            port.down(.suspect(RankSet([r]), reason: "a new incarnation gossips at \(h.contact.address)"))
+        if let r = v.addresses.firstIndex(of: h.contact.address) {
+            // Another partition cannot live at an address of mine. If another endpoint claims a
+            // member's address, the process may have restarted: probe the address; a new
+            // incarnation there answers with a notice (see IncarnationNotices), which proves the
+            // member dead. Gossip alone proves nothing (without a key it may be forged).
+            if r != setup.rank && v.members[r] != h.contact.endpoint { port.down(.sendUnreliable(Packet(headroom: 32), peer: r)) }
             return
         }
         guard isCoordinator, allPresent, h.protocolStack == v.protocolStack, v.rank(of: h.contact.endpoint) == nil,
               h.members.allSatisfy({ v.rank(of: $0) == nil }) else { return }
         let theirs = (h.members.count, h.viewID)
-        if !v.primary && theirs > (target.size, target.id) {
-            target = (h.members.count, h.viewID, h.contact)
+        if !v.primary && theirs > (v.count, v.id) {
             if !waitingForView {
-                waitingForView = true
-                port.down(.prompt)
+                port.up(.mergeTarget(MergeContact(endpoint: h.contact.endpoint, address: h.contact.address, viewID: h.viewID)))
             }
+            return
         }
-        if !planningMerge && !waitingForView && !repliedThisSweep && theirs < (v.count, v.id) {
+        if !waitingForView && !repliedThisSweep && theirs < (v.count, v.id) {
             // I am the larger: make sure the smaller partition hears of me now.
             repliedThisSweep = true
             port.down(.gossipDirect(Gossip(heal: announcement), to: h.contact.address))

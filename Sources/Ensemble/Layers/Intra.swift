@@ -49,6 +49,8 @@ public final class Intra: Layer {
         switch event {
         case let .fail(f):
             failed.formUnion(f)
+            setup.shared.observer?(.issuedFail(view: setup.view.id, rank: rank, failed: failed))
+            setup.shared.observer?(.acceptedFail(view: setup.view.id, failed: failed))
             var p = Packet(headroom: 32 + setup.count / 8)
             p.push(Header.fail(failed))
             port.down(.cast(p, peer: rank, flags: []))
@@ -56,6 +58,7 @@ public final class Intra: Layer {
         case let .view(nv):
             guard !viewSent else { return }
             viewSent = true
+            setup.shared.observer?(.issuedView(view: setup.view.id, rank: rank, next: nv))
             var p = Packet(headroom: nv.encodedSizeBound + 16)
             p.push(Header.view(nv))
             port.down(.cast(p, peer: rank, flags: []))
@@ -89,6 +92,7 @@ public final class Intra: Layer {
                     port.down(.suspect(RankSet([o]), reason: "inconsistent Fail from rank \(o)"))
                 } else {
                     failed = f
+                    setup.shared.observer?(.acceptedFail(view: setup.view.id, failed: f))
                     port.down(.fail(f))
                 }
             case let .view(nv):

@@ -1,21 +1,27 @@
 /// Leave: voluntary leave, and garbage collection of old stacks (Ensemble's `leave.ml`).
 ///
-/// A leaving member casts Leave (FIFO after its earlier casts, so they are delivered first)
-/// and suspects everyone else, which takes it out of the group at once; the others suspect it
-/// when its Leave arrives. After a view change, the old stack stays up until every member of
-/// the old view has either installed the next view (reported with GotView) or failed, long
-/// enough to serve retransmissions; then it exits.
+/// A leaving member casts Leave (FIFO after its earlier casts, so they are delivered first);
+/// the others suspect it when its Leave arrives, which takes it out of their next view. After a
+/// view change, the old stack stays up until every member of the old view has either
+/// installed the next view (reported with GotView) or failed, long enough to serve
+/// retransmissions; then it exits.
 ///
-/// Beyond Ensemble: an old stack also exits `leave_linger` after its member moved on, even if
-/// some member of the old view never reported. Otherwise a member that missed the View (its
-/// coordinator crashed mid-way) would wait forever in the old view, kept from suspecting
-/// anyone by the old stacks' pings; with the linger it suspects them, forms a view of its
-/// own and merges back.
+/// Beyond Ensemble, whose leaver suspected everyone and exited at once (so its Leave, still in
+/// its send queue, never reached the wire, and the others dropped it only when their failure
+/// detector did): every member that delivers the Leave acknowledges it; the leaver keeps its
+/// stack running (answering NAKs and acks) until every other member has acknowledged or failed,
+/// or `leave_timeout` (1 s) has passed since the leave, and only then exits. A leaver included
+/// in a next view decided before its Leave arrived follows that view silently (the endpoint
+/// installs it without telling the application) and leaves it in turn. And an old stack also
+/// exits `leave_linger` after its member moved on, even if some member of the old view never
+/// reported: otherwise a member that missed a View (its coordinator crashed mid-way) would
+/// wait forever in the old view, kept from suspecting anyone by the old stacks' pings.
 public final class Leave: Layer {
     enum Header: HeaderEncodable {
         case passThrough
         case leave
         case gotView(RankSet)
+        case leaveAck
 
         var encodedSizeBound: Int {
             if case let .gotView(s) = self { return 1 + s.encodedSizeBound }
@@ -26,6 +32,7 @@ public final class Leave: Layer {
             case .passThrough: w.write(Tag.passThrough)
             case .leave: w.write(UInt8(1))
             case let .gotView(s): w.write(UInt8(2)); s.encode(into: &w)
+            case .leaveAck: w.write(UInt8(3))
             }
         }
         static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
@@ -34,6 +41,7 @@ public final class Leave: Layer {
             case 0: return .passThrough
             case 1: return .leave
             case 2: return .gotView(try RankSet.decode(from: &r, maxRank: members))
+            case 3: return .leaveAck
             default: throw .invalidValue(field: "Leave header", value: UInt64(tag))
             }
         }
@@ -51,6 +59,12 @@ public final class Leave: Layer {
     private let linger: Time
     private var now: Time
     private var deadline = Time.never
+    /// Leaving: who has acknowledged my Leave (me included), and until when I wait.
+    private var leaveAcked = RankSet()
+    private var leaveDeadline = Time.never
+    /// A next view came while leaving: it is where I leave now; this stack ends as old ones do.
+    private var movedOn = false
+    private let leaveTimeout: Time
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
@@ -61,6 +75,7 @@ public final class Leave: Layer {
         let repair = max(try setup.params.time("stable_sweep", default: .seconds(1)),
                          try setup.params.time("pt2pt_sweep", default: .seconds(1)))
         linger = try setup.params.time("leave_linger", default: repair * 3)
+        leaveTimeout = try setup.params.time("leave_timeout", default: .seconds(1))
     }
 
     private func decode(_ p: inout Packet) -> Header? {
@@ -75,27 +90,42 @@ public final class Leave: Layer {
                 var p = Packet(headroom: 32)
                 p.push(Header.leave)
                 port.down(.cast(p, peer: rank, flags: []))
-                var others = RankSet.all(setup.count)
-                others.remove(rank)
-                if !others.isEmpty { port.down(.suspect(others, reason: "leaving")) }
+                leaveAcked.insert(rank)
+                // The wait is bounded from the first leave, whatever views it crosses.
+                let d = setup.shared.leaveDeadline ?? now + leaveTimeout
+                setup.shared.leaveDeadline = d
+                leaveDeadline = d
+                port.down(.timer(d))
+                checkLeft()
             }
             port.up(event)
         case .cast(var p, let o, let flags):
             guard let h = decode(&p) else { return }
             switch h {
             case .passThrough: port.up(.cast(p, peer: o, flags: flags))
-            case .leave: if o != rank { port.down(.suspect(RankSet([o]), reason: "left")) }
+            case .leave:
+                guard o != rank else { return }
+                // Everything it cast before reached me (FIFO): say so, then let it go.
+                var ack = Packet(headroom: 32)
+                ack.push(Header.leaveAck)
+                port.down(.send(ack, peer: o, flags: []))
+                port.down(.suspect(RankSet([o]), reason: "left"))
             case let .gotView(v): got(v)
+            case .leaveAck: break
             }
         case .send(var p, let o, let flags):
             guard let h = decode(&p) else { return }
             switch h {
             case .passThrough: port.up(.send(p, peer: o, flags: flags))
             case let .gotView(v): got(v)
+            case .leaveAck:
+                leaveAcked.insert(o)
+                checkLeft()
             case .leave: break
             }
         case .view:
-            if !leaving { port.up(event) }
+            movedOn = true
+            port.up(event)
             gotView.insert(rank)
             deadline = now + linger
             port.down(.timer(deadline))
@@ -107,18 +137,13 @@ public final class Leave: Layer {
         case let .timer(t):
             now = t
             port.up(event)
-            if t >= deadline && !exited {
-                exited = true
-                if !exitPassed {
-                    exitPassed = true
-                    port.down(.exit)
-                }
-            }
+            if t >= deadline || (leaving && !movedOn && t >= leaveDeadline) { exitNow() }
         case let .fail(f):
             failed.formUnion(f)
             coordinator = setup.coordinator(excluding: failed)
             report()
             checkExit()
+            checkLeft()
             port.up(event)
         default:
             port.up(event)
@@ -141,6 +166,22 @@ public final class Leave: Layer {
             port.down(.send(p, peer: peer, flags: flags))
         default:
             port.down(event)
+        }
+    }
+
+    /// Leaving: done once every other member acknowledged my Leave or failed.
+    private func checkLeft() {
+        guard leaving, !movedOn, !exited else { return }
+        for r in 0 ..< setup.count where !leaveAcked.contains(r) && !failed.contains(r) { return }
+        exitNow()
+    }
+
+    private func exitNow() {
+        guard !exited else { return }
+        exited = true
+        if !exitPassed {
+            exitPassed = true
+            port.down(.exit)
         }
     }
 

@@ -1,55 +1,77 @@
 /// Merge: reliable transport for the merge protocol between coordinators of different
-/// partitions (Ensemble's `merge.ml`, with v2.00's semantics and a real `merge_sweep`).
+/// partitions (Ensemble's `merge.ml`).
 ///
-/// Requests, grants and denials travel as directed gossip, are re-sent every `merge_sweep`
-/// until `merge_timeout`, and are delivered at most once per (sender, ltime, sequence). A
-/// request that is never answered becomes `.mergeFailed`.
+/// Requests, grants and denials travel as directed gossip. Beyond Ensemble, whose messages
+/// were all re-sent every `merge_sweep` (1 s) until `merge_timeout` (15 s) and delivered once
+/// per (sender, ltime, sequence):
+/// - a request is re-sent after `merge_rto` (50 ms), then at doubling intervals capped at
+///   `merge_sweep`, until it is answered (a grant or a denial from the contact asked), Inter
+///   abandons it (`.mergeFailed` going down) or `merge_timeout` passes;
+/// - the receiver acknowledges every copy of a request at once and hands every copy up (Inter
+///   answers a repeated request again, idempotently), so grants and denials need no
+///   retransmission of their own: a lost answer is answered again on the next copy;
+/// - a requester whose contact stays silent for `merge_max_unacked` sends (about 1.5 s with the
+///   defaults) gives up early instead of waiting for the timeout; one that hears from its
+///   contact waits for the answer up to `merge_timeout`;
+/// - an answer ends the request only if it comes from its contact (every message names its
+///   sender), so a late answer to an earlier request cannot end a later one; Inter judges
+///   the rest (it declines a grant it can no longer use, see Top).
 public final class Merge: Layer {
     struct Pending {
         var gossip: MergeGossip
         var address: Address
         var deadline: Time
+        var nextSend: Time
+        var interval: Time
+        var sends = 1
+        var acked = false
     }
 
     private let port: LayerPort
     private let setup: LayerSetup
     private let sweep: Time
     private let timeout: Time
+    private let rto: Time
+    private let maxUnacked: Int
     private var now: Time
     private var sequence: UInt64 = 0
-    private var pending: [Pending] = []
-    /// Last (ltime, sequence) delivered per sending coordinator.
-    private var delivered: [EndpointID: (UInt64, UInt64)] = [:]
+    /// The request in progress, if any.
+    private var request: Pending?
     private var viewInstalled = false
-    private var nextSweep = Time.zero
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
         self.setup = setup
         sweep = try setup.params.time("merge_sweep", default: .seconds(1))
         timeout = try setup.params.time("merge_timeout", default: .seconds(15))
-        guard sweep > .zero else { throw ParameterError("merge_sweep must be positive") }
+        rto = min(sweep, try setup.params.time("merge_rto", default: .milliseconds(50)))
+        maxUnacked = max(1, try setup.params.int("merge_max_unacked", default: 5))
+        guard sweep > .zero, rto > .zero else { throw ParameterError("merge_sweep and merge_rto must be positive") }
         now = setup.now
     }
 
+    private func send(_ kind: MergeGossip.Kind, to contact: MergeContact, _ view: ViewState) -> MergeGossip {
+        sequence += 1
+        let g = MergeGossip(contact: contact, sender: setup.endpoint, sequence: sequence, kind: kind, view: view)
+        port.down(.gossipDirect(Gossip(merge: g), to: contact.address))
+        return g
+    }
+
     public func down(_ event: consuming Event) {
-        let kind: MergeGossip.Kind
-        let contact: MergeContact
-        let view: ViewState
         switch event {
-        case let .mergeRequest(c, v): (kind, contact, view) = (.request, c, v)
-        case let .mergeGranted(c, v): (kind, contact, view) = (.granted, c, v)
-        case let .mergeDenied(c, v): (kind, contact, view) = (.denied, c, v)
+        case let .mergeRequest(c, v):
+            let g = send(.request, to: c, v)
+            request = Pending(gossip: g, address: c.address, deadline: now + timeout, nextSend: now + rto, interval: rto)
+            port.down(.timer(now + rto))
+        case let .mergeGranted(c, v):
+            _ = send(.granted, to: c, v)
+        case let .mergeDenied(c, v):
+            _ = send(.denied, to: c, v)
+        case .mergeFailed:
+            request = nil
         default:
             port.down(event)
-            return
         }
-        sequence += 1
-        let g = MergeGossip(contact: contact, sequence: sequence, kind: kind, view: view)
-        port.down(.gossipDirect(Gossip(merge: g), to: contact.address))
-        pending.append(Pending(gossip: g, address: contact.address, deadline: now + timeout))
-        if nextSweep <= now { nextSweep = now + sweep }
-        port.down(.timer(nextSweep))
     }
 
     public func up(_ event: consuming Event) {
@@ -59,44 +81,59 @@ public final class Merge: Layer {
             port.up(event)
         case let .timer(t):
             now = t
-            if !pending.isEmpty && t >= nextSweep {
-                nextSweep = t + sweep
-                var keep: [Pending] = []
-                for p in pending {
-                    if p.deadline > t {
-                        port.down(.gossipDirect(Gossip(merge: p.gossip), to: p.address))
-                        keep.append(p)
-                    } else if p.gossip.kind == .request && !viewInstalled {
-                        port.up(.mergeFailed)
-                    }
-                }
-                pending = keep
-                if !pending.isEmpty { port.down(.timer(nextSweep)) }
-            }
+            if request != nil { resend(t) }
             port.up(event)
         case let .gossip(g):
             if let m = g.merge, m.contact.endpoint == setup.endpoint, m.view.protocolStack == setup.view.protocolStack,
                m.view.group == setup.view.group {
-                let key = m.view.coordinator
-                let isNew = delivered[key].map { (m.view.ltime, m.sequence) > $0 } ?? true
-                if isNew {
-                    delivered[key] = (m.view.ltime, m.sequence)
-                    switch m.kind {
-                    case .request: port.up(.mergeRequest(m.contact, m.view))
-                    case .granted: port.up(.mergeGranted(m.contact, m.view))
-                    case .denied: port.up(.mergeDenied(m.contact, m.view))
-                    }
-                }
+                received(m)
             }
             port.up(event)
         case .view:
             viewInstalled = true
             port.up(event)
         case .exit:
-            pending = []
+            request = nil
             port.up(event)
         default:
             port.up(event)
+        }
+    }
+
+    private func resend(_ t: Time) {
+        guard var p = request else { return }
+        if p.deadline <= t || (!p.acked && p.sends >= maxUnacked && p.nextSend <= t) {
+            request = nil
+            if !viewInstalled { port.up(.mergeFailed) }
+            return
+        }
+        if p.nextSend <= t {
+            port.down(.gossipDirect(Gossip(merge: p.gossip), to: p.address))
+            p.sends += 1
+            p.interval = min(p.interval * 2, sweep)
+            p.nextSend = t + p.interval
+        }
+        request = p
+        port.down(.timer(min(p.nextSend, p.deadline)))
+    }
+
+    private func received(_ m: MergeGossip) {
+        switch m.kind {
+        case .request:
+            // "I hear you", for every copy: the requester knows I am alive.
+            if let address = m.view.addresses.first {
+                let back = MergeContact(endpoint: m.sender, address: address, viewID: m.view.id)
+                port.down(.gossipDirect(Gossip(merge: MergeGossip(contact: back, sender: setup.endpoint, sequence: m.sequence,
+                                                                  kind: .ack, view: m.view)), to: address))
+            }
+            port.up(.mergeRequest(m.contact, m.view))
+        case .ack:
+            if request?.gossip.contact.endpoint == m.sender && request?.gossip.view.id == m.view.id { request?.acked = true }
+        case .granted, .denied:
+            // An answer to my request ends it; anything else (a late grant, a requester that
+            // declines the view I granted it) goes up too, for Inter to judge.
+            if request?.gossip.contact.endpoint == m.sender { request = nil }
+            port.up(m.kind == .granted ? .mergeGranted(m.contact, m.view) : .mergeDenied(m.contact, m.view))
         }
     }
 }

@@ -3,8 +3,17 @@
 /// Every `suspect_sweep` each member casts, unreliably, a ping with its own counter and the
 /// counters it last heard from everyone. Member j is suspected once more than
 /// `suspect_max_idle` of my pings have gone without j echoing one of them back: a round-trip
-/// test, so it fails in both directions. Suspicions are local guesses, sent down as
-/// `.suspect` (Elect and Top decide what to do with them).
+/// test, so it fails in both directions. Suspicions are local guesses, sent down
+/// as `.suspect` (Elect and Top decide what to do with them).
+///
+/// Beyond Ensemble: how many of my pings each member has left unechoed is kept per endpoint
+/// and survives view changes (in the endpoint's shared state): the newest stack counts its
+/// sweeps, and an echo in any stack, old ones included, resets the count. So a member listed in
+/// view after view that never answers in any of them (a ghost: it never installed them) is
+/// suspected `suspect_max_idle` sweeps after it was last heard, not that long after every new
+/// view, while a member still catching up on the new view keeps answering in the old one.
+/// Counting my own sweeps rather than measuring time keeps a stall of this process (a long
+/// callback) from making it suspect everyone else: no sweep, no count.
 public final class Suspect: Layer {
     enum Header: HeaderEncodable {
         case noHeader
@@ -54,16 +63,29 @@ public final class Suspect: Layer {
     private var echoed: [Int]    // echoed[j]: the highest of my counters j reported hearing
     private var failed = RankSet()
     private var nextSweep = Time.zero
+    private let setup: LayerSetup
+    /// Set once this stack's view is over: only the newest stack speaks for the endpoint.
+    private var superseded = false
+
+    /// Ensemble's defaults: a ping a second, suspicion after 15 unanswered.
+    public static let defaultSweep = Time.seconds(1)
+    public static let defaultMaxIdle = 15
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
         rank = setup.rank
         count = setup.count
-        sweep = try setup.params.time("suspect_sweep", default: .seconds(1))
-        maxIdle = try setup.params.int("suspect_max_idle", default: 15)
+        sweep = try setup.params.time("suspect_sweep", default: Suspect.defaultSweep)
+        maxIdle = try setup.params.int("suspect_max_idle", default: Suspect.defaultMaxIdle)
         guard sweep > .zero, maxIdle >= 1 else { throw ParameterError("suspect_sweep must be positive and suspect_max_idle at least 1") }
         sent = Array(repeating: 0, count: setup.count)
         echoed = Array(repeating: 0, count: setup.count)
+        self.setup = setup
+        // Members of earlier views keep their count; new ones start afresh.
+        let known = setup.shared.unechoedPings
+        var counts: [EndpointID: Int] = [:]
+        for (j, e) in setup.view.members.enumerated() where j != setup.rank { counts[e] = known[e] ?? 0 }
+        setup.shared.unechoedPings = counts
     }
 
     public func up(_ event: consuming Event) {
@@ -81,8 +103,17 @@ public final class Suspect: Layer {
                 ping.push(Header.ping(failed: failed, counters: sent))
                 port.down(.castUnreliable(ping, peer: rank))
                 var suspects = RankSet()
-                for j in 0 ..< count where j != rank && !failed.contains(j) && sent[rank] - echoed[j] > maxIdle {
-                    suspects.insert(j)
+                // A new stack pings at once; that sweep counts only if a sweep period has passed
+                // since the last one counted (quick successive views add no silence).
+                let counts = !superseded && setup.shared.pingsCountedAt.map { now - $0 >= sweep } ?? true
+                if counts {
+                    setup.shared.pingsCountedAt = now
+                    for j in 0 ..< count where j != rank {
+                        let e = setup.view.members[j]
+                        let n = (setup.shared.unechoedPings[e] ?? 0) + 1
+                        setup.shared.unechoedPings[e] = n
+                        if !failed.contains(j) && n > maxIdle { suspects.insert(j) }
+                    }
                 }
                 if !suspects.isEmpty { port.down(.suspect(suspects, reason: "no ping echo for \(maxIdle) sweeps")) }
             }
@@ -94,11 +125,23 @@ public final class Suspect: Layer {
                 port.up(.castUnreliable(p, peer: o))
             case let .ping(theirFailed, counters):
                 guard o != rank, !theirFailed.contains(rank), !failed.contains(o), counters.count == count else { return }
-                echoed[o] = max(echoed[o], counters[rank])
+                // A counter beyond mine can only be forged or corrupted (an unauthenticated
+                // group): counted as an echo of my latest ping, so that it never silences a live
+                // peer (it still dies silent if the peer stops pinging).
+                let c = min(counters[rank], sent[rank])
+                if c > echoed[o] {
+                    echoed[o] = c
+                    // Any stack's echo counts, but only for members of the newest view.
+                    let e = setup.view.members[o]
+                    if let n = setup.shared.unechoedPings[e] { setup.shared.unechoedPings[e] = min(n, sent[rank] - c) }
+                }
                 sent[o] = max(sent[o], counters[o])
             }
         case let .fail(f):
             failed.formUnion(f)
+            port.up(event)
+        case .view:
+            superseded = true
             port.up(event)
         default:
             port.up(event)

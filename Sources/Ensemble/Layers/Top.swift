@@ -2,11 +2,19 @@
 ///
 /// The elected coordinator turns suspicions into failures, blocks the group, and when the
 /// flush is complete installs the next view: the current one without the failed members plus
-/// any partitions merging in, or, if Heal found a larger partition, asks to merge into it.
-/// Every member answers `.block` with `.blockOk`. Every `top_sweep` the coordinator starts a
-/// gossip round (Heal and Switch fill it in). Stray events end here.
+/// any partitions merging in. Every member answers `.block` with `.blockOk`. Every
+/// `top_sweep` the coordinator starts a gossip round (Heal and Switch fill it in). Stray
+/// events end here.
+///
+/// Merging into a larger partition (Heal's `.mergeTarget`) differs from Ensemble, which
+/// blocked the group first and then asked, so that a contact that had died kept the group
+/// blocked for the whole `merge_timeout`: here the request goes out while the group keeps
+/// working, and the group blocks only once the contact has granted it a place in its new
+/// view; after the flush that view is installed as granted. A failure before that abandons
+/// the merge (the grant is ignored; the partition merges again later), so a member this
+/// partition has failed never enters the granted view. A leaving member takes no decision.
 public final class Top: Layer {
-    enum State { case normal, merging, nextView }
+    enum State { case normal, merging, granted(ViewState), nextView }
 
     private let port: LayerPort
     private let setup: LayerSetup
@@ -30,16 +38,36 @@ public final class Top: Layer {
         guard sweep > .zero else { throw ParameterError("top_sweep must be positive") }
     }
 
+    private var decided: Bool { if case .nextView = state { true } else { false } }
+    private var mayDecide: Bool { elected && !decided && !leaving }
+
     private func block() {
-        guard (setup.rank == 0 || elected), !blockSent, state == .normal else { return }
+        guard (setup.rank == 0 || elected), !blockSent, !decided, !leaving else { return }
         blockSent = true
         port.down(.block)
+    }
+
+    /// A merge in progress gives way to a failure: the request or the grant is dropped (a
+    /// grant is declined, so that the granter fails my members at once).
+    private func abandonMerge() {
+        switch state {
+        case .merging:
+            state = .normal
+            port.down(.mergeFailed)
+        case let .granted(nv):
+            state = .normal
+            port.down(.mergeDenied(MergeContact(endpoint: nv.coordinator, address: nv.addresses[0], viewID: nv.id), setup.view))
+            port.down(.mergeFailed)
+        default:
+            break
+        }
     }
 
     private func failSuspects() {
         // Once this stack's view is decided, its member has moved on: an old stack never
         // takes membership decisions (it only serves retransmissions until it exits).
-        guard elected, state != .nextView, !suspects.isSubset(of: failed) else { return }
+        guard mayDecide, !suspects.isSubset(of: failed) else { return }
+        abandonMerge()
         block()
         failed.formUnion(suspects)
         suspects = failed
@@ -47,8 +75,17 @@ public final class Top: Layer {
     }
 
     private func installView() {
-        guard elected, state != .nextView else { return }
-        guard let nv = ViewState.merge([setup.view.removing(failed)] + mergers) else { return }
+        guard mayDecide else { return }
+        if case let .granted(nv) = state {
+            // Installed as granted: the granter decided it for both partitions.
+            state = .nextView
+            port.down(.mergeGranted(MergeContact(endpoint: nv.coordinator, address: nv.addresses[0], viewID: nv.id), nv))
+            return
+        }
+        guard var nv = ViewState.merge([setup.view.removing(failed)] + mergers) else { return }
+        // The id of the view it follows, even when that view's coordinator failed (Ensemble
+        // recorded the survivors' first member instead: reference §8.14).
+        nv.previousIDs[0] = setup.view.id
         state = .nextView
         mergers = []
         port.down(.view(nv))
@@ -76,39 +113,41 @@ public final class Top: Layer {
             prompted = true
         case .block:
             port.down(.blockOk(contact: nil))
-        case let .blockOk(contact):
-            guard blockSent, state == .normal else { return }
-            if let contact, contact.viewID != nil, failed.isEmpty, mergers.isEmpty {
-                state = .merging
-                port.down(.mergeRequest(contact, setup.view))
-            } else {
-                installView()
+        case .blockOk:
+            guard blockSent else { return }
+            switch state {
+            case .normal, .granted: installView()
+            case .merging, .nextView: break  // the merge answer decides, or nothing is left to decide
             }
+        case let .mergeTarget(contact):
+            // Heal heard a larger partition: ask it now, without blocking.
+            guard setup.rank == 0, mayDecide, case .normal = state, !blockSent, failed.isEmpty, mergers.isEmpty else { return }
+            state = .merging
+            port.down(.mergeRequest(contact, setup.view))
+        case let .mergeGranted(_, nv):
+            guard case .merging = state, failed.isEmpty else { return }
+            state = .granted(nv)
+            block()
         case let .mergeRequest(_, mvs):
-            guard state != .nextView else { return }
+            guard !decided else { return }
             let taken = Set(mergers.flatMap(\.members))
             guard mvs.members.allSatisfy({ !taken.contains($0) }) else { return }
             mergers.append(mvs)
             block()
         case .mergeFailed, .mergeDenied:
-            if state == .merging {
-                state = .normal
-                installView()
-            }
+            if case .merging = state { state = .normal }
         case .view:
             state = .nextView
             port.up(event)
         case .leave:
             leaving = true
-            block()
-            port.down(.exit)
         case .exit:
             port.up(event)
         case let .timer(now):
             if now >= nextSweep {
                 nextSweep = now + sweep
                 port.down(.timer(nextSweep))
-                if setup.rank == 0 && gossip && state == .normal { port.down(.gossip(Gossip())) }
+                if setup.rank == 0 && gossip && !decided && !leaving { port.down(.gossip(Gossip())) }
             }
         default:
             break  // stray events end here

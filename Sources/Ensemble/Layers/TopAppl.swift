@@ -152,8 +152,7 @@ public final class TopAppl: Layer {
             checkFlushed()
         case .exit:
             exited = true
-            port.up(.exit)
-            if leaving { services.application?.exit() }
+            port.up(.exit)  // a leave ends with the endpoint calling the application's exit
         case let other:
             port.up(other)
         }

@@ -43,7 +43,25 @@ public final class EndpointSharedState {
     public var switchTimestamp: Time?
     /// What the layers of every view dropped.
     public let drops = DropCounters()
+    /// Sees every membership decision this endpoint makes or accepts (checkers, traces).
+    public var observer: ((MembershipNote) -> Void)?
+    /// Leaving: the latest the endpoint waits for its Leave to be acknowledged (Leave).
+    public var leaveDeadline: Time?
+    /// How many pings each member of the current view has left unechoed (Suspect), across views.
+    public var unechoedPings: [EndpointID: Int] = [:]
+    /// When those counts last grew (one sweep period at most once).
+    public var pingsCountedAt: Time?
     public init() {}
+}
+
+/// A membership decision, as an observer sees it (for the checker of guarantees 4 and 15).
+public enum MembershipNote: Sendable {
+    /// As coordinator (rank `rank` of view `view`), I decided that `failed` have failed.
+    case issuedFail(view: ViewID, rank: Rank, failed: RankSet)
+    /// As coordinator (rank `rank` of `view`), I decided the next view.
+    case issuedView(view: ViewID, rank: Rank, next: ViewState)
+    /// In `view`, I took `failed` as failed (from my coordinator, or as coordinator).
+    case acceptedFail(view: ViewID, failed: RankSet)
 }
 
 /// Messages the layers dropped, for status dumps: headers that did not decode, and input

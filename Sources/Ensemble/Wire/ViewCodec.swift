@@ -108,6 +108,7 @@ extension Gossip {
         }
         if let m = merge {
             m.contact.encode(into: &w)
+            m.sender.encode(into: &w)
             w.writeVarint(m.sequence)
             w.write(m.kind.rawValue)
             m.view.encode(into: &w)
@@ -135,10 +136,11 @@ extension Gossip {
         }
         if flags & 4 != 0 {
             let contact = try MergeContact.decode(from: &r)
+            let sender = try EndpointID.decode(from: &r)
             let seq: UInt64 = try r.readVarint()
             let k: UInt8 = try r.read()
             guard let kind = MergeGossip.Kind(rawValue: k) else { throw .invalidValue(field: "merge kind", value: UInt64(k)) }
-            g.merge = MergeGossip(contact: contact, sequence: seq, kind: kind, view: try ViewState.decode(from: &r))
+            g.merge = MergeGossip(contact: contact, sender: sender, sequence: seq, kind: kind, view: try ViewState.decode(from: &r))
         }
         return g
     }

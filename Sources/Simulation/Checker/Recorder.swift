@@ -62,6 +62,8 @@ public final class Recorder {
         case left(Member)
         /// A remark for the history (faults injected).
         case note(String)
+        /// A membership decision the member's endpoint made or accepted.
+        case membership(Member, MembershipNote)
     }
 
     public private(set) var entries: [Entry] = []
@@ -117,6 +119,8 @@ public final class Recorder {
             case let .leaveRequested(m): lines.append("\(t) \(m) asks to leave")
             case let .left(m): lines.append("\(t) \(m) exits")
             case let .note(text): lines.append("\(t) -- \(text)")
+            case let .membership(m, .issuedFail(v, r, f)): lines.append("\(t) \(m) (rank \(r) of \(v.ltime)) fails \(f)")
+            case let .membership(m, .issuedView(v, r, next)): lines.append("\(t) \(m) (rank \(r) of \(v.ltime)) decides \(name(next))")
             default: break
             }
         }

@@ -80,7 +80,7 @@ public struct ViewChecker {
             case let .crashed(m): crashed.insert(m)
             case let .leaveRequested(m): leaveRequested.insert(m)
             case let .left(m): exited.insert(m)
-            case .note: break
+            case .note, .membership: break
             }
         }
 

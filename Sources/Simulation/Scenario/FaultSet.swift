@@ -12,16 +12,19 @@ public struct FaultSet: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public static let leave = FaultSet(rawValue: 1 << 6)
     public static let partition = FaultSet(rawValue: 1 << 7)
     public static let heal = FaultSet(rawValue: 1 << 8)
+    /// kill -9 and restart on the same address within a second.
+    public static let quickRestart = FaultSet(rawValue: 1 << 9)
 
     /// Network faults: what a static-view run may use.
     public static let network: FaultSet = [.loss, .dup, .reorder, .delay]
     /// Membership faults: processes crash, restart, leave; the network splits and heals.
-    public static let membership: FaultSet = [.crash, .restart, .leave, .partition, .heal]
+    public static let membership: FaultSet = [.crash, .restart, .quickRestart, .leave, .partition, .heal]
     public static let all: FaultSet = network.union(membership)
 
     static let names: [(String, FaultSet)] = [
         ("loss", .loss), ("dup", .dup), ("reorder", .reorder), ("delay", .delay),
-        ("crash", .crash), ("restart", .restart), ("leave", .leave), ("partition", .partition), ("heal", .heal),
+        ("crash", .crash), ("restart", .restart), ("quickrestart", .quickRestart), ("leave", .leave),
+        ("partition", .partition), ("heal", .heal),
     ]
 
     /// Parses "loss,dup,reorder,delay" (or "none", or "all").

@@ -16,11 +16,15 @@ public struct GroupScenario {
         public var staticView = false
         public var protocolStack = GroupScenario.seedStack
         public var params = Parameters()
-        /// Virtual time with traffic (and faults), then quiet time for repairs.
+        /// Virtual time with traffic and faults, then time without faults for repairs and
+        /// convergence, during which traffic goes on at `settleGap` until `drainTime` before
+        /// the end (so reliable delivery is checked in the final view of every seed).
         public var trafficTime: Time = .seconds(6)
         public var settleTime: Time = .seconds(60)
-        /// Mean gap between two messages of one member.
+        public var drainTime: Time = .seconds(5)
+        /// Mean gap between two messages of one member, with faults and then while settling.
         public var meanGap: Time = .milliseconds(20)
+        public var settleGap: Time = .milliseconds(200)
         /// Mean gap between two membership faults.
         public var meanFaultGap: Time = .seconds(1)
         /// Largest application payload (fragmentation is exercised above frag_max_len).
@@ -61,6 +65,9 @@ public struct GroupScenario {
         /// view), and who: the group's worst unavailability during the run.
         public var longestBlocked: Time = .zero
         public var longestBlockedMember = ""
+        /// The longest time from a member's leave to the view without it at every other member.
+        public var longestLeaveExclusion: Time = .zero
+        public var longestLeaveExclusionMember = ""
         public var passed: Bool { violations.isEmpty }
     }
 
@@ -109,6 +116,8 @@ public struct GroupScenario {
                                           params: config.params, application: m, gossip: [relay],
                                           key: try config.key.map { k throws(KeyError) in try GroupKey(secret: k) })
                 m.endpoint = e
+                let (rec, me) = (recorder, m.me)
+                e.membershipObserver = { note in rec.record(.membership(me, note)) }
                 if config.traceMember == index {
                     let rec = recorder
                     let me = m.me
@@ -130,12 +139,14 @@ public struct GroupScenario {
         }
 
         func scheduleTraffic(_ m: SimMember) {
-            let trafficEnd = config.trafficTime
-            let meanGap = config.meanGap
+            let faultsEnd = config.trafficTime
+            let trafficEnd = config.trafficTime + config.settleTime - config.drainTime
+            let (meanGap, settleGap) = (config.meanGap, config.settleGap)
             let maxSize = config.maxSize
             var local = rng.split()
             func next() {
-                let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(meanGap.nanoseconds)) + 1)
+                let mean = world.now < faultsEnd ? meanGap : settleGap
+                let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(mean.nanoseconds)) + 1)
                 guard world.now + gap < trafficEnd else { return }
                 world.schedule(after: gap) { [weak m] in
                     guard let m, m.isActive else { return }
@@ -193,6 +204,18 @@ public struct GroupScenario {
                 let i = down[rng.int(in: 0 ..< down.count)]
                 members[i] = nil
                 world.restart(processes[i])
+            case .quickRestart where active.count > 1:
+                // kill -9 and start again on the same address within a second.
+                let i = active[rng.int(in: 0 ..< active.count)]
+                if let m = members[i] { recorder.record(.crashed(m.me)) }
+                members[i] = nil
+                world.crash(processes[i])
+                let delay = Time(nanoseconds: Int64(rng.double() * 1e9))
+                recorder.note("quick restart of p\(i) in \(delay)")
+                world.schedule(after: delay) { [unowned self] in
+                    guard !self.processes[i].isUp else { return }
+                    self.world.restart(self.processes[i])
+                }
             case .leave where active.count > 1:
                 let i = active[rng.int(in: 0 ..< active.count)]
                 members[i]?.leave()
@@ -277,14 +300,30 @@ public struct GroupScenario {
     /// the time old stacks may hold back a member that missed a view (leave_linger), and a
     /// second for the flushes and view installations.
     public static func convergenceBound(_ p: Parameters) -> Time {
-        let sweep = (try? p.time("suspect_sweep", default: .seconds(1))) ?? .seconds(1)
-        let idle = (try? p.int("suspect_max_idle", default: 15)) ?? 15
         let merge = (try? p.time("merge_timeout", default: .seconds(15))) ?? .seconds(15)
         let top = (try? p.time("top_sweep", default: .seconds(5))) ?? .seconds(5)
+        return suspicionTime(p) + merge + top * 2 + linger(p) + .seconds(1)
+    }
+
+    /// The failure detector's time: a member silent this long is suspected.
+    public static func suspicionTime(_ p: Parameters) -> Time {
+        let sweep = (try? p.time("suspect_sweep", default: Suspect.defaultSweep)) ?? Suspect.defaultSweep
+        let idle = (try? p.int("suspect_max_idle", default: Suspect.defaultMaxIdle)) ?? Suspect.defaultMaxIdle
+        return sweep * Int64(idle + 1)
+    }
+
+    /// How long a member listed in an installed view may stay away from it before the others
+    /// fail it: one that missed its invitation (a lost merge grant, a lost View) gets it again
+    /// within a few round trips; one that cannot (dead, cut off) is suspected once the previous
+    /// view's stacks, which keep answering it while it catches up, are gone (`leave_linger`)
+    /// and the suspicion time has passed.
+    public static func ghostBound(_ p: Parameters) -> Time { linger(p) + suspicionTime(p) + .seconds(2) }
+
+    /// How long an old stack may outlive its view (Leave's `leave_linger`).
+    public static func linger(_ p: Parameters) -> Time {
         let repair = max((try? p.time("stable_sweep", default: .seconds(1))) ?? .seconds(1),
                          (try? p.time("pt2pt_sweep", default: .seconds(1))) ?? .seconds(1))
-        let linger = (try? p.time("leave_linger", default: repair * 3)) ?? repair * 3
-        return sweep * Int64(idle + 1) + merge + top * 2 + linger + .seconds(1)
+        return (try? p.time("leave_linger", default: repair * 3)) ?? repair * 3
     }
 
     private func evaluate(_ run: Run) -> Result {
@@ -293,6 +332,8 @@ public struct GroupScenario {
         violations += PropertyChecker().check(run.recorder, live: live, expectComplete: true)
         if !config.staticView || !FaultSet.membership.intersection(config.faults).isEmpty {
             violations += ViewChecker().check(run.recorder, live: live)
+            violations += MembershipChecker(ghostBound: GroupScenario.ghostBound(config.params),
+                                            endTime: config.trafficTime + config.settleTime).check(run.recorder, live: live)
             let bound = GroupScenario.convergenceBound(config.params)
             if run.lastInstall > config.trafficTime + bound {
                 violations.append(Violation(property: "liveness bound",
@@ -309,6 +350,7 @@ public struct GroupScenario {
             }
         }
         (result.longestBlocked, result.longestBlockedMember) = run.recorder.longestBlocked()
+        (result.longestLeaveExclusion, result.longestLeaveExclusionMember) = MembershipChecker.longestLeaveExclusion(run.recorder)
         result.faultsInjected = run.faultsInjected
         result.history = run.recorder.membershipHistory()
         result.datagrams = run.world.counters.sent
