@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "ToolSupport",
             dependencies: [
-                "Ensemble",
+                "Ensemble", "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
