@@ -63,6 +63,10 @@ open class GroupMember: GroupApplication {
     /// The member's UDP transport (nil before join and after exit).
     public var udpTransport: UDPTransport? { transport }
 
+    /// "member <endpoint> of group <name>" (from join): names the member in logs and in
+    /// slow-callback reports.
+    public private(set) var label = ""
+
     /// My endpoint id (nil until joined).
     public var myEndpID: EndpID? { endpoint?.id }
 
@@ -101,7 +105,8 @@ open class GroupMember: GroupApplication {
                                   key: try options.key.map { k throws(KeyError) in
                                       try GroupKey(secret: k, protection: options.encrypt ? .encryption : .mac)
                                   }, logger: logger)
-        t.label = "member \(e.id) of group \(options.groupName)"
+        label = "member \(e.id) of group \(options.groupName)"
+        t.label = label
         transport = t
         endpoint = e
         memberState = .joining

@@ -68,7 +68,7 @@ struct PerfNode: ParsableCommand {
                 // Spread the rate over 1 ms ticks (or slower ticks for low rates).
                 let tick = max(0.001, 1 / max(rate, 1))
                 let perTick = max(1, Int((rate * tick).rounded()))
-                pacer = reactor.every(.seconds(tick)) { app.castTimed(count: perTick) }
+                pacer = reactor.every(.seconds(tick), label: "paced casts") { app.castTimed(count: perTick) }
             } else {
                 app.pumpFlat()
             }
@@ -142,7 +142,7 @@ final class NodeApp: GroupApplication {
         self.size = size
         self.members = members
         payload = [UInt8](repeating: 0, count: max(size, 24))
-        continuation = LoopTimer(reactor) { [unowned(unsafe) self] in self.pumpFlat() }
+        continuation = LoopTimer(reactor, label: "flat-out casts") { [unowned(unsafe) self] in self.pumpFlat() }
     }
 
     func install(view: ViewState, rank: Rank) {

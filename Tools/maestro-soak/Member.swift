@@ -96,10 +96,10 @@ struct Member: ParsableCommand {
 
         var timers: [LoopTimer] = []
         if castRate > 0 {
-            timers.append(reactor.every(.seconds(1 / castRate)) { app.castOne() })
+            timers.append(reactor.every(.seconds(1 / castRate), label: "casts") { app.castOne() })
         }
         if statsEvery > 0 {
-            timers.append(reactor.every(.seconds(statsEvery)) {
+            timers.append(reactor.every(.seconds(statsEvery), label: "stats") {
                 line("stats casts-sent \(app.sent) casts-received \(app.received) out-of-order \(app.outOfOrder)")
             })
         }
