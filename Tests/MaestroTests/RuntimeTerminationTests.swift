@@ -118,3 +118,43 @@ import Glibc
         m.crash()
     }
 }
+
+/// Where members bind, and what their status dump says when sends fail.
+@Suite struct MemberBindingTests {
+    @Test func aMemberOfALocalGroupBindsLoopbackByDefault() throws {
+        let runtime = Runtime()
+        var o = MaestroOptions()
+        o.groupName = "bind-\(UInt32.random(in: 0 ... .max))"
+        let m = GroupMember(o, runtime: runtime)
+        try m.join()
+        let id = try #require(m.myEndpID)
+        #expect(id.host == Address.loopbackIP)
+        #expect(m.udpTransport?.localAddress == Address(ip: id.host, port: id.port))
+        m.crash()
+    }
+
+    @Test func everyInterfaceAdvertisesARealAddress() throws {
+        let runtime = Runtime()
+        var o = MaestroOptions()
+        o.groupName = "any-\(UInt32.random(in: 0 ... .max))"
+        o.bind = Address(ip: 0, port: 0)
+        let m = GroupMember(o, runtime: runtime)
+        try m.join()
+        #expect(m.myEndpID?.host == Address.loopbackIP)  // the embedded rendezvous is local
+        m.crash()
+    }
+
+    @Test func failedSendsShowInTheStatusDump() throws {
+        let runtime = Runtime()
+        var o = MaestroOptions()
+        o.groupName = "unreachable-\(UInt32.random(in: 0 ... .max))"
+        o.bind = .loopback(port: 0)  // cannot reach the rendezvous below
+        o.gossip = [Address(ip: 0x0A4D_00FE, port: 6788)]
+        o.params = "top_sweep=0.02:time"
+        let m = GroupMember(o, runtime: runtime)
+        try m.join()
+        runtime.run(for: .milliseconds(200))
+        #expect(m.status.contains("send failures: Invalid argument (errno 22)"), "\(m.status)")
+        m.crash()
+    }
+}

@@ -89,6 +89,12 @@ struct Xfer: ParsableCommand {
                                                       "--state-bytes", String(stateBytes), "--heartbeat-ms", String(heartbeatMs),
                                                       "--chunk-bytes", String(chunkBytes), "--params", params] + key.childArguments,
                                      stderrPath: errPath)
+        // SIGTERM/SIGINT: the joining process leaves too, then the providers leave and this one exits.
+        runtime.onTermination = { _ in
+            child.kill(SIGTERM)
+            runtime.terminate()
+        }
+        runtime.installTerminationHandler()
         var result: String?
         let start = runtime.now
         let finished = runtime.run(until: {
