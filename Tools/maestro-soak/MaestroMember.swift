@@ -21,7 +21,18 @@ final class PrintingMember: GroupMember {
 
     static func address(_ e: EndpID) -> String { Address(ip: e.host, port: e.port).description }
 
+    private var announced = false
+
+    /// `ready <address> <endpoint>`, once, before any view line (the first view comes
+    /// inside `join`).
+    func announce() {
+        guard !announced, let me = myEndpID, let address = udpTransport?.localAddress else { return }
+        announced = true
+        line("ready \(address) \(me)")
+    }
+
     override func grpMembAcceptedViewCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
+        announce()
         let addresses = viewData.members.map(PrintingMember.address).joined(separator: ",")
         line("view \(viewData.viewID.ltime) \(viewData.nmembers) \(addresses) \(viewData.members.map(\.description).joined(separator: ","))")
     }
@@ -67,10 +78,7 @@ extension Member {
         runtime.installTerminationHandler()
         let m = PrintingMember(ops, size: size)
         try m.join()
-        guard let me = m.myEndpID, let address = m.udpTransport?.localAddress else {
-            throw MaestroError("the member has no endpoint after join")
-        }
-        line("ready \(address) \(me)")
+        m.announce()
         var timers: [LoopTimer] = []
         if castRate > 0 {
             timers.append(runtime.reactor.every(.seconds(1 / castRate), label: "casts") { m.castOne() })
