@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "ToolSupport",
             dependencies: [
-                "Ensemble",
+                "Ensemble", "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -101,7 +101,7 @@ let package = Package(
         // Feeds arbitrary bytes to every decoder: the libFuzzer target and the corpus tests.
         .target(name: "FuzzHarness", dependencies: ["Ensemble", "Maestro"], path: "Tools/FuzzHarness"),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Ensemble"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Ensemble", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble", "Reactor", "FuzzHarness"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.

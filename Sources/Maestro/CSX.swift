@@ -48,6 +48,8 @@ open class CSX: ClientServer {
     private var streams: [OutboundStream] = []
     private var accumulated: Message?
     private var pumpScheduled = false
+    /// Names the stream pump in slow-callback reports (set at the first pump).
+    private var pumpLabel = ""
 
     public override init(_ options: MaestroOptions, runtime: Runtime = .current) {
         super.init(options, runtime: runtime)
@@ -215,8 +217,9 @@ open class CSX: ClientServer {
     private func schedulePump() {
         guard !pumpScheduled else { return }
         pumpScheduled = true
+        if pumpLabel.isEmpty { pumpLabel = "state transfer stream of \(label)" }
         // A strong capture until the timer fires (a weak one would slow every retain of self).
-        runtime.reactor.after(.zero) { [self] in
+        runtime.reactor.after(.zero, label: pumpLabel) { [self] in
             self.pumpScheduled = false
             self.pumpStreams()
         }

@@ -52,8 +52,20 @@ open class GroupMember: GroupApplication {
     /// The member's status dump: view and every counter, drops by reason included.
     public var status: String {
         guard let endpoint else { return "\(options.groupName): not joined" }
-        return endpoint.status + "\nmaestro: malformed=\(malformedMessages) skipped_views=\(skippedViews) held_incoming=\(heldIncoming.count) pending_sends=\(outgoing.count)"
+        var lines = [endpoint.status]
+        if let s = transport?.udpSocket {
+            lines.append("socket \(s.localAddress): sent \(s.datagramsSent) datagrams (\(s.sendsQueued) waited for the buffer), received \(s.datagramsReceived), truncated \(s.truncatedDrops), receive errors \(s.receiveErrors); send failures: \(s.sendFailureSummary)")
+        }
+        lines.append("maestro: malformed=\(malformedMessages) skipped_views=\(skippedViews) held_incoming=\(heldIncoming.count) pending_sends=\(outgoing.count)")
+        return lines.joined(separator: "\n")
     }
+
+    /// The member's UDP transport (nil before join and after exit).
+    public var udpTransport: UDPTransport? { transport }
+
+    /// "member <endpoint> of group <name>" (from join): names the member in logs and in
+    /// slow-callback reports.
+    public private(set) var label = ""
 
     /// My endpoint id (nil until joined).
     public var myEndpID: EndpID? { endpoint?.id }
@@ -70,27 +82,47 @@ open class GroupMember: GroupApplication {
     open func join() throws {
         guard memberState == .bogus else { throw MaestroError("join: this member has already joined") }
         try options.validate()
+        let gossip = options.gossip.isEmpty ? [try runtime.rendezvous()] : options.gossip
+        let local: (bind: Address, advertise: UInt32)
+        do {
+            local = try LocalAddress.forMember(bind: options.bind, port: options.port, rendezvous: gossip)
+        } catch {
+            throw MaestroError("join: cannot choose the member's address: \(error). Check the rendezvous address (gossip), or set bind to the local address to use")
+        }
         let t: UDPTransport
         do {
-            t = try UDPTransport(reactor: runtime.reactor, bind: options.bind, maxDatagram: 65536, batch: 16)
+            t = try UDPTransport(reactor: runtime.reactor, bind: local.bind, advertise: local.advertise, maxDatagram: 65536, batch: 16)
         } catch {
-            throw MaestroError("join: cannot open the member's UDP socket on \(options.bind): \(error)")
+            throw MaestroError("join: cannot open the member's UDP socket on \(local.bind): \(error)")
         }
         t.dropIncoming = { [unowned runtime] a in runtime.dropIncoming?(a) ?? false }
         t.dropOutgoing = { [unowned runtime] a in runtime.dropOutgoing?(a) ?? false }
         var params = try Parameters(parsing: options.params)
         if params["heartbeat_rate"] == nil { params["heartbeat_rate"] = .time(.milliseconds(Int64(options.heartbeatRate))) }
-        let gossip = options.gossip.isEmpty ? [try runtime.rendezvous()] : options.gossip
         let e = try GroupEndpoint(id: .fresh(at: t.localAddress, counter: runtime.nextEndpointCounter()),
                                   group: GroupID(options.groupName), transport: t, protocolStack: options.protocolStack,
                                   params: params, application: self, gossip: gossip,
                                   key: try options.key.map { k throws(KeyError) in
                                       try GroupKey(secret: k, protection: options.encrypt ? .encryption : .mac)
                                   }, logger: logger)
+        label = "member \(e.id) of group \(options.groupName)"
+        t.label = label
         transport = t
         endpoint = e
         memberState = .joining
+        lowerSlowCallbackThreshold(params)
+        runtime.register(self)
         do { try e.join() } catch { throw MaestroError("join: \(error)") }
+    }
+
+    /// With failure detection faster than the defaults (`suspect_sweep` or `suspect_max_idle`
+    /// set), slow callbacks are reported from a quarter of the suspicion time.
+    private func lowerSlowCallbackThreshold(_ params: Parameters) {
+        guard params["suspect_sweep"] != nil || params["suspect_max_idle"] != nil,
+              let sweep = try? params.time("suspect_sweep", default: .seconds(1)),
+              let idle = try? params.int("suspect_max_idle", default: 15), idle > 0 else { return }
+        let suspicion = sweep * Int64(idle)
+        runtime.reactor.lowerSlowCallbackThreshold(to: Time(nanoseconds: suspicion.nanoseconds / 4))
     }
 
     /// Leaves the group; `grpMembExitCallback` follows (asynchronously).
@@ -358,9 +390,14 @@ open class GroupMember: GroupApplication {
         memberState = .bogus
         endpointDropsBefore = dropCounts
         endpointDropsBefore.maestroMalformed = 0
+        // Exit comes from inside the endpoint (a datagram or a timer of its own): keep it and
+        // its transport alive until the loop comes round, so nothing on the stack is freed.
+        let retired = (endpoint, transport)
+        runtime.reactor.after(.zero, label: "release of an exited member") { withExtendedLifetime(retired) {} }
         endpoint = nil
         transport?.close()
         transport = nil
+        runtime.unregister(self)
         ensembleView = nil
         pendingView = nil
         blocked = false

@@ -31,8 +31,14 @@ public struct MaestroOptions: Sendable {
     public var xferType = XferType.noXfer
     /// Gossip rendezvous addresses. Empty: the runtime's embedded rendezvous.
     public var gossip: [Address] = []
-    /// Address to bind the member's UDP socket to (port 0: any free port).
-    public var bind = Address.loopback(port: 0)
+    /// Address to bind the member's UDP socket to (port 0: any free port). Nil (the default):
+    /// the local address that routes to the rendezvous (`gossip`), or 127.0.0.1 when the
+    /// rendezvous is on this host or embedded, with `port`. 0.0.0.0 binds every interface and
+    /// advertises the address that routes to the rendezvous (the address the others use: the
+    /// endpoint id and the view carry it).
+    public var bind: Address?
+    /// The UDP port when `bind` is nil (0: any free port).
+    public var port: UInt16 = 0
     /// Largest chunk of a streamed state (`sendState(to:xferID:chunks:)`).
     public var stateChunkBytes = 64 << 10
     /// Resource limit: the most state bytes the default chunk handler collects before calling

@@ -1,5 +1,6 @@
 import Ensemble
 import Foundation
+import Logging
 import Reactor
 
 /// The single-threaded Maestro runtime: one libev loop that runs every member created on this
@@ -9,11 +10,29 @@ import Reactor
 /// Members use the runtime of the thread that creates them (made on first use). Production
 /// code creates its members and calls `start()`, which never returns; tests use `run(for:)`
 /// and `run(until:timeout:)`.
+///
+/// Under `start()`, SIGTERM and SIGINT make every joined member leave; the process exits
+/// (status 0) once they all have exited, or after `exitTimeout` (Termination.swift).
 public final class Runtime {
     public let reactor: Reactor
     private var embedded: GossipServer?
     private var nextCounter: UInt16 = 0
-    private var signals: [SignalWatcher] = []
+    var signals: [SignalWatcher] = []
+    /// Joined members (weakly held).
+    let registry = MemberRegistry()
+    /// Set once a termination (SIGTERM, SIGINT, `terminate`) is under way.
+    var terminating = false
+    let logger = Logger(label: "maestro.runtime")
+
+    /// The longest a termination waits for the members to exit after they were told to leave.
+    public var exitTimeout = Time.seconds(2)
+    /// Replaces the default reaction to SIGTERM and SIGINT (every member leaves, then the
+    /// process exits): called with the signal number on the loop thread. The handler may do
+    /// its own work and then call `terminate()` (or `leaveAll(within:then:)`) itself.
+    public var onTermination: ((Int32) -> Void)?
+    /// Whether `start()` installs the SIGTERM/SIGINT handler. Turn it off to watch the signals
+    /// yourself (`SignalWatcher`s on `reactor`): two watchers of one signal would both run.
+    public var handlesTerminationSignals = true
 
     /// Fault injection for soak tests, applied to every member socket of this runtime:
     /// datagrams from (incoming) or to (outgoing) an address for which these return true are
@@ -59,11 +78,18 @@ public final class Runtime {
         return nextCounter
     }
 
-    /// Runs the loop forever (SIGINT and SIGTERM end the process cleanly).
+    /// Runs the loop forever. SIGINT and SIGTERM make every member leave, then the process
+    /// exits with status 0 (see `handlesTerminationSignals`, `onTermination`).
     public func start() -> Never {
-        signals = reactor.stopOnTerminationSignals()
+        if handlesTerminationSignals { installTerminationHandler() }
         reactor.start()
     }
+
+    /// The members that have joined and not exited yet.
+    public var joinedMembers: [GroupMember] { registry.members }
+
+    func register(_ member: GroupMember) { registry.add(member) }
+    func unregister(_ member: GroupMember) { registry.remove(member) }
 
     public func run(for duration: Time) { reactor.run(for: duration) }
 

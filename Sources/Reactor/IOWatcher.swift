@@ -1,9 +1,12 @@
 import CLibev
 
 private func ioReady(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_io>?, _ revents: Int32) {
-    guard let w, let ctx = w.pointee.data else { return }
+    guard let raw = w, let ctx = raw.pointee.data else { return }
     let events = IOWatcher.Events(rawValue: revents & Int32(EV_READ | EV_WRITE))
-    Unmanaged<IOWatcher>.fromOpaque(ctx)._withUnsafeGuaranteedRef { $0.handler(events) }
+    // A strong reference (one retain per wake-up): the handler may drop the last other one.
+    let w = Unmanaged<IOWatcher>.fromOpaque(ctx).takeUnretainedValue()
+    w.handler(events)
+    w.reactor.measured(w.kind, w.label)
 }
 
 /// Calls its handler whenever a file descriptor is readable and/or writable.
@@ -16,12 +19,17 @@ public final class IOWatcher {
     }
 
     private let watcher: UnsafeMutablePointer<ev_io>
-    private unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
+    fileprivate unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
     fileprivate let handler: (Events) -> Void
+    /// Names the watcher in slow-callback reports.
+    public var label: String
+    /// How slow-callback reports describe this watcher's callback.
+    public var kind = CallbackKind.io
 
-    public init(_ reactor: Reactor, fd: Int32, events: Events, _ handler: @escaping (Events) -> Void) {
+    public init(_ reactor: Reactor, fd: Int32, events: Events, label: String = "", _ handler: @escaping (Events) -> Void) {
         self.reactor = reactor
         self.handler = handler
+        self.label = label.isEmpty ? "fd \(fd)" : label
         watcher = .allocate(capacity: 1)
         watcher.initialize(to: ev_io())
         evs_io_init(watcher, ioReady, fd, events.rawValue, Unmanaged.passUnretained(self).toOpaque())

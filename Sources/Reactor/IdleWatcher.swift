@@ -1,20 +1,26 @@
 import CLibev
 
 private func prepareFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_prepare>?, _ revents: Int32) {
-    guard let w, let ctx = w.pointee.data else { return }
-    Unmanaged<IdleWatcher>.fromOpaque(ctx)._withUnsafeGuaranteedRef { $0.fired() }
+    guard let raw = w, let ctx = raw.pointee.data else { return }
+    // A strong reference (one retain per loop turn): the handler may drop the last other one.
+    let w = Unmanaged<IdleWatcher>.fromOpaque(ctx).takeUnretainedValue()
+    w.fired()
+    w.reactor.measured(.idleFlush, w.label)
 }
 
 /// Calls its handler once, just before the loop next waits for events (libev's `ev_prepare`),
 /// each time it is armed: the place to flush output batched during one loop turn.
 public final class IdleWatcher {
     private let watcher: UnsafeMutablePointer<ev_prepare>
-    private unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
+    fileprivate unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
     private let handler: () -> Void
+    /// Names the watcher in slow-callback reports.
+    public var label: String
 
-    public init(_ reactor: Reactor, _ handler: @escaping () -> Void) {
+    public init(_ reactor: Reactor, label: String = "", _ handler: @escaping () -> Void) {
         self.reactor = reactor
         self.handler = handler
+        self.label = label
         watcher = .allocate(capacity: 1)
         watcher.initialize(to: ev_prepare())
         evs_prepare_init(watcher, prepareFired, Unmanaged.passUnretained(self).toOpaque())

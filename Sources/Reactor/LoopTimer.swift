@@ -6,6 +6,7 @@ private func timerFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_tim
     // A strong reference: a one-shot timer may release its self-retain inside `fired()`.
     let timer = Unmanaged<LoopTimer>.fromOpaque(ctx).takeUnretainedValue()
     timer.fired()
+    timer.reactor.measured(.timer, timer.label)
 }
 
 /// A one-shot or repeating timer on a reactor.
@@ -15,13 +16,16 @@ private func timerFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_tim
 /// The handler runs on the loop thread. Rescheduling from inside the handler is allowed.
 public final class LoopTimer {
     private let watcher: UnsafeMutablePointer<ev_timer>
-    private unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
+    fileprivate unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
     private let handler: () -> Void
     private var selfRetained = false
+    /// Names the timer in slow-callback reports (whose it is, what it does).
+    public var label: String
 
-    public init(_ reactor: Reactor, _ handler: @escaping () -> Void) {
+    public init(_ reactor: Reactor, label: String = "", _ handler: @escaping () -> Void) {
         self.reactor = reactor
         self.handler = handler
+        self.label = label
         watcher = .allocate(capacity: 1)
         watcher.initialize(to: ev_timer())
         evs_timer_init(watcher, timerFired, 0, 0, Unmanaged.passUnretained(self).toOpaque())
@@ -77,16 +81,16 @@ public final class LoopTimer {
 extension Reactor {
     /// Runs `handler` once, `delay` from now. Keep the result to cancel it.
     @discardableResult
-    public func after(_ delay: Time, _ handler: @escaping () -> Void) -> LoopTimer {
-        let t = LoopTimer(self, handler)
+    public func after(_ delay: Time, label: String = "", _ handler: @escaping () -> Void) -> LoopTimer {
+        let t = LoopTimer(self, label: label, handler)
         t.schedule(after: delay)
         return t
     }
 
     /// Runs `handler` every `interval`, the first time `interval` from now.
     @discardableResult
-    public func every(_ interval: Time, _ handler: @escaping () -> Void) -> LoopTimer {
-        let t = LoopTimer(self, handler)
+    public func every(_ interval: Time, label: String = "", _ handler: @escaping () -> Void) -> LoopTimer {
+        let t = LoopTimer(self, label: label, handler)
         t.schedule(after: interval, every: interval)
         return t
     }

@@ -1,5 +1,6 @@
 import CLibev
 import Ensemble
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,6 +19,19 @@ public final class Reactor {
     /// Exit status used by `start()` when the loop is stopped.
     public var exitStatus: Int32 = 0
 
+    // The slow-callback watch (SlowCallbacks.swift): when the current batch of callbacks
+    // started or the last one ended, and the threshold, in monotonic nanoseconds.
+    var dispatchMark: Int64 = 0
+    var slowThresholdNanos: Int64 = Reactor.defaultSlowCallbackThreshold.nanoseconds
+    /// Called for each callback that held the loop longer than `slowCallbackThreshold`
+    /// (default: a warning in the log).
+    public var onSlowCallback: ((SlowCallback) -> Void)?
+    /// Callbacks that held the loop longer than `slowCallbackThreshold`.
+    public internal(set) var slowCallbacks: UInt64 = 0
+    /// The longest callback seen over the threshold.
+    public internal(set) var longestSlowCallback: SlowCallback?
+    let logger = Logger(label: "reactor")
+
     /// Creates a new loop (never libev's default loop, so several reactors can live on
     /// several threads, as parallel tests do).
     public init() {
@@ -27,6 +41,10 @@ public final class Reactor {
         self.loop = loop
         ev_now_update(loop)
         epoch = ev_now(loop)
+        dispatchMark = monotonicNanoseconds()
+        // Every batch of callbacks goes through `invokePending`, which marks its start.
+        ev_set_userdata(loop, Unmanaged.passUnretained(self).toOpaque())
+        ev_set_invoke_pending_cb(loop, invokePending)
     }
 
     deinit { ev_loop_destroy(loop) }

@@ -4,20 +4,24 @@ import Glibc
 #endif
 
 private func signalFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_signal>?, _ revents: Int32) {
-    guard let w, let ctx = w.pointee.data else { return }
-    Unmanaged<SignalWatcher>.fromOpaque(ctx).takeUnretainedValue().handler()
+    guard let raw = w, let ctx = raw.pointee.data else { return }
+    let w = Unmanaged<SignalWatcher>.fromOpaque(ctx).takeUnretainedValue()
+    w.handler()
+    w.reactor.measured(.signal, "signal \(w.signal)")
 }
 
 /// Runs a handler on the loop thread when a Unix signal arrives (libev turns the signal
 /// into a loop event, so the handler may do anything a callback may do).
 public final class SignalWatcher {
     private let watcher: UnsafeMutablePointer<ev_signal>
-    private unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
+    fileprivate unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
     fileprivate let handler: () -> Void
+    public let signal: Int32
 
     public init(_ reactor: Reactor, signal: Int32, _ handler: @escaping () -> Void) {
         self.reactor = reactor
         self.handler = handler
+        self.signal = signal
         watcher = .allocate(capacity: 1)
         watcher.initialize(to: ev_signal())
         // A process started with the signal ignored or blocked (inherited across exec, as some
@@ -42,13 +46,19 @@ public final class SignalWatcher {
 
 extension Reactor {
     /// Stops the loop on SIGINT and SIGTERM (after running `handler`, if given), so a tool
-    /// can print its summary and exit cleanly. Keep the returned watchers alive.
+    /// can print its summary and exit cleanly. Keep the returned watchers alive for as long as
+    /// the loop runs (`withExtendedLifetime`: an optimized build may release a value after its
+    /// last use, and `_ = watchers` is no use).
     public func stopOnTerminationSignals(_ handler: (() -> Void)? = nil) -> [SignalWatcher] {
-        [SIGINT, SIGTERM].map { sig in
-            SignalWatcher(self, signal: sig) { [unowned self] in
-                handler?()
-                self.stop()
-            }
+        onTerminationSignals { [unowned self] _ in
+            handler?()
+            self.stop()
         }
+    }
+
+    /// Runs `handler` with the signal number on SIGINT and SIGTERM. Keep the returned
+    /// watchers alive (see `stopOnTerminationSignals`).
+    public func onTerminationSignals(_ handler: @escaping (Int32) -> Void) -> [SignalWatcher] {
+        [SIGINT, SIGTERM].map { sig in SignalWatcher(self, signal: sig) { handler(sig) } }
     }
 }

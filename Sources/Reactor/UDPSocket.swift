@@ -8,8 +8,11 @@ import Glibc
 
 private func socketReadable(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_io>?, _ revents: Int32) {
     guard let w, let ctx = w.pointee.data else { return }
-    // No retain/release per wake-up: the socket stops its watcher before it goes away.
-    Unmanaged<UDPSocket>.fromOpaque(ctx)._withUnsafeGuaranteedRef { $0.drain() }
+    // One retain per wake-up (not per datagram): a datagram's handler may close the socket
+    // and drop the last other reference to it (a member that exits).
+    let socket = Unmanaged<UDPSocket>.fromOpaque(ctx).takeUnretainedValue()
+    socket.drain()
+    socket.reactor.measured(.datagramReceive, socket.label)
 }
 
 /// Why a socket could not be opened.
@@ -32,13 +35,16 @@ public struct SocketError: Error, CustomStringConvertible {
 /// buffer is full, datagrams wait in order in a queue (up to `sendQueueLimit` bytes, beyond
 /// which they are dropped and counted) and leave as soon as the socket is writable again, so
 /// a burst larger than the kernel buffer is delayed, not lost.
+///
+/// A send that fails is counted by reason (`sendFailuresByReason`) and logged once per
+/// destination and reason, at warning level, with the system's error text.
 public final class UDPSocket {
     public let fd: Int32
     public let localAddress: Address
     /// Largest datagram received intact; longer ones are dropped and counted as truncated.
     public let maxDatagram: Int
 
-    private unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
+    fileprivate unowned(unsafe) let reactor: Reactor  // a reactor outlives its watchers
     private let watcher: UnsafeMutablePointer<ev_io>
     private let batch: OpaquePointer
     private let slots: UnsafeMutablePointer<cnet_slot>
@@ -58,6 +64,13 @@ public final class UDPSocket {
     public private(set) var datagramsReceived: UInt64 = 0
     public private(set) var datagramsSent: UInt64 = 0
     public private(set) var sendFailures: UInt64 = 0
+    /// Send failures by reason: an errno, or `UDPSocket.queueOverflow`.
+    public private(set) var sendFailuresByReason: [Int32: UInt64] = [:]
+    /// (destination, reason) pairs already logged: each is logged once.
+    private var loggedFailures: Set<LoggedFailure> = []
+    /// Names the socket in logs and slow-callback reports (whose it is).
+    public var label: String
+    public var logger = Logger(label: "reactor.udp")
     public private(set) var truncatedDrops: UInt64 = 0
     public private(set) var receiveErrors: UInt64 = 0
 
@@ -120,6 +133,7 @@ public final class UDPSocket {
         self.slots = cnet_batch_slots(batch)
         self.batchSize = cnet_batch_capacity(batch)
         self.onDatagram = onDatagram
+        label = "UDP \(self.localAddress)"
         watcher = .allocate(capacity: 1)
         watcher.initialize(to: ev_io())
         evs_io_init(watcher, socketReadable, fd, Int32(EV_READ), Unmanaged.passUnretained(self).toOpaque())
@@ -156,19 +170,21 @@ public final class UDPSocket {
                 return true
             }
             guard r == -EAGAIN || r == -EWOULDBLOCK || r == -ENOBUFS else {
-                sendFailures &+= 1
+                failed(-r, to: destination)
                 return false
             }
         }
         guard queuedBytes + datagram.count <= sendQueueLimit else {
-            sendFailures &+= 1
+            failed(UDPSocket.queueOverflow, to: destination)
             return false
         }
         queue.append((Array(datagram), destination))
         queuedBytes += datagram.count
         sendsQueued &+= 1
         if writeWatcher == nil {
-            writeWatcher = IOWatcher(reactor, fd: fd, events: .write) { [unowned self] _ in self.flushQueue() }
+            let w = IOWatcher(reactor, fd: fd, events: .write, label: label) { [unowned self] _ in self.flushQueue() }
+            w.kind = .socketWritable
+            writeWatcher = w
         }
         if writeWatcher?.isActive == false { writeWatcher?.start() }
         return true
@@ -180,7 +196,7 @@ public final class UDPSocket {
             let (bytes, to) = queue[queueHead]
             let r = bytes.withUnsafeBytes { cnet_sendto(fd, $0.baseAddress, $0.count, to.ip, to.port) }
             if r == -EAGAIN || r == -EWOULDBLOCK || r == -ENOBUFS { return }
-            if r == 0 { datagramsSent &+= 1 } else { sendFailures &+= 1 }
+            if r == 0 { datagramsSent &+= 1 } else { failed(-r, to: to) }
             queuedBytes -= bytes.count
             queueHead += 1
         }
@@ -220,4 +236,56 @@ public final class UDPSocket {
             if got < batchSize { return }
         }
     }
+}
+
+// MARK: Send failures
+
+extension UDPSocket {
+    /// The reason code of a datagram dropped because the send queue was over its limit.
+    public static let queueOverflow: Int32 = -1
+
+    /// What a reason code means ("Invalid argument (errno 22)", "send queue full").
+    public static func describe(reason: Int32) -> String {
+        reason == queueOverflow ? "send queue full" : "\(String(cString: strerror(reason))) (errno \(reason))"
+    }
+
+    /// The failures by reason on one line ("none" if there were none).
+    public var sendFailureSummary: String {
+        guard !sendFailuresByReason.isEmpty else { return "none" }
+        return sendFailuresByReason.sorted { $0.key < $1.key }
+            .map { "\(UDPSocket.describe(reason: $0.key)) \($0.value)" }.joined(separator: ", ")
+    }
+
+    /// Counts a failed send and logs the first of each (destination, reason).
+    @inline(never)
+    fileprivate func failed(_ reason: Int32, to destination: Address) {
+        sendFailures &+= 1
+        sendFailuresByReason[reason, default: 0] &+= 1
+        let key = LoggedFailure(destination: destination, reason: reason)
+        guard !loggedFailures.contains(key) else { return }
+        if loggedFailures.count >= UDPSocket.loggedFailureLimit {
+            if loggedFailures.count == UDPSocket.loggedFailureLimit {
+                loggedFailures.insert(LoggedFailure(destination: Address(ip: 0, port: 0), reason: 0))
+                logger.warning("\(label): send failures to more than \(UDPSocket.loggedFailureLimit) destinations; further ones are only counted (see the status dump)")
+            }
+            return
+        }
+        loggedFailures.insert(key)
+        var hint = ""
+        if reason == EINVAL && localAddress.ip >> 24 == 127 && destination.ip >> 24 != 127 {
+            hint = ": this socket is bound to \(Address.ipString(localAddress.ip)), which cannot reach another host; bind an address that routes there (MaestroOptions.bind, --bind) or leave the default (the address that routes to the rendezvous)"
+        } else if reason == ENETUNREACH || reason == EHOSTUNREACH {
+            hint = ": no route to that host from here (is the network interface down?)"
+        } else if reason == UDPSocket.queueOverflow {
+            hint = ": more than \(sendQueueLimit) bytes were waiting for the socket"
+        }
+        logger.warning("\(label): cannot send to \(destination): \(UDPSocket.describe(reason: reason))\(hint). Later failures of this kind to this destination are counted in the status dump, not logged.")
+    }
+
+    static let loggedFailureLimit = 1024
+}
+
+struct LoggedFailure: Hashable {
+    var destination: Address
+    var reason: Int32
 }

@@ -1,6 +1,10 @@
 import Ensemble
+import Logging
 
 /// The `Transport` of the protocol stack over a real UDP socket on a reactor.
+///
+/// `localAddress` is the address the others reach this member at: the bound address, or,
+/// for a socket bound to every interface (0.0.0.0), the advertised one. It is never 0.0.0.0.
 public final class UDPTransport: Transport {
     private let reactor: Reactor
     private var socket: UDPSocket?
@@ -19,17 +23,28 @@ public final class UDPTransport: Transport {
     public var sendTap: ((UnsafeRawBufferPointer, Address) -> Void)?
     /// Datagrams dropped by the fault hooks.
     public private(set) var injectedDrops: UInt64 = 0
+    /// Names the transport's socket, timer and idle watcher in logs and slow-callback reports
+    /// (for a member: its endpoint and group).
+    public var label: String {
+        didSet { applyLabel() }
+    }
 
     /// Opens a UDP socket bound to `address` (port 0: ephemeral).
-    public init(reactor: Reactor, bind address: Address = .loopback(port: 0),
-                maxDatagram: Int = 65536, batch: Int = 16) throws(SocketError) {
+    /// - Parameter advertise: the IP the others reach this socket at, when it differs from
+    ///   the bound one (a socket bound to 0.0.0.0). Without it, a socket bound to 0.0.0.0
+    ///   advertises the address of the default route (127.0.0.1 if there is none).
+    public init(reactor: Reactor, bind address: Address = .loopback(port: 0), advertise: UInt32? = nil,
+                maxDatagram: Int = 65536, batch: Int = 16, label: String = "") throws(SocketError) {
         self.reactor = reactor
         var deliver: ((UnsafeRawBufferPointer, Address) -> Void)?
         let socket = try UDPSocket(reactor: reactor, bind: address, maxDatagram: maxDatagram, batch: batch) { bytes, from in
             deliver?(bytes, from)
         }
         self.socket = socket
-        localAddress = socket.localAddress
+        let bound = socket.localAddress
+        let ip = advertise ?? (bound.ip == 0 ? LocalAddress.defaultRouteSource() : bound.ip)
+        localAddress = Address(ip: ip, port: bound.port)
+        self.label = label
         deliver = { [unowned self] bytes, from in
             if let drop = self.dropIncoming, drop(from) {
                 self.injectedDrops &+= 1
@@ -43,7 +58,18 @@ public final class UDPTransport: Transport {
         idleWatcher = IdleWatcher(reactor) { [unowned self] in
             self.delegate?.transportWillIdle(self)
         }
+        applyLabel()
     }
+
+    private func applyLabel() {
+        let owner = label.isEmpty ? "UDP \(localAddress)" : label
+        socket?.label = owner
+        wakeTimer?.label = "protocol timers of \(owner)"
+        idleWatcher?.label = owner
+    }
+
+    /// The socket's send failures by reason, on one line ("none" if there were none).
+    public var sendFailureSummary: String { socket?.sendFailureSummary ?? "none" }
 
     deinit { close() }
 

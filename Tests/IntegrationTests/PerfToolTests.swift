@@ -26,7 +26,7 @@ import ToolSupport
         #expect(p.process.terminationStatus == 0, "suite output: \(lines)")
         let data = try Data(contentsOf: out)
         let results = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
-        #expect(Set(results.compactMap { $0["benchmark"] as? String }) == ["throughput", "latency", "rpc", "failover", "xfer"])
+        #expect(Set(results.compactMap { $0["benchmark"] as? String }) == ["throughput", "latency", "rpc", "failover", "leave", "restart", "xfer"])
         let throughput = results.filter { $0["benchmark"] as? String == "throughput" }
         #expect(throughput.allSatisfy { ($0["lost"] as? Int) == 0 && ($0["out_of_order"] as? Int) == 0 })
         for key in ["msgs_per_sec", "mb_per_sec"] { #expect(throughput.allSatisfy { $0[key] != nil }) }
@@ -42,5 +42,17 @@ import ToolSupport
         _ = try json(["merge", "--size", "2", "--rounds", "1", "--params", "top_sweep=0.2:time", "--partition-seconds", "0.5", "--jitter", "0.2"])
         let memory = try json(["memory", "--members", "4"])
         #expect(memory["bytes_per_member"] != nil)
+    }
+
+    static let fast = "suspect_sweep=0.1:time;suspect_max_idle=5:int;merge_timeout=2:time;top_sweep=0.5:time"
+
+    /// Figures, not assertions on them: the fields exist.
+    @Test func leaveAndRestartReportTheirTimes() throws {
+        let leave = try json(["leave", "--members", "3", "--params", Self.fast])
+        for key in ["seconds", "members", "rounds", "leaver_exit_seconds"] { #expect(leave[key] != nil, "leave: no \(key)") }
+        #expect((leave["members"] as? Int) == 3)
+        #expect((leave["leaver_exit_status"] as? Int) == 0, "the leaver did not exit with status 0 on SIGTERM")
+        let restart = try json(["restart", "--members", "3", "--params", Self.fast])
+        for key in ["seconds", "members", "rounds"] { #expect(restart[key] != nil, "restart: no \(key)") }
     }
 }

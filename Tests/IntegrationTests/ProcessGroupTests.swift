@@ -8,10 +8,10 @@ import ToolSupport
 @Suite(.serialized) struct ProcessGroupTests {
     static let fast = "suspect_sweep=0.1:time;suspect_max_idle=5:int;top_sweep=0.5:time"
 
-    /// "view <ltime> <n> <addr>,<addr>,..." -> the member addresses.
+    /// "view <ltime> <n> <addr>,<addr>,... <endpoint>,..." -> the member addresses.
     static func members(_ line: String) -> Set<String>? {
         let parts = line.split(separator: " ")
-        guard parts.count == 4, parts[0] == "view" else { return nil }
+        guard parts.count >= 4, parts[0] == "view" else { return nil }
         return Set(parts[3].split(separator: ",").map(String.init))
     }
 

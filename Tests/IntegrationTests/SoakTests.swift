@@ -31,4 +31,30 @@ import ToolSupport
         #expect((Int(counts.first ?? "") ?? 0) >= 20, "fewer checks than expected:\n\(output)")
         #expect(soak.process.terminationReason == .exit && soak.process.terminationStatus == 0, "exit status \(soak.process.terminationStatus):\n\(output)")
     }
+
+    /// The leave check times every leave (to its exclusion by every survivor) against
+    /// --leave-bound: with a bound no leave can meet, it fails and says by how much.
+    @Test func leaveCheckTimesEveryLeaveAgainstTheBound() throws {
+        let soak = try ChildProcess("maestro-soak", [
+            "--processes", "3", "--seconds", "16", "--leave-every", "3", "--seed", "3", "--leave-bound", "0.001", "--json",
+        ])
+        var lines: [String] = []
+        let deadline = Date().addingTimeInterval(60)
+        while soak.isRunning && Date() < deadline {
+            lines += soak.takeLines()
+            usleep(50_000)
+        }
+        if soak.isRunning { soak.kill(SIGTERM) }
+        soak.process.waitUntilExit()
+        lines += soak.takeLines()
+        let output = lines.joined(separator: "\n")
+        let failed = lines.filter { $0.hasPrefix("  FAIL ") }
+        #expect(failed.count == 1 && failed[0].hasPrefix("  FAIL leave bound (worst "), "expected only the leave bound to fail:\n\(output)")
+        #expect(failed.first?.hasSuffix("bound 0.001 s)") == true)
+        let json = try #require(lines.last { $0.hasPrefix("{") }, "no JSON line:\n\(output)")
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(((o["leaves_timed"] as? Int) ?? 0) >= 1, "no leave was timed:\n\(output)")
+        #expect(((o["leave_s_max"] as? Double) ?? 0) > 0.001)
+        #expect(soak.process.terminationStatus == 1)
+    }
 }

@@ -154,6 +154,15 @@ public final class ChildProcess {
         return new
     }
 
+    /// The same, with the time each line was read (callers polling several children at a
+    /// short period get each line's time within that period).
+    public func takeLinesWithTimes() -> [(line: String, at: Date)] {
+        pollLines()
+        let new = (consumed ..< lines.count).map { (lines[$0], lineTimes[$0]) }
+        consumed = lines.count
+        return new
+    }
+
     private func readAvailable() {
         var buf = [UInt8](repeating: 0, count: 4096)
         let n = read(output.fileHandleForReading.fileDescriptor, &buf, buf.count)

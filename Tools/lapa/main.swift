@@ -17,6 +17,11 @@ struct Lapa: ParsableCommand {
             (Ctrl-C ends it). Every joining server pulls the state of the oldest server and \
             prints "(Asynchronous) Xfer Successful, got state: N"; the coordinator prints one \
             line per view: "view <ltime>: <n> members, <s> servers, <x> xfer-servers, <c> clients".
+
+            SIGTERM or SIGINT makes every server of the process leave the group; the process \
+            exits (status 0) once they all have left, or after 2 s. Members bind the address that \
+            routes to the rendezvous (127.0.0.1 for the embedded one or one on this host); \
+            --bind chooses another.
             """)
 
     @Option(help: "Servers in this process.")
@@ -25,8 +30,10 @@ struct Lapa: ParsableCommand {
     @Option(help: "Use an external rendezvous (HOST:PORT), so several lapa processes form one group.")
     var gossip: String?
 
-    @Option(help: "UDP port of the first member (the next ones use the following ports; 0: any free port).")
+    @Option(help: "UDP port of the first member (the next ones use the following ports; 0: any free port). Also given as --bind IP:PORT.")
     var port: UInt16 = 0
+
+    @OptionGroup var bind: BindOptions
 
     @Option(help: "Heartbeat period in milliseconds (the seed's is 1000).")
     var heartbeatMs = 1000
@@ -55,8 +62,17 @@ struct Lapa: ParsableCommand {
         if let g = gossip, Address(g) == nil { throw ValidationError("--gossip must be HOST:PORT with a dotted-quad host, not '\(g)'") }
         guard heartbeatMs > 0 else { throw ValidationError("--heartbeat-ms must be positive") }
         guard stateBytes >= 0 else { throw ValidationError("--state-bytes cannot be negative") }
+        if let b = bind.address, b.port != 0, port != 0 {
+            throw ValidationError("give the port once: --bind \(bind.bind ?? "") already has one, drop --port (or give --bind without a port)")
+        }
+        if Int(firstPort) + members - 1 > Int(UInt16.max), firstPort != 0 {
+            throw ValidationError("ports \(firstPort) to \(Int(firstPort) + members - 1) do not all exist; choose a lower --port")
+        }
         do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
     }
+
+    /// The first member's port (--port, or the port of --bind IP:PORT; 0: any).
+    var firstPort: UInt16 { port != 0 ? port : bind.address?.port ?? 0 }
 
     func run() throws {
         log.bootstrap()
@@ -73,15 +89,19 @@ struct Lapa: ParsableCommand {
         ops.key = try key.secret()
         ops.encrypt = key.encrypt
 
+        // SIGTERM/SIGINT from now on: every server leaves, then the process exits (status 0).
+        let runtime = Runtime.current
+        runtime.installTerminationHandler()
         let started = Date()
         let watch = CompletionWatch(expected: members, enabled: exitWhenComplete, started: started)
+        let blob = MyServer.makeBlob(stateBytes)  // one copy, shared by every server
         var svr: [MyServer] = []
         for i in 0 ..< members {
             var o = ops
-            if port != 0 { o.bind = .loopback(port: port &+ UInt16(i)) }
-            svr.append(try MyServer(i, o, stateBytes: stateBytes, watch: watch))
+            let p = firstPort == 0 ? 0 : firstPort + UInt16(i)
+            if let b = bind.address { o.bind = Address(ip: b.ip, port: p) } else { o.port = p }
+            svr.append(try MyServer(i, o, blob: blob, watch: watch))
         }
-        let runtime = Runtime.current
         if exitWhenComplete {
             let done = runtime.run(until: { watch.complete }, timeout: .seconds(timeout))
             print(done ? String(format: "complete: %d servers in one view after %.3f s", watch.servers, watch.elapsed)

@@ -57,9 +57,8 @@ struct MaestroGossip: ParsableCommand {
                 fflush(nil)
             }
         }
-        reactor.run()
+        withExtendedLifetime(signals) { reactor.run() }  // (`_ = signals` would not keep them)
         stats?.cancel()
-        _ = signals
         let r = server.relay
         print("stopped: received \(r.received), relayed \(r.relayed), dropped \(r.dropped)")
     }

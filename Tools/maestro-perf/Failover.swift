@@ -52,11 +52,8 @@ struct Failover: ParsableCommand {
         for round in 1 ... rounds {
             progress.update("round \(round)/\(rounds): starting \(members) member processes")
             let g = try ProcessGroup(keyArguments: key.childArguments)
-            for _ in 0 ..< members { try g.start(params: params, extra: load > 0 ? ["--cast-rate", String(load)] : []) }
+            try g.startAndForm(members, params: params, extra: load > 0 ? ["--cast-rate", String(load)] : [])
             let all = Set(g.addresses)
-            for i in 0 ..< members where g.waitForView(i, all, timeout: 60) == nil {
-                throw ChildError("the members never formed one view of \(members)")
-            }
             // Under load, any further view before the kill is a false suspicion.
             progress.update("round \(round)/\(rounds): \(loadSeconds) s of load")
             var falseViews = 0
@@ -65,7 +62,7 @@ struct Failover: ParsableCommand {
                 while let _ = m.waitForLine(timeout: max(0, until.timeIntervalSinceNow), { $0.hasPrefix("view ") }) { falseViews += 1 }
             }
             // The rank order is in the last view line; rank 0 is the coordinator.
-            let order = g.members[0].lines.last(where: { $0.hasPrefix("view ") }).flatMap(ProcessGroup.view) ?? g.addresses
+            let order = g.lastView(0) ?? g.addresses
             let victimAddress = kill == "coordinator" ? order[0] : order[order.count - 1]
             guard let victim = g.addresses.firstIndex(of: victimAddress) else { throw ChildError("cannot find the member to kill") }
             let survivors = all.subtracting([victimAddress])
@@ -135,6 +132,7 @@ struct Formation: ParsableCommand {
                 guard let (l, t) = p.waitForLineWithTime(timeout: 10, { $0.hasPrefix("ready ") }) else { throw ChildError("a member did not start") }
                 g.members.append(p)
                 g.addresses.append(String(l.split(separator: " ")[1]))
+                g.endpoints.append(String(l.split(separator: " ").dropFirst(2).first ?? ""))
                 lastReady = max(lastReady, t)
             }
             let all = Set(g.addresses)

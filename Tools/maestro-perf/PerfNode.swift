@@ -9,7 +9,8 @@ import ToolSupport
 /// control, or at --rate with a timestamp in every message) or receives and checks. Lines on
 /// stdout: `ready <addr>`, `joined`, then `sent <n> <seconds>` (senders) and
 /// `received <n> <first> <last> <out-of-order> <corrupt>` and, in latency mode,
-/// `latency <p50> <p90> <p99> <max> <n>` (microseconds).
+/// `latency <p50> <p90> <p99> <max> <n>` (microseconds). SIGTERM or SIGINT: the member leaves
+/// the group, prints `exit` and the process ends (status 0) once it has left, or after 2 s.
 struct PerfNode: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
@@ -25,6 +26,7 @@ struct PerfNode: ParsableCommand {
     @Option var rate = 0.0
     @Option var params = ""
     @Option var protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+    @OptionGroup var bind: BindOptions
     @OptionGroup var key: KeyOptions
     @OptionGroup var log: LogOptions
 
@@ -32,13 +34,22 @@ struct PerfNode: ParsableCommand {
         log.bootstrap()
         guard let rendezvous = Address(gossip) else { throw ValidationError("--gossip must be HOST:PORT") }
         let reactor = Reactor()
-        let transport = try UDPTransport(reactor: reactor, maxDatagram: 65536, batch: 32)
+        let local = try LocalAddress.forMember(bind: bind.address, rendezvous: [rendezvous])
+        let transport = try UDPTransport(reactor: reactor, bind: local.bind, advertise: local.advertise, maxDatagram: 65536, batch: 32,
+                                         label: "benchmark member of group \(group)")
         let app = NodeApp(size: size, members: members, reactor: reactor)
         let endpoint = try GroupEndpoint(id: .fresh(at: transport.localAddress, counter: 0), group: GroupID(group),
                                          transport: transport, protocolStack: protocolStack,
                                          params: try Parameters(parsing: params), application: app, gossip: [rendezvous],
                                          key: try key.groupKey())
         app.endpoint = endpoint
+        // SIGTERM/SIGINT in any phase: leave the group, then end the process.
+        let leaver = LeaveOnTermination(reactor: reactor, leave: { endpoint.leave() }) {
+            perfLine("exit")
+            Foundation.exit(0)
+        }
+        app.onExit = { leaver.exited() }
+        defer { withExtendedLifetime(leaver) {} }
         perfLine("ready \(transport.localAddress)")
         try endpoint.join()
         guard reactor.run(until: { app.joined }, timeout: .seconds(60)) else {
@@ -57,7 +68,7 @@ struct PerfNode: ParsableCommand {
                 // Spread the rate over 1 ms ticks (or slower ticks for low rates).
                 let tick = max(0.001, 1 / max(rate, 1))
                 let perTick = max(1, Int((rate * tick).rounded()))
-                pacer = reactor.every(.seconds(tick)) { app.castTimed(count: perTick) }
+                pacer = reactor.every(.seconds(tick), label: "paced casts") { app.castTimed(count: perTick) }
             } else {
                 app.pumpFlat()
             }
@@ -120,6 +131,7 @@ final class NodeApp: GroupApplication {
     var firstArrival = 0.0
     var lastArrival = 0.0
     var latencies: [Double] = []
+    var onExit: (() -> Void)?
     private var blocked = false
     private var payload: [UInt8]
     private var next: [UInt64] = []
@@ -130,7 +142,7 @@ final class NodeApp: GroupApplication {
         self.size = size
         self.members = members
         payload = [UInt8](repeating: 0, count: max(size, 24))
-        continuation = LoopTimer(reactor) { [unowned(unsafe) self] in self.pumpFlat() }
+        continuation = LoopTimer(reactor, label: "flat-out casts") { [unowned(unsafe) self] in self.pumpFlat() }
     }
 
     func install(view: ViewState, rank: Rank) {
@@ -195,6 +207,8 @@ final class NodeApp: GroupApplication {
     }
 
     func receiveSend(from origin: Rank, _ payload: Packet) {}
+
+    func exit() { onExit?() }
 
     func writable(peer: Rank?) {
         if peer == nil {

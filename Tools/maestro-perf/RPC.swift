@@ -62,6 +62,12 @@ struct RPC: ParsableCommand {
         let me = try RPCMember(ops, runtime: runtime, replier: false)
         let child = try ChildProcess("maestro-perf", ["rpc", "--serve", rendezvous.description, "--group", ops.groupName, "--params", params]
                                      + key.childArguments)
+        // SIGTERM/SIGINT: the replying process leaves too, then this one's member leaves and it exits.
+        runtime.onTermination = { _ in
+            child.kill(SIGTERM)
+            runtime.terminate()
+        }
+        runtime.installTerminationHandler()
         let progress = Progress()
         progress.update("waiting for the two-member view")
         guard runtime.run(until: { me.peer != nil }, timeout: .seconds(30)) else {

@@ -9,8 +9,9 @@ struct Suite: ParsableCommand {
         abstract: "Run the standard benchmark set and write the results as JSON.",
         discussion: """
             1 sender to 3 members at 100 B and 1 KB, latency at 10k msgs/s, rpc (across CPUs, and both processes on CPU 0), failover with \
-            fast settings, and a 256 MB state transfer. Each runs as `maestro-perf <subcommand> \
-            --json`; the JSON objects go to --out as one array, and a table to stdout.
+            fast settings, leave (SIGTERM) and restart (kill -9, same port) with the default settings \
+            (--quick: the fast ones), and a 256 MB state transfer. Each runs as `maestro-perf \
+            <subcommand> --json`; the JSON objects go to --out as one array, and a table to stdout.
             """)
 
     @Option(help: "Where to write the JSON results.")
@@ -38,6 +39,9 @@ struct Suite: ParsableCommand {
             ("rpc", ["rpc", "--rounds", quick ? "100" : "500"]),
             ("rpc one CPU", ["rpc", "--rounds", quick ? "100" : "500", "--pin-cpu", "0"]),
             ("failover", ["failover", "--members", "4", "--params", Suite.fast, "--rounds", quick ? "1" : "3"]),
+            // The project's defaults: how long a clean leave and a restart take out of the box.
+            ("leave", ["leave", "--members", "4", "--rounds", quick ? "1" : "3"] + (quick ? ["--params", Suite.fast] : [])),
+            ("restart", ["restart", "--members", "4", "--rounds", quick ? "1" : "3"] + (quick ? ["--params", Suite.fast] : [])),
             ("xfer 256 MB", ["xfer", "--state-bytes", String(quick ? 16 << 20 : 256 << 20)]),
         ]
         var results: [String] = []
@@ -85,6 +89,8 @@ struct Suite: ParsableCommand {
         case "latency": return String(format: "p50 %.0f us, p99 %.0f us, max %.0f us", n("p50_us"), n("p99_us"), n("max_us"))
         case "rpc": return String(format: "round trip median %.1f us, %.0f round trips/s (C two-process floor %.1f us)", n("round_trip_us_median"), n("round_trips_per_sec"), n("baseline_round_trip_us_median"))
         case "failover": return String(format: "%.3f s to the survivors' view", n("seconds"))
+        case "leave": return String(format: "%.3f s from SIGTERM to the survivors' view (leaver exited after %.3f s)", n("seconds"), n("leaver_exit_seconds"))
+        case "restart": return String(format: "%.3f s from the restart to one view with every process", n("seconds"))
         case "xfer": return String(format: "%.0f MB/s, largest heartbeat gap %.0f ms", n("mb_per_sec"), n("max_heartbeat_gap_ms"))
         default: return json
         }

@@ -83,8 +83,9 @@ struct Throughput: ParsableCommand {
             apps[i].endpoint = e
             try e.join(view: view)
         }
+        // SIGINT/SIGTERM end the run early with a summary (every member is in this process).
         let signals = reactor.stopOnTerminationSignals()
-        _ = signals
+        defer { withExtendedLifetime(signals) {} }  // (`_ = signals` would not keep them)
 
         // Senders refill whenever the loop comes round; `writable` resumes them after `.full`.
         for i in 0 ..< senders { apps[i].sending = true }

@@ -109,7 +109,7 @@ struct UDPFlood: ParsableCommand {
             }
         }
         let signals = reactor.stopOnTerminationSignals()
-        defer { _ = signals }
+        defer { withExtendedLifetime(signals) {} }  // (`_ = signals` would not keep them)
         reactor.updateNow()
         let start = reactor.now
         writer.start()

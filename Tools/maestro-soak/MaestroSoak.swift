@@ -58,7 +58,8 @@ struct Soak: ParsableCommand {
             agreement and ordering, virtual synchrony, send synchrony, block discipline, merges, leave, \
             liveness), plus: identical replicated state among the servers of every final view, every \
             joiner's transferred state equal to its provider's, no process ended that the soak did not \
-            kill, no member anomaly, convergence within the bound. Progress goes to stderr on one \
+            kill, no member anomaly, convergence within the bound, and every leave excluded by every \
+            survivor within --leave-bound (the check reports the worst time). Progress goes to stderr on one \
             line; the summary and one line per check go to stdout, the last line being \
             `N passed, N failed`; the exit status is 1 if any check failed. The same --seed gives the \
             same fault schedule and traffic choices (a real network and scheduler still vary).
@@ -83,6 +84,9 @@ struct Soak: ParsableCommand {
 
     @Option(help: ArgumentHelp("A random member leaves about every SEC seconds, and joins again later as a new member.", valueName: "SEC"))
     var leaveEvery: Double?
+
+    @Option(help: ArgumentHelp("The longest from a leave until every survivor has installed a view without the leaver (the `leave bound` check reports the worst).", valueName: "SEC"))
+    var leaveBound = SoakPlan.defaultLeaveBound
 
     @Option(help: ArgumentHelp("Split the processes in two about every SEC seconds; heal after a while.", valueName: "SEC"))
     var partitionEvery: Double?
@@ -129,7 +133,7 @@ struct Soak: ParsableCommand {
                  restart: restart, leaveEvery: leaveEvery, partitionEvery: partitionEvery, loss: loss, sizeMax: sizeMax,
                  stateBytes: stateBytes, seed: seed ?? UInt64.random(in: 1 ... 999_999_999), netns: netns, json: json,
                  rate: rate, params: params, logDir: logDir, keepLogs: keepLogs, logLevel: log.logLevel.rawValue,
-                 keyArguments: key.childArguments)
+                 keyArguments: key.childArguments, leaveBound: leaveBound)
     }
 
     func validate() throws {
@@ -138,6 +142,7 @@ struct Soak: ParsableCommand {
         for (name, v) in [("--kill-every", killEvery), ("--leave-every", leaveEvery), ("--partition-every", partitionEvery)] {
             if let v, v <= 0 { throw ValidationError("\(name) must be a positive number of seconds") }
         }
+        guard leaveBound > 0 else { throw ValidationError("--leave-bound must be a positive number of seconds") }
         if restart && killEvery == nil { throw ValidationError("--restart restarts killed processes: give --kill-every too") }
         guard (0 ... 0.5).contains(loss) else { throw ValidationError("--loss must be a fraction between 0 and 0.5") }
         guard sizeMax >= TestMessageSize.header + 1 && sizeMax <= 1 << 20 else {

@@ -9,13 +9,24 @@ import ToolSupport
 /// event on stdout (flushed at once, for the process driving it):
 ///
 ///     ready <address> <endpoint>
-///     view <ltime> <n> <member address>,<member address>,...
+///     view <ltime> <n> <member address>,<member address>,... <endpoint>,<endpoint>,...
 ///     block
 ///     stats casts-sent <n> casts-received <n> out-of-order <n>
 ///     exit
+///
+/// SIGTERM or SIGINT: the member leaves the group and the process ends once it has (or after
+/// --leave-timeout); kill -9 is the crash test.
 struct Member: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run one group member process (the unit of a soak test).")
+        abstract: "Run one group member process (the unit of a soak test).",
+        discussion: """
+            Prints `ready <address> <endpoint>`, then `view <ltime> <n> <addresses> <endpoints>` \
+            (both lists comma-separated, in rank order) at every view, `block`, `stats` lines \
+            (--stats-every) and `exit` when it has left. SIGTERM or SIGINT makes it leave the group; \
+            it exits once it has left, or after --leave-timeout. By default the member is a bare \
+            protocol endpoint; with --maestro it is a Maestro GroupMember run by Runtime.start() \
+            (the runtime's own SIGTERM handling), as applications run.
+            """)
 
     @Option(help: "Group name.")
     var group = "maestro-soak"
@@ -23,11 +34,16 @@ struct Member: ParsableCommand {
     @Option(help: "Gossip rendezvous, HOST:PORT (repeatable).")
     var gossip: [String] = []
 
-    @Option(help: "Address to bind (dotted quad).")
-    var bind = "127.0.0.1"
+    @OptionGroup var bind: BindOptions
 
-    @Option(help: "UDP port (0: any free port).")
+    @Option(help: "UDP port (0: any free port), unless --bind gives one.")
     var port: UInt16 = 0
+
+    @Option(help: "On SIGTERM, the longest to wait for the leave to complete, in seconds.")
+    var leaveTimeout = 2.0
+
+    @Flag(help: "Run a Maestro GroupMember under Runtime.start() instead of a bare endpoint.")
+    var maestro = false
 
     @Option(help: "Protocol stack, top layer first.")
     var protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
@@ -49,20 +65,23 @@ struct Member: ParsableCommand {
     @OptionGroup var log: LogOptions
 
     func validate() throws {
-        guard Address.parseIP(bind) != nil else { throw ValidationError("--bind must be a dotted quad such as 127.0.0.1") }
         for g in gossip where Address(g) == nil {
             throw ValidationError("--gossip must be HOST:PORT with a dotted-quad host, not '\(g)'")
         }
         do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
         guard size >= 16 else { throw ValidationError("--size must be at least 16") }
+        guard leaveTimeout > 0 else { throw ValidationError("--leave-timeout must be a positive number of seconds") }
     }
 
     func run() throws {
         log.bootstrap()
+        if maestro { try runMaestro() }
         let reactor = Reactor()
         let transport: UDPTransport
         do {
-            transport = try UDPTransport(reactor: reactor, bind: Address(ip: Address.parseIP(bind) ?? Address.loopbackIP, port: port))
+            let local = try LocalAddress.forMember(bind: bind.address.map { $0.port == 0 ? Address(ip: $0.ip, port: port) : $0 },
+                                                   port: port, rendezvous: gossip.compactMap(Address.init))
+            transport = try UDPTransport(reactor: reactor, bind: local.bind, advertise: local.advertise, label: "member of group \(group)")
         } catch {
             throw ValidationError("cannot open the member's UDP socket: \(error)")
         }
@@ -77,23 +96,18 @@ struct Member: ParsableCommand {
 
         var timers: [LoopTimer] = []
         if castRate > 0 {
-            timers.append(reactor.every(.seconds(1 / castRate)) { app.castOne() })
+            timers.append(reactor.every(.seconds(1 / castRate), label: "casts") { app.castOne() })
         }
         if statsEvery > 0 {
-            timers.append(reactor.every(.seconds(statsEvery)) {
+            timers.append(reactor.every(.seconds(statsEvery), label: "stats") {
                 line("stats casts-sent \(app.sent) casts-received \(app.received) out-of-order \(app.outOfOrder)")
             })
         }
         // SIGINT/SIGTERM: leave the group cleanly, then stop (kill -9 is the crash test).
-        let signals = [SIGINT, SIGTERM].map { sig in
-            SignalWatcher(reactor, signal: sig) {
-                endpoint.leave()
-                reactor.after(.seconds(1)) { reactor.stop() }
-            }
-        }
-        app.onExit = { reactor.stop() }
-        reactor.run()
-        _ = signals
+        let leaver = LeaveOnTermination(reactor: reactor, timeout: .seconds(leaveTimeout),
+                                        leave: { endpoint.leave() }, finish: { reactor.stop() })
+        app.onExit = { leaver.exited() }
+        withExtendedLifetime(leaver) { reactor.run() }
         for t in timers { t.cancel() }
         line("exit")
     }
@@ -119,7 +133,7 @@ final class MemberApp: GroupApplication {
 
     func install(view: ViewState, rank: Rank) {
         self.view = view
-        line("view \(view.ltime) \(view.count) \(view.addresses.map(\.description).joined(separator: ","))")
+        line("view \(view.ltime) \(view.count) \(view.addresses.map(\.description).joined(separator: ",")) \(view.members.map(\.description).joined(separator: ","))")
     }
 
     func block() { line("block") }

@@ -1,4 +1,5 @@
 import Foundation
+import ToolSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,26 +14,25 @@ import Glibc
 /// partition takes the links between the two sides down (and the nodes' fault hooks drop
 /// the same traffic); heal brings them up and restores the routes.
 ///
-/// Needs root (CAP_NET_ADMIN) and iproute2. Namespaces are named `msoak<PID>n<i>` and
-/// `msoak<PID>hub`; `tearDown` deletes them (which deletes their links).
+/// Needs root (CAP_NET_ADMIN) and iproute2 (`IPRoute2`, shared with the namespace tests).
+/// Namespaces are named `msoak<PID>n<i>` and `msoak<PID>hub`; `tearDown` deletes them (which
+/// deletes their links).
 final class NetnsTopology {
     let processes: Int
     let prefix: String
-    let ip: URL
-    private var namespaces: [String] = []
-    private(set) var commandsRun = 0
+    private let ipRoute: IPRoute2
+    var ip: URL { ipRoute.ip }
+    var commandsRun: Int { ipRoute.commandsRun }
 
     static let hubIP = "10.77.255.1"
 
     init(processes: Int) throws {
-        guard getuid() == 0 else {
-            throw SoakError("--netns needs root (it creates network namespaces and veth links with `ip`); run as root or drop --netns")
+        do {
+            ipRoute = try IPRoute2(purpose: "--netns (network namespaces with veth links)")
+        } catch {
+            throw SoakError("\(error); or drop --netns")
         }
         guard processes <= 250 * 250 else { throw SoakError("--netns supports at most 62500 processes") }
-        guard let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw SoakError("--netns needs iproute2's `ip` (apt-get install iproute2)")
-        }
-        self.ip = URL(fileURLWithPath: ip)
         self.processes = processes
         prefix = "msoak\(getpid())"
     }
@@ -62,9 +62,7 @@ final class NetnsTopology {
     }
 
     private func addNamespace(_ name: String, address: String) throws {
-        try run(["netns", "add", name])
-        namespaces.append(name)
-        try run(["-n", name, "link", "set", "lo", "up"])
+        try ipRoute.addNamespace(name)
         try run(["-n", name, "addr", "add", "\(address)/32", "dev", "lo"])
     }
 
@@ -81,31 +79,15 @@ final class NetnsTopology {
 
     /// The arguments that run `command` inside node i's namespace.
     func exec(in namespace: String, _ executable: String, _ arguments: [String]) -> [String] {
-        ["netns", "exec", namespace, executable] + arguments
+        ipRoute.exec(in: namespace, executable, arguments)
     }
 
     /// Deletes every namespace this run created (errors are ignored: best effort).
-    func tearDown() {
-        for ns in namespaces.reversed() { try? run(["netns", "delete", ns]) }
-        namespaces.removeAll()
-    }
+    func tearDown() { ipRoute.tearDown() }
 
     /// Runs `ip ARGS` and waits; throws with ip's own message if it fails.
     func run(_ arguments: [String]) throws {
-        let p = Process()
-        p.executableURL = ip
-        p.arguments = arguments
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        commandsRun += 1
-        if p.terminationStatus != 0 {
-            let msg = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            throw SoakError("`ip \(arguments.joined(separator: " "))` failed: \(msg)")
-        }
+        do { try ipRoute.run(arguments) } catch { throw SoakError("\(error)") }
     }
 }
 

@@ -13,7 +13,9 @@ struct Node: ParsableCommand {
             every cast to its replicated state, and logs views, sends, deliveries and transfers to \
             LOG-DIR/mMEMBER.INCARNATION.log. It prints `ready`, `view`, `exit`, `stats`, `final` and \
             `stopped` lines on stdout and obeys commands on stdin: `loss F`, `partition ADDR,...`, \
-            `heal`, `traffic on|off`, `leave SLOT`, `rejoin SLOT INC`, `stop`.
+            `heal`, `traffic on|off`, `leave SLOT`, `rejoin SLOT INC`, `stop`. SIGTERM or SIGINT: every \
+            member leaves (logged as a leave), then the node stops (status 0) once they have left, or \
+            after 2 s.
             """)
 
     @Option(help: "Soak member index of the node's first member (slot 0).")
@@ -28,8 +30,7 @@ struct Node: ParsableCommand {
     @Option(help: "Group name.")
     var group: String
 
-    @Option(help: "Address the members bind (dotted quad).")
-    var bind = "127.0.0.1"
+    @OptionGroup var bind: BindOptions
 
     @Option(help: "Ensemble parameters, name=value:type;...")
     var params = ""
@@ -63,7 +64,6 @@ struct Node: ParsableCommand {
         guard firstMember >= 0 else { throw ValidationError("--first-member must be at least 0") }
         guard parsedIncarnations != nil else { throw ValidationError("--incarnations must be integers separated by commas") }
         guard Address(gossip) != nil else { throw ValidationError("--gossip must be HOST:PORT with a dotted-quad host, not '\(gossip)'") }
-        guard Address.parseIP(bind) != nil else { throw ValidationError("--bind must be a dotted quad such as 127.0.0.1") }
         guard rate >= 0, sizeMax >= TestMessageSize.header + 1, stateBytes >= 0, (0 ... 1).contains(castFraction) else {
             throw ValidationError("--rate, --size-max (at least \(TestMessageSize.header + 1)), --state-bytes and --cast-fraction are out of range")
         }
@@ -78,12 +78,12 @@ struct Node: ParsableCommand {
 
     func run() throws {
         log.bootstrap()
-        guard let incs = parsedIncarnations, let g = Address(gossip), let ip = Address.parseIP(bind) else {
+        guard let incs = parsedIncarnations, let g = Address(gossip) else {
             throw ValidationError("invalid options")
         }
         let secret = try key.secret()
         let node = NodeProcess(NodeConfig(
-            firstMember: firstMember, incarnations: incs, group: group, gossip: g, bind: ip, params: params,
+            firstMember: firstMember, incarnations: incs, group: group, gossip: g, bind: bind.address, params: params,
             logDir: logDir, epochMicros: epochMicros, seed: seed, rate: rate, sizeMax: sizeMax,
             castFraction: castFraction, stateBytes: stateBytes, key: secret, encrypt: key.encrypt))
         do {

@@ -13,7 +13,8 @@ struct NodeConfig {
     var incarnations: [UInt64]
     var group: String
     var gossip: Address
-    var bind: UInt32
+    /// --bind (nil: the address that routes to the rendezvous).
+    var bind: Address?
     var params: String
     var logDir: String
     var epochMicros: Int64
@@ -40,7 +41,9 @@ struct NodeConfig {
 ///     rejoin SLOT INC        member SLOT joins again as a new member of incarnation INC
 ///     stop                   report every member's final state and exit with status 0
 ///
-/// End of file on stdin (the orchestrator is gone) stops the node the same way.
+/// End of file on stdin (the orchestrator is gone) stops the node the same way. SIGTERM or
+/// SIGINT makes every member leave (each logs its leave), then stops the node once they have
+/// left, or after the runtime's `exitTimeout`; a second signal exits at once.
 final class NodeProcess {
     let config: NodeConfig
     let runtime = Runtime.current
@@ -58,6 +61,7 @@ final class NodeProcess {
     /// Counters of members that are gone (left or replaced), so totals survive them.
     private var past = (casts: 0, sends: 0, delivered: 0, queued: 0, drops: DropCounts())
     private var stopping = false
+    private var terminating = false
 
     init(_ config: NodeConfig) {
         self.config = config
@@ -73,17 +77,32 @@ final class NodeProcess {
     }
 
     func run() throws {
+        // SIGTERM/SIGINT from now on: every member leaves, then the node stops.
+        runtime.onTermination = { [unowned self] _ in self.terminate() }
+        runtime.installTerminationHandler()
         runtime.dropIncoming = { [unowned self] a in self.drop(a) }
         runtime.dropOutgoing = { [unowned self] a in self.drop(a) }
         for slot in servers.indices { try startMember(slot, incarnation: config.incarnations[slot]) }
         watchStdin()
         for slot in servers.indices {
-            let t = LoopTimer(runtime.reactor) { [unowned self] in self.trafficTick(slot) }
+            let t = LoopTimer(runtime.reactor, label: "traffic of slot \(slot)") { [unowned self] in self.trafficTick(slot) }
             trafficTimers.append(t)
             scheduleTraffic(slot)
         }
-        statsTimer = runtime.reactor.every(.seconds(1)) { [unowned self] in self.reportStats() }
+        statsTimer = runtime.reactor.every(.seconds(1), label: "node statistics") { [unowned self] in self.reportStats() }
         runtime.reactor.run()
+    }
+
+    /// SIGTERM/SIGINT: every member leaves cleanly, then the node stops.
+    private func terminate() {
+        guard !terminating else {
+            fflush(nil)
+            exit(0)
+        }
+        terminating = true
+        trafficOn = false
+        for s in servers.compactMap({ $0 }) where s.isActive { s.soakLeave() }
+        runtime.leaveAll(within: runtime.exitTimeout) { [unowned self] _ in self.stop() }
     }
 
     private func drop(_ a: Address) -> Bool {
@@ -101,7 +120,7 @@ final class NodeProcess {
         ops.groupName = config.group
         ops.params = config.params
         ops.gossip = [config.gossip]
-        ops.bind = Address(ip: config.bind, port: 0)
+        ops.bind = config.bind
         ops.membershipType = .server
         ops.xferType = .atomic
         ops.heartbeatRate = 1000
@@ -151,7 +170,7 @@ final class NodeProcess {
     private func watchStdin() {
         let flags = fcntl(0, F_GETFL)
         _ = fcntl(0, F_SETFL, flags | O_NONBLOCK)
-        let w = IOWatcher(runtime.reactor, fd: 0, events: .read) { [unowned self] _ in self.readStdin() }
+        let w = IOWatcher(runtime.reactor, fd: 0, events: .read, label: "commands on stdin") { [unowned self] _ in self.readStdin() }
         w.start()
         stdinWatcher = w
     }

@@ -8,19 +8,38 @@ import Maestro
 /// Every operation commutes, so servers that delivered the same set of casts hold the same
 /// state whatever the order in which casts from different senders reached them. A duplicated
 /// or lost cast changes it.
-struct ReplicatedState: Equatable {
+///
+/// No operation run from a callback reads or writes the whole blob (a long callback holds the
+/// loop past the suspicion time): `blobHash`, a weighted sum of the blob's bytes, is kept up
+/// to date by `apply` and computed chunk by chunk by a joiner (`BlobHasher`), so `digest` is
+/// O(1); a blob of zeros costs nothing to make (`Blob`), so `reset` is O(1) too.
+struct ReplicatedState {
     var count: UInt64 = 0
     var sum: UInt64 = 0
-    var blob: [UInt8]
+    var blob: Blob
+    /// Σ blob[i] × weight(i), wrapping.
+    var blobHash: UInt64 = 0
 
     init(blobBytes: Int) {
-        blob = [UInt8](repeating: 0, count: blobBytes)
+        blob = Blob(zeros: blobBytes)
     }
+
+    /// The blob's size (--state-bytes), which every member's blob has.
+    var blobBytes: Int { blob.count }
 
     mutating func reset() {
         count = 0
         sum = 0
-        for i in blob.indices { blob[i] = 0 }
+        blobHash = 0
+        blob = Blob(zeros: blob.count)
+    }
+
+    /// Replaces the whole state with a transferred one (`hash`: the blob's, from `BlobHasher`).
+    mutating func install(count: UInt64, sum: UInt64, blob: Blob, hash: UInt64) {
+        self.count = count
+        self.sum = sum
+        self.blob = blob
+        blobHash = hash
     }
 
     /// Applies one cast, identified by its payload.
@@ -32,11 +51,17 @@ struct ReplicatedState: Equatable {
             let at = Int(h % UInt64(blob.count - 7))
             var v = h
             for i in 0 ..< 8 {
-                blob[at + i] ^= UInt8(truncatingIfNeeded: v)
+                let old = blob[at + i]
+                let new = old ^ UInt8(truncatingIfNeeded: v)
+                blob[at + i] = new
+                blobHash &+= (UInt64(new) &- UInt64(old)) &* ReplicatedState.weight(at + i)
                 v >>= 8
             }
         }
     }
+
+    /// The weight of the blob byte at `offset` in `blobHash`.
+    @inline(__always) static func weight(_ offset: Int) -> UInt64 { SimRandomMix.mix(UInt64(offset)) | 1 }
 
     /// FNV-1a with a final avalanche: the identity of a payload.
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
@@ -45,7 +70,8 @@ struct ReplicatedState: Equatable {
         return SimRandomMix.mix(h)
     }
 
-    /// A digest of the whole state (count, sum and every blob byte).
+    /// A digest of the whole state (count, sum, the blob's length and every blob byte, through
+    /// `blobHash`), in constant time.
     var digest: UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         func eat(_ v: UInt64) {
@@ -58,7 +84,7 @@ struct ReplicatedState: Equatable {
         eat(count)
         eat(sum)
         eat(UInt64(blob.count))
-        for b in blob { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        eat(blobHash)
         return SimRandomMix.mix(h)
     }
 
@@ -93,6 +119,36 @@ struct ReplicatedState: Equatable {
         let digest: UInt64 = try m.pop()
         let provider: EndpID = try m.pop()
         return Header(count: count, sum: sum, blobBytes: blobBytes, digest: digest, provider: provider)
+    }
+}
+
+/// A blob arriving in chunks: its bytes collected (up to the expected size) and its
+/// `blobHash` computed as they come, one chunk per callback.
+struct BlobHasher {
+    private(set) var blob: Blob
+    private(set) var hash: UInt64 = 0
+    /// Bytes collected so far.
+    private(set) var received = 0
+    /// Bytes beyond the expected size (dropped, not collected).
+    private(set) var excess = 0
+
+    init(expected: Int) {
+        blob = Blob(zeros: expected)
+    }
+
+    mutating func add(_ chunk: UnsafeRawBufferPointer) {
+        let take = min(chunk.count, blob.count - received)
+        excess += chunk.count - take
+        guard take > 0 else { return }
+        var h = hash
+        var offset = received
+        for b in chunk[..<take] {
+            h &+= UInt64(b) &* ReplicatedState.weight(offset)
+            offset += 1
+        }
+        hash = h
+        blob.write(UnsafeRawBufferPointer(rebasing: chunk[..<take]), at: received)
+        received = offset
     }
 }
 

@@ -18,6 +18,8 @@ struct RunFacts {
     var quietAt: Double
     var convergedAt: Double?
     var convergenceBound: Double
+    /// --leave-bound: the longest from a leave to its exclusion by every survivor.
+    var leaveBound: Double
 }
 
 /// The soak's checks: the simulation checkers' guarantees on the merged history, plus the
@@ -30,7 +32,7 @@ enum SoakChecks {
         "virtual synchrony", "send synchrony", "merge correctness", "leave", "liveness",
     ]
 
-    static func run(_ history: History, parseProblems: [String], facts: RunFacts) -> [CheckResult] {
+    static func run(_ history: History, parseProblems: [String], facts: RunFacts, leaves: [LeaveTiming]) -> [CheckResult] {
         var results: [CheckResult] = []
         results.append(CheckResult(name: "logs well-formed", details: parseProblems))
 
@@ -61,6 +63,7 @@ enum SoakChecks {
             bound.append(String(format: "the live members were not in one view of all of them, all servers, %.1f s after the faults stopped", facts.convergenceBound))
         }
         results.append(CheckResult(name: "liveness bound", details: bound))
+        results.append(LeaveTimes.check(leaves, bound: facts.leaveBound))
         return results
     }
 

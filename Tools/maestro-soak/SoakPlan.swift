@@ -25,6 +25,10 @@ struct SoakPlan {
     var logLevel: String
     /// `--key-file PATH` for the rendezvous and the nodes (authenticated group), or nothing.
     var keyArguments: [String] = []
+    /// The longest from a member's leave to its exclusion by every survivor (seconds).
+    var leaveBound = SoakPlan.defaultLeaveBound
+
+    static let defaultLeaveBound = 1.0
 
     static let fastParams = "suspect_sweep=0.1:time;suspect_max_idle=5:int;merge_timeout=2:time;top_sweep=0.5:time"
 
@@ -73,6 +77,7 @@ struct SoakPlan {
         if stateBytes > 0 { a += ["--state-bytes", "\(stateBytes)"] }
         if rate != 20 { a += ["--rate", fmt(rate)] }
         if params != SoakPlan.fastParams { a += ["--params", "'\(params)'"] }
+        if leaveBound != SoakPlan.defaultLeaveBound { a += ["--leave-bound", fmt(leaveBound)] }
         if netns { a.append("--netns") }
         a += keyArguments
         a += ["--seed", "\(seed)"]

@@ -9,6 +9,7 @@ struct SoakReport {
     let outcome: RunOutcome
     let checks: [CheckResult]
     let metrics: SoakMetrics
+    let leaves: [LeaveTiming]
 
     var failed: Int { checks.filter { !$0.passed }.count }
     var passed: Int { checks.count - failed }
@@ -26,7 +27,8 @@ struct SoakReport {
         var problems = reader.problems
         for l in logs where l.member == nil && !l.events.isEmpty { problems.append("\(l.file): no start line") }
         let history = History(memberLogs: logs.filter { $0.member != nil }, soakLog: soakLog)
-        checks = SoakChecks.run(history, parseProblems: problems, facts: outcome.facts)
+        leaves = LeaveTimes.measure(history)
+        checks = SoakChecks.run(history, parseProblems: problems, facts: outcome.facts, leaves: leaves)
         metrics = SoakMetrics(history)
     }
 
@@ -52,6 +54,8 @@ struct SoakReport {
         if o.stats.queued > 0 { out("  messages queued by Maestro (full window): \(o.stats.queued)") }
         out("  state transfers: \(m.transfers)" + (m.transferSeconds.isEmpty ? "" : " (from request to installed state: \(stats(m.transferSeconds)))"))
         if !m.failoverSeconds.isEmpty { out("  failover after kill -9, until every survivor installed a view without the victim: \(stats(m.failoverSeconds))") }
+        let leaveSeconds = leaves.compactMap(\.seconds)
+        if !leaveSeconds.isEmpty { out("  leave, until every survivor installed a view without the leaver: \(stats(leaveSeconds)) (bound \(fmt(plan.leaveBound)) s)") }
         if let b = m.longestBlocked {
             out(String(format: "  longest blocked (block to next view): %.2f s, %@ from %.1f s", b.seconds, b.member, b.at))
         }
@@ -80,6 +84,7 @@ struct SoakReport {
                 "heals": o.injected[.heal] ?? 0, "datagrams_dropped": o.stats.drops, "state_transfers": m.transfers,
                 "transfer_s_max": m.transferSeconds.max() ?? Double.nan, "failover_s_median": median(m.failoverSeconds) ?? Double.nan,
                 "failover_s_max": m.failoverSeconds.max() ?? Double.nan, "longest_blocked_s": m.longestBlocked?.seconds ?? 0,
+                "leave_s_max": leaveSeconds.max() ?? Double.nan, "leave_bound": plan.leaveBound, "leaves_timed": leaveSeconds.count,
                 "failed_checks": checks.filter { !$0.passed }.map(\.name).joined(separator: ","), "logs": o.logDir,
             ]
             out(jsonLine(fields.map { ($0.key, $0.value) } + md.map { ("member_drops_" + $0.name, $0.count as Any) }))

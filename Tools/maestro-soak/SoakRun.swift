@@ -136,7 +136,7 @@ final class SoakRun {
         let stopProblems = cluster.stopAll(timeout: 10)
         let facts = RunFacts(live: live, unexpectedExits: cluster.unexpectedExits, stopProblems: stopProblems,
                              nodeErrors: cluster.nodeErrors, quietAt: quietAt ?? plan.faultEnd, convergedAt: convergedAt,
-                             convergenceBound: plan.convergenceBound)
+                             convergenceBound: plan.convergenceBound, leaveBound: plan.leaveBound)
         return RunOutcome(facts: facts, injected: injected, skipped: skipped,
                           stats: cluster.nodes.reduce(NodeStats()) { $0 + $1.totalStats }, viewsReported: cluster.viewsSeen,
                           duration: elapsed, logDir: logDir)

@@ -28,7 +28,7 @@ final class SoakServer: CSX {
     private var nextSeq: UInt64 = 0
     private var blocked = false
     private var queued: (kind: TestMessage.Kind, seq: UInt64, filler: Int, destination: EndpID?)?
-    private var incoming: (header: ReplicatedState.Header, blob: [UInt8])?
+    private var incoming: (header: ReplicatedState.Header, blob: BlobHasher)?
     private(set) var leaving = false
     private(set) var exited = false
 
@@ -242,14 +242,16 @@ final class SoakServer: CSX {
         guard let me = myEndpID else { return }
         let header = state.header(provider: me)
         record(.xferProvide, LogCodec.endpoint(origin), "\(xferID.value)", LogCodec.digest(header.digest), "\(header.count)")
-        if state.blob.isEmpty {
+        if state.blob.count == 0 {
             var m = Message()
             ReplicatedState.push(header, onto: &m)
             sendState(origin, xferID, m)
             return
         }
-        // A large state: the header, then the blob as it was now (copy-on-write snapshot).
+        // A large state: the header, then the blob as it was now (copy-on-write snapshot), one
+        // chunk per call.
         let blob = state.blob
+        let length = blob.count
         var offset = -1
         sendState(to: origin, xferID: xferID) { most in
             var m = Message()
@@ -258,9 +260,9 @@ final class SoakServer: CSX {
                 ReplicatedState.push(header, onto: &m)
                 return m
             }
-            guard offset < blob.count else { return nil }
-            let end = min(blob.count, offset + most)
-            m.push(raw: blob[offset ..< end])
+            guard offset < length else { return nil }
+            let end = min(length, offset + most)
+            blob.withBytes(offset ..< end) { m.push(raw: $0) }
             offset = end
             return m
         }
@@ -272,7 +274,7 @@ final class SoakServer: CSX {
             xferDone(xferID)
             return
         }
-        install(header, blob: [], xferID: xferID)
+        install(header, blob: BlobHasher(expected: 0), xferID: xferID)
     }
 
     override func gotStateChunkCallback(_ xferID: XferID, _ chunk: inout Message, index: Int, isLast: Bool) {
@@ -282,11 +284,13 @@ final class SoakServer: CSX {
                 incoming = nil
                 return
             }
-            var blob: [UInt8] = []
-            blob.reserveCapacity(Int(clamping: max(0, header.blobBytes)))
-            incoming = (header, blob)
+            if header.blobBytes != Int64(state.blobBytes) {
+                record(.anomaly, "transfer \(xferID.value) announces \(header.blobBytes) state bytes, expected \(state.blobBytes)")
+            }
+            // At most the size every member has (the header comes from the network).
+            incoming = (header, BlobHasher(expected: state.blobBytes))
         } else {
-            incoming?.blob.append(contentsOf: chunk.bytes)
+            chunk.withUnsafeBytes { incoming?.blob.add($0) }
         }
         if isLast {
             guard let got = incoming else {
@@ -299,14 +303,13 @@ final class SoakServer: CSX {
         }
     }
 
-    /// Replaces the whole state with the transferred one and ends the transfer.
-    private func install(_ header: ReplicatedState.Header, blob: [UInt8], xferID: XferID) {
-        if blob.count != state.blob.count {
-            record(.anomaly, "transfer \(xferID.value) brought \(blob.count) state bytes, expected \(state.blob.count)")
+    /// Replaces the whole state with the transferred one and ends the transfer (in constant
+    /// time: the blob's hash was computed chunk by chunk).
+    private func install(_ header: ReplicatedState.Header, blob: BlobHasher, xferID: XferID) {
+        if blob.received + blob.excess != state.blobBytes {
+            record(.anomaly, "transfer \(xferID.value) brought \(blob.received + blob.excess) state bytes, expected \(state.blobBytes)")
         }
-        state.count = header.count
-        state.sum = header.sum
-        state.blob = blob
+        state.install(count: header.count, sum: header.sum, blob: blob.blob, hash: blob.hash)
         record(.xferGot, LogCodec.endpoint(header.provider), "\(xferID.value)", LogCodec.digest(header.digest),
                LogCodec.digest(state.digest), "\(header.count)")
         xferDone(xferID)

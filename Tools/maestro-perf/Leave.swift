@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import ToolSupport
+
+/// `maestro-perf leave`: SIGTERM to one member process (it leaves cleanly); time until every
+/// survivor has installed the view without it.
+struct Leave: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time from SIGTERM of a member process (a clean leave) to the survivors' view without it.",
+        discussion: """
+            Starts a rendezvous and --members member processes (`maestro-soak member --maestro`: Maestro \
+            GroupMembers under Runtime.start(), whose SIGTERM handling is the runtime's; --bare for \
+            bare endpoints), waits for one \
+            view of all of them, sends SIGTERM to one (it leaves the group, then exits) and reports \
+            the time until every survivor has installed a view without it (`seconds`, the slowest \
+            survivor), and how long the leaver took to exit. Default Ensemble parameters unless \
+            --params. With --json the last line is one JSON object (`seconds`, `members`, `rounds`...).
+            """)
+
+    @Option(help: "Member processes.")
+    var members = 4
+
+    @Option(help: "Ensemble parameters for the members (default: the project's defaults).")
+    var params = ""
+
+    @Option(help: "Which member leaves: member (the last rank) or coordinator (rank 0).")
+    var target = "member"
+
+    @Option(help: "Rounds; the median is reported.")
+    var rounds = 1
+
+    @Flag(help: "Bare protocol endpoints as members instead of Maestro GroupMembers.")
+    var bare = false
+
+    @Flag(help: "End with one JSON object on the last line.")
+    var json = false
+
+    @OptionGroup var key: KeyOptions
+
+    @OptionGroup var log: LogOptions
+
+    func validate() throws {
+        guard members >= 2 else { throw ValidationError("--members must be at least 2") }
+        guard ["member", "coordinator"].contains(target) else { throw ValidationError("--target must be member or coordinator") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be positive") }
+    }
+
+    func run() throws {
+        log.bootstrap()
+        let progress = Progress()
+        var results: [(slowest: Double, fastest: Double, exit: Double, status: Int32)] = []
+        for round in 1 ... rounds {
+            progress.update("round \(round)/\(rounds): starting \(members) member processes")
+            let g = try ProcessGroup(keyArguments: key.childArguments, maestro: !bare)
+            try g.startAndForm(members, params: params)
+            let order = g.lastView(0) ?? g.addresses
+            let leaverAddress = target == "coordinator" ? order[0] : order[order.count - 1]
+            guard let leaver = g.addresses.firstIndex(of: leaverAddress) else { throw ChildError("cannot find the member to stop") }
+            let survivors = Set(g.addresses).subtracting([leaverAddress])
+            let others = g.members.indices.filter { $0 != leaver }
+            for i in others { _ = g.members[i].takeLines() }  // views of the formation
+            progress.update("round \(round)/\(rounds): SIGTERM to \(leaverAddress)")
+            let signalled = Date()
+            g.members[leaver].kill(SIGTERM)
+            var ended: Date?
+            let seen = g.waitForEach(others, timeout: 120, poll: {
+                if ended == nil && !g.members[leaver].isRunning { ended = Date() }
+            }) { _, l in ProcessGroup.view(l).map(Set.init) == survivors }
+            guard seen.count == others.count else {
+                throw ChildError("\(others.count - seen.count) survivor(s) never installed a view without the member that left (120 s)")
+            }
+            if ended == nil { ended = g.waitForEnd(leaver, timeout: 30) }
+            let status = ended == nil ? -1 : g.members[leaver].process.terminationStatus
+            let times = seen.values.map { $0.timeIntervalSince(signalled) }
+            results.append((times.max() ?? 0, times.min() ?? 0, ended.map { $0.timeIntervalSince(signalled) } ?? .nan, status))
+            g.stop()
+        }
+        progress.finish()
+        let median = results.sorted { $0.slowest < $1.slowest }[results.count / 2]
+        let exitNote = median.exit.isNaN ? "the leaver had not exited after 30 s" : String(format: "the leaver exited after %.3f s (status %d)", median.exit, median.status)
+        print(String(format: "leave (%d members, SIGTERM to the %@): slowest survivor %.3f s, fastest %.3f s; %@",
+                     members, target, median.slowest, median.fastest, exitNote))
+        if rounds > 1 { print("rounds: " + results.map { String(format: "%.3f", $0.slowest) }.joined(separator: " ")) }
+        if json {
+            print(jsonLine(["benchmark": "leave", "members": members, "params": params, "target": target, "members_api": bare ? "endpoint" : "maestro", "seconds": median.slowest,
+                            "fastest_seconds": median.fastest, "leaver_exit_seconds": median.exit,
+                            "leaver_exit_status": Int(median.status), "rounds": rounds]))
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import ToolSupport
+
+/// `maestro-perf restart`: kill -9 one member process and start it again at once on the same
+/// port; time until every process is in one view that includes the new one.
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time from the restart of a killed member process (same port) to one view with every process.",
+        discussion: """
+            Starts a rendezvous and --members member processes (`maestro-soak member --maestro`; --bare \
+            for bare endpoints), waits for one \
+            view of all of them, kills one with SIGKILL and, as soon as it is gone, starts a new \
+            process on the same UDP port (a new incarnation at the old address). Reports the time \
+            from that restart until every process, the new one included, has installed one view of \
+            the survivors and the new incarnation (`seconds`; the old incarnation must be out of \
+            it). Default Ensemble parameters unless --params. With --json the last line is one JSON \
+            object (`seconds`, `members`, `rounds`...).
+            """)
+
+    @Option(help: "Member processes.")
+    var members = 4
+
+    @Option(help: "Ensemble parameters for the members (default: the project's defaults).")
+    var params = ""
+
+    @Option(help: "Which member is restarted: member (the last rank) or coordinator (rank 0).")
+    var target = "member"
+
+    @Option(help: "Rounds; the median is reported.")
+    var rounds = 1
+
+    @Flag(help: "Bare protocol endpoints as members instead of Maestro GroupMembers.")
+    var bare = false
+
+    @Flag(help: "End with one JSON object on the last line.")
+    var json = false
+
+    @OptionGroup var key: KeyOptions
+
+    @OptionGroup var log: LogOptions
+
+    func validate() throws {
+        guard members >= 2 else { throw ValidationError("--members must be at least 2") }
+        guard ["member", "coordinator"].contains(target) else { throw ValidationError("--target must be member or coordinator") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be positive") }
+    }
+
+    func run() throws {
+        log.bootstrap()
+        let progress = Progress()
+        var results: [(slowest: Double, fastest: Double)] = []
+        for round in 1 ... rounds {
+            progress.update("round \(round)/\(rounds): starting \(members) member processes")
+            let g = try ProcessGroup(keyArguments: key.childArguments, maestro: !bare)
+            try g.startAndForm(members, params: params)
+            let order = g.lastView(0) ?? g.addresses
+            let victimAddress = target == "coordinator" ? order[0] : order[order.count - 1]
+            guard let victim = g.addresses.firstIndex(of: victimAddress) else { throw ChildError("cannot find the member to restart") }
+            for i in g.members.indices { _ = g.members[i].takeLines() }  // views of the formation
+            progress.update("round \(round)/\(rounds): kill -9 and restart \(victimAddress)")
+            g.members[victim].kill(SIGKILL)
+            guard g.waitForEnd(victim, timeout: 10) != nil else { throw ChildError("the killed process did not end") }
+            let restarted = Date()
+            try g.start(params: params, extra: ["--port", g.port(victim)], at: victim)
+            guard g.addresses[victim] == victimAddress else {
+                throw ChildError("the restarted process is at \(g.addresses[victim]), not \(victimAddress)")
+            }
+            let expected = Set(g.endpoints)
+            let seen = g.waitForEach(Array(g.members.indices), timeout: 180) { _, l in
+                ProcessGroup.viewEndpoints(l).map(Set.init) == expected
+            }
+            guard seen.count == members else {
+                throw ChildError("\(members - seen.count) process(es) never installed one view with the restarted one (180 s)")
+            }
+            let times = seen.values.map { $0.timeIntervalSince(restarted) }
+            results.append((times.max() ?? 0, times.min() ?? 0))
+            g.stop()
+        }
+        progress.finish()
+        let median = results.sorted { $0.slowest < $1.slowest }[results.count / 2]
+        print(String(format: "restart (%d members, kill -9 and restart of the %@ on its port): one view with every process after %.3f s (first process %.3f s)",
+                     members, target, median.slowest, median.fastest))
+        if rounds > 1 { print("rounds: " + results.map { String(format: "%.3f", $0.slowest) }.joined(separator: " ")) }
+        if json {
+            print(jsonLine(["benchmark": "restart", "members": members, "params": params, "target": target, "members_api": bare ? "endpoint" : "maestro", "seconds": median.slowest,
+                            "fastest_seconds": median.fastest, "rounds": rounds]))
+        }
+    }
+}
