@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test lapa bench bench-udp fuzz soak clean
+.PHONY: all deps build test simulate lapa bench bench-udp fuzz soak clean
 
 FUZZ_RUNS ?= 10000000
 
@@ -24,6 +24,20 @@ build: deps
 
 test: deps
 	$(SWIFT) test
+	$(MAKE) simulate
+
+# The simulation checker on many seeds, release-built (ten times faster than the debug test
+# build): every fault, with the default timers and the fast profile, 3 to 16 members, and
+# static groups under network faults. Each line ends with `N passed, N failed`; any failure
+# fails the target (the replay command is printed).
+SIM := .build/release/maestro-sim
+simulate: deps
+	$(SWIFT) build -c release --product maestro-sim
+	$(SIM) --seeds 400 --first-seed 20000 --members 3-8 --faults all --params fast --settle-seconds 12
+	$(SIM) --seeds 300 --first-seed 30000 --members 3-8 --faults all --settle-seconds 36
+	$(SIM) --seeds 60 --first-seed 40000 --members 12-16 --faults all --params fast --settle-seconds 12
+	$(SIM) --seeds 40 --first-seed 50000 --members 12-16 --faults all --settle-seconds 36
+	$(SIM) --seeds 300 --first-seed 1 --members 3-8 --faults network --static --protocol-stack Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom --traffic-seconds 2 --settle-seconds 15
 
 lapa: build
 	.build/release/lapa $(ARGS)

@@ -38,12 +38,18 @@ public struct Parameters: Hashable, Sendable, CustomStringConvertible {
     public init(_ values: [String: ParameterValue]) { self.values = values }
 
     /// Parses `name=value:type;name=value:type` (`;` or `,` separated; whitespace ignored).
+    /// A bare profile name (`fast`, `ensemble`, `default`) stands for that profile's
+    /// parameters; later items override it (`fast;suspect_max_idle=5:int`).
     public init(parsing text: String) throws(ParameterError) {
         for item in text.split(whereSeparator: { $0 == ";" || $0 == "," }) {
             let entry = item.trimmingSpaces
             if entry.isEmpty { continue }
+            if let profile = Parameters.profiles[entry.lowercased()] {
+                for (k, v) in profile.values { values[k] = v }
+                continue
+            }
             guard let eq = entry.firstIndex(of: "=") else {
-                throw ParameterError("parameter '\(entry)' is not of the form name=value:type")
+                throw ParameterError("parameter '\(entry)' is not of the form name=value:type (or a profile: \(Parameters.profiles.keys.sorted().joined(separator: ", ")))")
             }
             let name = String(entry[..<eq]).trimmingSpaces
             let rest = entry[entry.index(after: eq)...]
@@ -56,6 +62,22 @@ public struct Parameters: Hashable, Sendable, CustomStringConvertible {
             values[name] = try ParameterValue.parse(value, type: type, name: name)
         }
     }
+
+    /// Named sets of parameters:
+    /// - `default`: none (the defaults: failure detection in 1.2–1.6 s, repairs on round trips);
+    /// - `fast`: failure detection in 0.25–0.35 s (a ping every 50 ms, suspicion after 5
+    ///   unanswered), gossip every second, merges re-sent every 300 ms and given up after 2 s,
+    ///   every repair timer at most 200 ms (for a LAN whose members answer within milliseconds);
+    /// - `ensemble`: Ensemble's own timers (a ping a second, suspicion after 15 unanswered).
+    public static let profiles: [String: Parameters] = [
+        "default": Parameters(),
+        "fast": Parameters([
+            "suspect_sweep": .time(.milliseconds(50)), "suspect_max_idle": .int(5),
+            "top_sweep": .time(.seconds(1)), "merge_sweep": .time(.milliseconds(300)), "merge_timeout": .time(.seconds(2)),
+            "pt2pt_sweep": .time(.milliseconds(200)), "stable_sweep": .time(.milliseconds(200)),
+        ]),
+        "ensemble": Parameters(["suspect_sweep": .time(.seconds(1)), "suspect_max_idle": .int(15)]),
+    ]
 
     public subscript(name: String) -> ParameterValue? {
         get { values[name] }

@@ -115,13 +115,10 @@ open class GroupMember: GroupApplication {
         do { try e.join() } catch { throw MaestroError("join: \(error)") }
     }
 
-    /// With failure detection faster than the defaults (`suspect_sweep` or `suspect_max_idle`
-    /// set), slow callbacks are reported from a quarter of the suspicion time.
+    /// Slow callbacks are reported from a quarter of the suspicion time (a callback that holds
+    /// the loop longer may get this member suspected by the others).
     private func lowerSlowCallbackThreshold(_ params: Parameters) {
-        guard params["suspect_sweep"] != nil || params["suspect_max_idle"] != nil,
-              let sweep = try? params.time("suspect_sweep", default: .seconds(1)),
-              let idle = try? params.int("suspect_max_idle", default: 15), idle > 0 else { return }
-        let suspicion = sweep * Int64(idle)
+        let suspicion = Suspect.suspicionTime(params)
         runtime.reactor.lowerSlowCallbackThreshold(to: Time(nanoseconds: suspicion.nanoseconds / 4))
     }
 

@@ -60,6 +60,8 @@ final class LayerHarness: StackServices {
     func transmit(_ packet: Packet, to destination: Rank?) { transmitted.append((packet, destination)) }
     func transmitGossip(_ gossip: Gossip, to address: Address?) {}
     func requestAlarm(at time: Time) { alarms.append(time) }
+    /// The clock the layer reads; tests move it.
+    var now: Time = .zero
 }
 
 /// Short descriptions of events, for readable test expectations.

@@ -26,6 +26,70 @@ import Testing
         #expect(receiver.takeDown().isEmpty, "no NAK when nothing is missing")
     }
 
+    @Test func aHoleStillOpenAfterTheTimeoutIsNakedAgainWithBackoff() throws {
+        let sender = try mnak(rank: 1)
+        let receiver = try mnak(rank: 0, params: "stable_sweep=1:time")
+        let packets = castsFrom(sender, [[10], [11], [12]])
+        receiver.fromBelow(.cast(packets[0], peer: 1, flags: []))
+        receiver.fromBelow(.cast(packets[2], peer: 1, flags: []))  // seq 1 lost
+        #expect(receiver.takeDown().filter { $0.name == "send" }.count == 1)
+        var nakedAt: [Int64] = []
+        for t in stride(from: 10, through: 700, by: 10) {
+            receiver.now = .milliseconds(Int64(t))
+            receiver.fromBelow(.timer(.milliseconds(Int64(t))))
+            if !receiver.takeDown().filter({ $0.name == "send" }).isEmpty { nakedAt.append(Int64(t)) }
+        }
+        #expect(nakedAt == [50, 150, 350], "NAKed again after 50 ms (rto_initial), then 100, 200 ms: backing off")
+        // Repaired: no more NAKs.
+        receiver.fromBelow(.sendUnreliable(retransmission(of: packets[1], seq: 1), peer: 1))
+        _ = receiver.takeUp()
+        for t in stride(from: 800, through: 3000, by: 100) {
+            receiver.now = .milliseconds(Int64(t))
+            receiver.fromBelow(.timer(.milliseconds(Int64(t))))
+            #expect(receiver.takeDown().filter { $0.name == "send" }.isEmpty)
+        }
+    }
+
+    /// Packet `p` (a Data cast of member 1) turned into the retransmission of `seq`.
+    func retransmission(of p: Packet, seq: UInt64) -> Packet {
+        var q = p
+        _ = try? q.pop { (r: inout WireReader) throws(WireError) in try Mnak.Header.decode(from: &r, members: 3) }
+        q.push(Mnak.Header.retransmit(origin: 1, seq: seq))
+        return q
+    }
+
+    @Test func anIdleSenderAnnouncesItsHighWaterMarkAndTheTailIsRepaired() throws {
+        let sender = try mnak(rank: 1, params: "stable_sweep=1:time")
+        let receiver = try mnak(rank: 0)
+        let packets = castsFrom(sender, [[10], [11]])
+        receiver.fromBelow(.cast(packets[0], peer: 1, flags: []))  // the last one is lost: nobody knows
+        #expect(receiver.takeDown().isEmpty)
+        sender.now = .milliseconds(49)
+        sender.fromBelow(.timer(.milliseconds(49)))
+        #expect(sender.takeDown().isEmpty)
+        sender.now = .milliseconds(50)
+        sender.fromBelow(.timer(.milliseconds(50)))
+        let announcement = try #require(sender.takeDown().first { $0.name == "castUnreliable" }?.packet)
+        receiver.fromBelow(.castUnreliable(announcement, peer: 1))
+        let nak = receiver.takeDown().filter { $0.name == "send" }
+        #expect(nak.count == 1, "the receiver learns of the hole and NAKs it")
+        // It announces again, later (backing off), until its casts are stable; then it stops.
+        var again: [Int64] = []
+        for t in stride(from: 60, through: 400, by: 10) {
+            sender.now = .milliseconds(Int64(t))
+            sender.fromBelow(.timer(.milliseconds(Int64(t))))
+            if sender.takeDown().contains(where: { $0.name == "castUnreliable" }) { again.append(Int64(t)) }
+        }
+        #expect(again == [150, 350])
+        sender.fromBelow(.stable(stability: [0, 2, 0], numCasts: [0, 2, 0]))
+        _ = sender.takeUp()
+        for t in stride(from: 410, through: 3000, by: 20) {
+            sender.now = .milliseconds(Int64(t))
+            sender.fromBelow(.timer(.milliseconds(Int64(t))))
+            #expect(!sender.takeDown().contains { $0.name == "castUnreliable" })
+        }
+    }
+
     @Test func gapIsNakedAndRepairedByRetransmission() throws {
         let sender = try mnak(rank: 1)
         let receiver = try mnak(rank: 0)
@@ -33,7 +97,7 @@ import Testing
         receiver.fromBelow(.cast(packets[0], peer: 1, flags: []))
         receiver.fromBelow(.cast(packets[2], peer: 1, flags: []))  // seq 1 lost
         #expect(receiver.takeUp().map { $0.packet?.bytes ?? [] } == [[10]])
-        let naks = receiver.takeDown()
+        let naks = receiver.takeDown().filter { $0.name == "send" }
         #expect(naks.count == 1)
         guard case let .send(nak, to, _) = naks[0] else { Issue.record("expected a NAK send"); return }
         #expect(to == 1, "NAK goes to the origin")

@@ -19,31 +19,75 @@ import Testing
         b.fromBelow(.send(p[2], peer: 0, flags: []))
         b.fromBelow(.send(p[2], peer: 0, flags: []))  // duplicate of an early one
         #expect(b.takeUp().map { $0.packet?.bytes ?? [] } == [[1]])
-        let nak = b.takeDown()
+        let nak = b.takeDown().filter { $0.name == "send" }
         #expect(nak.count == 1 && nak[0].peer == 0, "one NAK to the sender")
         if let n = nak.first?.packet { a.fromBelow(.send(n, peer: 1, flags: [])) }
-        let resent = a.takeDown()
+        let resent = a.takeDown().filter { $0.name == "send" }
         #expect(resent.count == 1)
         if let r = resent.first?.packet { b.fromBelow(.send(r, peer: 0, flags: [])) }
         #expect(b.takeUp().map { $0.packet?.bytes ?? [] } == [[2], [3]])
     }
 
-    @Test func sweepAcksAndRetransmitsOnlyWhatIsOneSweepOld() throws {
+    /// Sends going down, and the ack the peer owes at the end of the loop turn (the timer).
+    func sentDown(_ h: LayerHarness) -> [Event] { h.takeDown().filter { $0.name == "send" } }
+
+    @Test func theReceiverAcksAtTheEndOfTheLoopTurn() throws {
         let a = try pt2pt(rank: 0)
         let b = try pt2pt(rank: 1)
-        let p = sends(a, to: 1, [[7]])
-        a.fromBelow(.timer(.seconds(1)))  // first sweep: the message is new, not resent
-        #expect(a.takeDown().filter { $0.name == "send" }.isEmpty)
-        a.fromBelow(.timer(.seconds(2)))  // second sweep: resent
-        #expect(a.takeDown().filter { $0.name == "send" }.count == 1)
-        b.fromBelow(.send(p[0], peer: 0, flags: []))
+        let p = sends(a, to: 1, [[7], [8]])
+        b.now = .milliseconds(3)
+        for q in p { b.fromBelow(.send(q, peer: 0, flags: [])) }
         _ = b.takeUp()
-        b.fromBelow(.timer(.seconds(1)))
-        let acks = b.takeDown().filter { $0.name == "send" }
-        #expect(acks.count == 1)
+        let down = b.takeDown()
+        #expect(down.compactMap(\.timerTime) == [.milliseconds(3)], "one alarm due now: the end of this turn")
+        #expect(down.filter { $0.name == "send" }.isEmpty, "no ack yet")
+        b.fromBelow(.timer(.milliseconds(3)))
+        let acks = sentDown(b)
+        #expect(acks.count == 1, "one ack for both")
+        // The ack measures the round trip toward b.
+        a.now = .milliseconds(4)
         if let ack = acks.first?.packet { a.fromBelow(.send(ack, peer: 1, flags: [])) }
-        a.fromBelow(.timer(.seconds(3)))
-        #expect(a.takeDown().filter { $0.name == "send" }.isEmpty, "acknowledged: nothing left to resend")
+        let rtt = try #require(a.setup.shared.roundTrips.estimate(a.view.members[1]))
+        #expect(rtt.samples == 1 && rtt.smoothed == .milliseconds(4))
+    }
+
+    @Test func theOldestUnackedSendAndTheTailAreResentOnTheTimeoutWithBackoff() throws {
+        let a = try pt2pt(rank: 0, params: "pt2pt_sweep=1:time")
+        _ = sends(a, to: 1, [[1], [2], [3]])
+        func tick(_ ms: Int64) { a.now = .milliseconds(ms); a.fromBelow(.timer(.milliseconds(ms))) }
+        tick(49)
+        #expect(sentDown(a).isEmpty, "not before rto_initial (50 ms)")
+        tick(50)
+        let first = sentDown(a)
+        #expect(first.map { $0.packet?.bytes.last } == [1, 3], "the oldest and the newest (a tail probe)")
+        tick(149)
+        #expect(sentDown(a).isEmpty, "backed off: 100 ms")
+        tick(150)
+        #expect(sentDown(a).count == 2)
+        // An ack of everything ends it: nothing more, ever.
+        let b = try pt2pt(rank: 1)
+        for q in sends(a, to: 1, []) { b.fromBelow(.send(q, peer: 0, flags: [])) }
+        var ack = Packet(headroom: 32)
+        ack.push(Pt2pt.Header.ack(3))
+        a.fromBelow(.send(ack, peer: 1, flags: []))
+        for t in stride(from: 200, through: 5000, by: 100) {
+            tick(Int64(t))
+            #expect(sentDown(a).isEmpty)
+        }
+        // Acks of retransmitted sends measure nothing (Karn).
+        #expect(a.setup.shared.roundTrips.estimate(a.view.members[1]) == nil)
+    }
+
+    @Test func theTimeoutIsCappedByTheSweep() throws {
+        let a = try pt2pt(rank: 0, params: "pt2pt_sweep=0.2:time")
+        _ = sends(a, to: 1, [[1]])
+        var resentAt: [Int64] = []
+        for t in stride(from: 10, through: 1500, by: 10) {
+            a.now = .milliseconds(Int64(t))
+            a.fromBelow(.timer(.milliseconds(Int64(t))))
+            if !sentDown(a).isEmpty { resentAt.append(Int64(t)) }
+        }
+        #expect(resentAt.prefix(4) == [50, 150, 350, 550], "50, 100, 200 ms, then never more than pt2pt_sweep")
     }
 
     @Test func windowFullBlocksUntilAcknowledged() throws {
@@ -126,6 +170,27 @@ import Testing
 }
 
 @Suite struct StableTests {
+    @Test func aBlockStartsARoundAtOnceAndMoreOnTimeoutsWhileTheFlushLasts() throws {
+        let h = try LayerHarness(members: 3, rank: 1, params: "stable_sweep=1:time") { s, p, x throws(ParameterError) in try Stable(s, p, x) }
+        h.fromBelow(.block)
+        #expect(h.takeUp().map(\.name) == ["block"])
+        #expect(h.takeDown().map(\.name).contains("stableRequest"), "rows go out now, not at the next sweep")
+        h.fromBelow(.stableRequest(numCasts: [0, 0, 0]))
+        _ = h.takeDown()
+        var roundsAt: [Int64] = []
+        for t in stride(from: 10, through: 900, by: 10) {
+            h.now = .milliseconds(Int64(t))
+            h.fromBelow(.timer(.milliseconds(Int64(t))))
+            _ = h.takeUp()
+            if h.takeDown().map(\.name).contains("stableRequest") {
+                roundsAt.append(Int64(t))
+                h.fromBelow(.stableRequest(numCasts: [0, 0, 0]))  // Mnak's answer
+                _ = h.takeDown()
+            }
+        }
+        #expect(roundsAt == [50, 150, 350, 750], "after 50 ms (rto_initial), then backing off up to stable_sweep")
+    }
+
     @Test func gossipAndComputeMinAndMaxOverLiveRows() throws {
         let s0 = try LayerHarness(members: 3, rank: 0) { s, p, x throws(ParameterError) in try Stable(s, p, x) }
         let s1 = try LayerHarness(members: 3, rank: 1) { s, p, x throws(ParameterError) in try Stable(s, p, x) }

@@ -113,8 +113,8 @@ import Glibc
         let runtime = Runtime()
         let m = Recorder(ops("slow-\(UInt32.random(in: 0 ... .max))"), runtime: runtime)
         try m.join()
-        // suspect_sweep 50 ms × 4: a quarter of 200 ms.
-        #expect(runtime.reactor.slowCallbackThreshold == .milliseconds(50))
+        // suspect_sweep 50 ms, suspected after 4 + 1 unanswered: a quarter of 250 ms.
+        #expect(runtime.reactor.slowCallbackThreshold == .microseconds(62_500))
         m.crash()
     }
 }

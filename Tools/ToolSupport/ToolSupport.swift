@@ -22,15 +22,20 @@ public struct LogOptions: ParsableArguments {
     }
 }
 
-/// Progress lines on stderr, rewritten in place on a terminal and one per update otherwise.
-public struct Progress {
+/// Progress lines on stderr, rewritten in place on a terminal and, otherwise (a log, CI), one
+/// line every `interval` at most.
+public final class Progress {
     private let interactive = isatty(STDERR_FILENO) != 0
-    public init() {}
+    private let interval: TimeInterval
+    private var last = Date.distantPast
+
+    public init(interval: TimeInterval = 10) { self.interval = interval }
 
     public func update(_ line: String) {
         if interactive {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-        } else {
+        } else if Date().timeIntervalSince(last) >= interval {
+            last = Date()
             FileHandle.standardError.write(Data("\(line)\n".utf8))
         }
     }

@@ -130,7 +130,7 @@ struct MaestroSim: ParsableCommand {
             if result.passed {
                 passed += 1
                 if verbose {
-                    print("seed \(s): passed (\(n) members, \(result.messagesSent) messages, \(result.deliveries) deliveries, \(result.viewsInstalled) views, \(result.faultsInjected) faults, converged at \(result.convergedAt))")
+                    print("seed \(s): passed (\(n) members, \(result.messagesSent) messages, \(result.deliveries) deliveries, \(result.viewsInstalled) views, \(result.faultsInjected) faults, converged at \(result.convergedAt), longest blocked \(result.longestBlocked))")
                     for v in result.finalViews { print("  \(v)") }
                 }
                 if history && seed != nil { for h in result.history { print("  | \(h)") } }
@@ -160,17 +160,12 @@ struct MaestroSim: ParsableCommand {
         }
         print("\(passed) passed, \(failed) failed")
         if json {
-            let fields: [(String, String)] = [
-                ("passed", "\(passed)"), ("failed", "\(failed)"), ("seeds", "\(list.count)"),
-                ("members", "\"\(members)\""), ("faults", "\"\(faults)\""),
-                ("longest_blocked_seconds", String(format: "%.6f", worstBlocked.0.seconds)),
-                ("longest_blocked_seed", "\(worstBlocked.1)"),
-                ("blocked_p90_seconds", String(format: "%.6f", p90)),
-                ("longest_leave_exclusion_seconds", String(format: "%.6f", worstLeave.0.seconds)),
-                ("messages", "\(sent)"), ("views", "\(views)"),
-                ("seconds", String(format: "%.3f", elapsed)),
-            ]
-            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+            print(jsonLine([
+                ("passed", passed), ("failed", failed), ("seeds", list.count), ("members", members), ("faults", faults),
+                ("longest_blocked_seconds", worstBlocked.0.seconds), ("longest_blocked_seed", worstBlocked.1),
+                ("blocked_p90_seconds", p90), ("longest_leave_exclusion_seconds", worstLeave.0.seconds),
+                ("messages", sent), ("views", views), ("seconds", elapsed),
+            ]))
         }
         if failed > 0 { throw ExitCode(1) }
     }

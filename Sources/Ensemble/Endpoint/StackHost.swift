@@ -43,6 +43,8 @@ final class StackHost: StackServices {
 
     var application: (any GroupApplication)? { exited || silent ? nil : endpoint.application }
 
+    var now: Time { endpoint.transport.now }
+
     func transmit(_ packet: Packet, to destination: Rank?) {
         if let d = destination {
             append(packet, to: d)

@@ -106,6 +106,7 @@ public final class Leave: Layer {
             case .leave:
                 guard o != rank else { return }
                 // Everything it cast before reached me (FIFO): say so, then let it go.
+                setup.shared.observer?(.acknowledgedLeave(view: setup.view.id, rank: o))
                 var ack = Packet(headroom: 32)
                 ack.push(Header.leaveAck)
                 port.down(.send(ack, peer: o, flags: []))

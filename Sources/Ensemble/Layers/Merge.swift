@@ -14,8 +14,8 @@
 ///   defaults) gives up early instead of waiting for the timeout; one that hears from its
 ///   contact waits for the answer up to `merge_timeout`;
 /// - an answer ends the request only if it comes from its contact (every message names its
-///   sender), so a late answer to an earlier request cannot end a later one; Inter judges
-///   the rest (it declines a grant it can no longer use, see Top).
+///   sender) about the view it asked for, so a late answer to an earlier request cannot end a
+///   later one; Inter judges the rest (it declines a grant it can no longer use, see Top).
 public final class Merge: Layer {
     struct Pending {
         var gossip: MergeGossip
@@ -130,9 +130,13 @@ public final class Merge: Layer {
         case .ack:
             if request?.gossip.contact.endpoint == m.sender && request?.gossip.view.id == m.view.id { request?.acked = true }
         case .granted, .denied:
-            // An answer to my request ends it; anything else (a late grant, a requester that
-            // declines the view I granted it) goes up too, for Inter to judge.
-            if request?.gossip.contact.endpoint == m.sender { request = nil }
+            // An answer to my request ends it (from its contact, about the view it asked
+            // for); anything else (a late answer to an earlier request, a requester declining
+            // the view I granted it) goes up too, for Inter to judge.
+            if let r = request, r.gossip.contact.endpoint == m.sender,
+               m.kind == .granted ? m.view.previousIDs.contains(r.gossip.view.id) : m.view.id == r.gossip.view.id {
+                request = nil
+            }
             port.up(m.kind == .granted ? .mergeGranted(m.contact, m.view) : .mergeDenied(m.contact, m.view))
         }
     }

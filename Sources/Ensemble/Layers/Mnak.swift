@@ -13,12 +13,20 @@ import DequeModule
 /// lowest member that is not suspected, so a member that missed the last casts of an origin
 /// that vanished (left, or crashed before the failure is decided) can still get them from a
 /// survivor that delivered them.
+///
+/// Beyond Ensemble, which repaired only on stability rounds (`stable_sweep`, 1 s): holes still
+/// open a retransmission timeout after they were NAKed (the origin's RTO, see `RoundTrips`,
+/// doubled per attempt, at most `stable_sweep`) are NAKed again; and a sender whose casts are
+/// not yet stable announces its high-water mark (an unreliable cast) a timeout after its last
+/// cast, then at doubling intervals up to `stable_sweep`, so that receivers that lost the tail
+/// of its stream learn of the holes and NAK them.
 public final class Mnak: Layer {
     enum Header: HeaderEncodable {
         case noHeader
         case data(UInt64)
         case retransmit(origin: Rank, seq: UInt64)
         case nak(origin: Rank, lo: UInt64, hi: UInt64)
+        case highWater(UInt64)
 
         var encodedSizeBound: Int { 31 }
         func encode<W: WireWriting>(into w: inout W) {
@@ -27,6 +35,7 @@ public final class Mnak: Layer {
             case let .data(s): w.write(UInt8(1)); w.writeVarint(s)
             case let .retransmit(o, s): w.write(UInt8(2)); w.writeVarint(UInt64(o)); w.writeVarint(s)
             case let .nak(o, lo, hi): w.write(UInt8(3)); w.writeVarint(UInt64(o)); w.writeVarint(lo); w.writeVarint(hi)
+            case let .highWater(n): w.write(UInt8(4)); w.writeVarint(n)
             }
         }
         static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
@@ -36,6 +45,7 @@ public final class Mnak: Layer {
             case 1: return .data(try r.readVarint())
             case 2: return .retransmit(origin: try r.readCount(limit: members - 1), seq: try r.readVarint())
             case 3: return .nak(origin: try r.readCount(limit: members - 1), lo: try r.readVarint(), hi: try r.readVarint())
+            case 4: return .highWater(try r.readVarint())
             default: throw .invalidValue(field: "Mnak header", value: UInt64(tag))
             }
         }
@@ -51,6 +61,10 @@ public final class Mnak: Layer {
         var naked: UInt64 = 0
         /// Bytes held (delivered but unstable, and early), counted as `cost`.
         var bytes = 0
+        /// When the holes are NAKed again if still open (never: none NAKed), and how often
+        /// they already were.
+        var nakDeadline = Time.never
+        var nakBackoff = 0
 
         func has(_ seq: UInt64) -> Bool {
             seq >= lo && seq < lo + UInt64(buffer.count) && buffer[Int(seq - lo)] != nil
@@ -78,9 +92,24 @@ public final class Mnak: Layer {
     private var coordinator: Rank = 0
     private var myUnstableBytes = 0
     private var flowBlocked = false
+    private unowned(unsafe) let services: StackServices  // the host owns its stack
+    private let members: [EndpointID]
+    private let roundTrips: RoundTrips
+    /// Ceiling of every repair timer (Ensemble repaired on stability rounds only).
+    private let sweep: Time
+    /// The earliest re-NAK deadline of any origin.
+    private var nextNakDeadline = Time.never
+    /// My high-water mark announcement: when, and how often already since my last cast.
+    private var highWaterDeadline = Time.never
+    private var highWaterBackoff = 0
+    private var lastCastAt = Time.zero
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
+        self.services = services
+        members = setup.view.members
+        roundTrips = setup.shared.roundTrips
+        sweep = try setup.params.time("stable_sweep", default: .seconds(1))
         rank = setup.rank
         count = setup.count
         window = try setup.params.int("mnak_window", default: 4 << 20)
@@ -106,6 +135,13 @@ public final class Mnak: Layer {
             myUnstableBytes += cost(p)
             p.push(Header.data(seq))
             port.down(.cast(p, peer: peer, flags: flags))
+            // The announcement is for an idle sender: a busy one's next casts reveal holes.
+            lastCastAt = services.now
+            highWaterBackoff = 0
+            if highWaterDeadline == .never {
+                highWaterDeadline = lastCastAt + fastestRTO(backoff: 0)
+                port.down(.timer(highWaterDeadline))
+            }
             if myUnstableBytes > window && !flowBlocked {
                 flowBlocked = true
                 port.up(.flowControl(blocked: true, peer: nil))
@@ -144,6 +180,7 @@ public final class Mnak: Layer {
             switch h {
             case .noHeader: port.up(.castUnreliable(p, peer: o))
             case let .nak(origin, lo, hi): retransmit(origin: origin, lo: lo, hi: hi, to: o)
+            case let .highWater(n): announced(n, by: o)
             default: break
             }
         case .stableRequest(nil):
@@ -166,8 +203,14 @@ public final class Mnak: Layer {
                 windows[o].hi = windows[o].read
             }
             port.up(.fail(f))
+        case let .timer(now):
+            if now >= nextNakDeadline { renakOverdue(now) }
+            if now >= highWaterDeadline { announceHighWater(now) }
+            port.up(.timer(now))
         case .exit:
             windows = windows.map { _ in Window() }
+            nextNakDeadline = .never
+            highWaterDeadline = .never
             port.up(.exit)
         case let other:
             port.up(other)
@@ -182,7 +225,7 @@ public final class Mnak: Layer {
             if origin != rank { receivedData(origin: origin, seq: seq, p) }
         case let .nak(origin, lo, hi):
             retransmit(origin: origin, lo: lo, hi: hi, to: o)
-        case .data, .noHeader:
+        case .data, .noHeader, .highWater:
             break
         }
     }
@@ -234,6 +277,75 @@ public final class Mnak: Layer {
             }
         }
         w.naked = max(w.naked, seq)
+        if sent > 0 {
+            // Ask again after a timeout if the holes stay open.
+            if forced { w.nakBackoff += 1 } else { w.nakBackoff = 0 }
+            w.nakDeadline = services.now + roundTrips.rto(members[o], backoff: w.nakBackoff, ceiling: sweep)
+            if w.nakDeadline < nextNakDeadline { nextNakDeadline = w.nakDeadline }
+            port.down(.timer(w.nakDeadline))
+        }
+    }
+
+    /// Origins whose holes stayed open past their timeout are NAKed again.
+    private func renakOverdue(_ now: Time) {
+        nextNakDeadline = .never
+        for o in windows.indices where o != rank && windows[o].nakDeadline != .never {
+            if windows[o].read >= windows[o].hi {
+                windows[o].nakDeadline = .never  // repaired
+                windows[o].nakBackoff = 0
+                continue
+            }
+            if windows[o].nakDeadline <= now {
+                windows[o].nakDeadline = .never
+                checkNak(&windows[o], origin: o, forced: true)
+            }
+            if windows[o].nakDeadline != .never { nextNakDeadline = min(nextNakDeadline, windows[o].nakDeadline) }
+        }
+    }
+
+    /// The shortest timeout toward any live peer: the nearest receiver that lost my tail hears
+    /// of it first; the backoff covers the farther ones (an early announcement costs one small
+    /// datagram, a late one a round trip of every receiver that lost the tail).
+    private func fastestRTO(backoff: Int) -> Time {
+        var t = sweep
+        for j in members.indices where j != rank && !failed.contains(j) {
+            t = min(t, roundTrips.rto(members[j], backoff: backoff, ceiling: sweep))
+        }
+        return t
+    }
+
+    /// My casts are not all stable yet: tell everyone how many there are, in case the last ones
+    /// were lost everywhere (nobody would know to NAK them).
+    private func announceHighWater(_ now: Time) {
+        highWaterDeadline = .never
+        let w = windows[rank]
+        guard w.lo < w.read, count > 1 else { return }
+        if highWaterBackoff == 0 && now < lastCastAt + fastestRTO(backoff: 0) {
+            // Still casting: wait until a timeout after the last cast.
+            highWaterDeadline = lastCastAt + fastestRTO(backoff: 0)
+            port.down(.timer(highWaterDeadline))
+            return
+        }
+        var p = Packet(headroom: 48)
+        p.push(Header.highWater(w.read))
+        port.down(.castUnreliable(p, peer: rank))
+        highWaterBackoff += 1
+        let next = fastestRTO(backoff: highWaterBackoff)
+        guard next < sweep else { return }  // from here on, stability rounds take over
+        highWaterDeadline = now + next
+        port.down(.timer(highWaterDeadline))
+    }
+
+    /// `o` says it has cast `n` messages: NAK what I have not seen.
+    private func announced(_ n: UInt64, by o: Rank) {
+        guard o != rank, o < count, !failed.contains(o) else { return }
+        announced(n, origin: o, &windows[o])
+    }
+
+    private func announced(_ n: UInt64, origin o: Rank, _ w: inout Window) {
+        guard n > w.hi, n - w.lo < maxGap else { return }
+        w.hi = n
+        checkNak(&w, origin: o, forced: false)
     }
 
     static let maxHolesPerNak = 64

@@ -3,11 +3,20 @@ import DequeModule
 /// Pt2pt: reliable FIFO point-to-point messages (Ensemble's `pt2pt.ml`).
 ///
 /// Each sender numbers its sends per destination from 0 in every view and keeps them until
-/// acknowledged. The receiver delivers in order, buffers what arrives early and NAKs the gap;
-/// acks go out every `pt2pt_sweep` and, beyond Ensemble, after every `pt2pt_ack_rate`
-/// messages or `pt2pt_ack_bytes` bytes (a quarter of the window), so that a fast sender's
-/// window keeps moving. The window (`pt2pt_window` bytes per
-/// destination) bounds memory: when it is full, the application is told (`.flowControl`).
+/// acknowledged. The receiver delivers in order, buffers what arrives early and NAKs the gap.
+/// The window (`pt2pt_window` bytes per destination) bounds memory: when it is full, the
+/// application is told (`.flowControl`).
+///
+/// Beyond Ensemble, which acknowledged and retransmitted only every `pt2pt_sweep` (1 s):
+/// - the receiver acknowledges at the end of the loop turn that brought data (and, as before,
+///   after `pt2pt_ack_rate` messages or `pt2pt_ack_bytes` bytes), so acks come back in about
+///   a round trip;
+/// - the sender measures round trips from its sends and the acks that first cover them (never
+///   from a retransmission) into the endpoint's per-peer estimates (`RoundTrips`), and when the
+///   oldest unacknowledged send has waited a retransmission timeout (RTO = SRTT + 4·RTTVAR,
+///   at least `rto_min`, doubled per unanswered retransmission, at most `pt2pt_sweep`) it
+///   re-sends it and the newest one (a tail probe: whatever came in between, the receiver's ack
+///   or NAK then says). So loss costs a round trip or two, not a sweep.
 public final class Pt2pt: Layer {
     enum Header: HeaderEncodable, Equatable {
         case noHeader
@@ -39,10 +48,15 @@ public final class Pt2pt: Layer {
     /// What I send to one peer.
     struct Outbound {
         var buffer: Deque<Packet> = []  // unacknowledged sends, seqnos lo..<lo+count
+        var sentAt: Deque<Time> = []    // when each was first sent
         var lo: UInt64 = 0
         var bytes = 0
-        var retransmitBelow: UInt64 = 0  // `hi` at the previous sweep
         var blocked = false
+        /// Sends below were retransmitted: their acks measure nothing (Karn).
+        var retransmittedBelow: UInt64 = 0
+        /// When the oldest unacknowledged send is retransmitted (never: nothing outstanding).
+        var deadline = Time.never
+        var backoff = 0
         var hi: UInt64 { lo + UInt64(buffer.count) }
     }
 
@@ -53,6 +67,7 @@ public final class Pt2pt: Layer {
         var acked: UInt64 = 0          // highest ack I sent
         var naked: UInt64 = 0          // highest seqno NAKed
         var bytesSinceAck = 0
+        var ackDue = false             // data came in this loop turn
     }
 
     private let port: LayerPort
@@ -67,9 +82,21 @@ public final class Pt2pt: Layer {
     @exclusivity(unchecked) private var inb: [Inbound]
     private var failed = RankSet()
     private var nextSweep = Time.zero
+    private unowned(unsafe) let services: StackServices  // the host owns its stack
+    private let members: [EndpointID]
+    private let roundTrips: RoundTrips
+    /// The earliest retransmission deadline of any peer.
+    private var nextDeadline = Time.never
+    /// Peers owed an ack at the end of this loop turn.
+    private var acksDue: [Rank] = []
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
+        self.services = services
+        members = setup.view.members
+        roundTrips = setup.shared.roundTrips
+        roundTrips.minimum = try setup.params.time("rto_min", default: RoundTrips.defaultMinimum)
+        roundTrips.initial = try setup.params.time("rto_initial", default: RoundTrips.defaultInitial)
         rank = setup.rank
         sweep = try setup.params.time("pt2pt_sweep", default: .seconds(1))
         window = try setup.params.int("pt2pt_window", default: 4 << 20)
@@ -88,8 +115,11 @@ public final class Pt2pt: Layer {
         switch consume event {
         case .send(var p, let peer, let flags) where peer != rank && peer >= 0 && peer < out.count:
             let seq = out[peer].hi
+            let now = services.now
             out[peer].buffer.append(p)
+            out[peer].sentAt.append(now)
             out[peer].bytes += cost(p)
+            if out[peer].deadline == .never { arm(peer, now + rto(peer)) }
             p.push(Header.data(seq))
             port.down(.send(p, peer: peer, flags: flags))
             if out[peer].bytes > window && !out[peer].blocked {
@@ -122,13 +152,20 @@ public final class Pt2pt: Layer {
             guard (p.popHeader(port.drops, Header.decode)) == .noHeader else { return }
             port.up(.cast(p, peer: o, flags: flags))
         case let .timer(now):
+            if !acksDue.isEmpty {
+                for peer in acksDue where inb[peer].ackDue {
+                    inb[peer].ackDue = false
+                    if inb[peer].next > inb[peer].acked && !failed.contains(peer) { sendAck(to: peer) }
+                }
+                acksDue.removeAll(keepingCapacity: true)
+            }
+            if now >= nextDeadline { retransmitOverdue(now) }
             if now >= nextSweep {
+                // The sweep is only a safety net now: any ack still owed goes out.
                 nextSweep = now + sweep
                 port.down(.timer(nextSweep))
-                for peer in out.indices where peer != rank && !failed.contains(peer) {
-                    if inb[peer].next > inb[peer].acked { sendAck(to: peer) }
-                    resend(to: peer, from: out[peer].lo, below: out[peer].retransmitBelow)
-                    out[peer].retransmitBelow = out[peer].hi
+                for peer in inb.indices where peer != rank && !failed.contains(peer) && inb[peer].next > inb[peer].acked {
+                    sendAck(to: peer)
                 }
             }
             port.up(.timer(now))
@@ -138,6 +175,7 @@ public final class Pt2pt: Layer {
         case .exit:
             out = out.map { _ in Outbound() }
             inb = inb.map { _ in Inbound() }
+            nextDeadline = .never
             port.up(.exit)
         case let other:
             port.up(other)
@@ -150,6 +188,12 @@ public final class Pt2pt: Layer {
     }
 
     private func received(_ seq: UInt64, _ p: Packet, from o: Rank, flags: MessageFlags, _ s: inout Inbound) {
+        if !s.ackDue {
+            // Acknowledge at the end of this loop turn (an alarm due now runs after it).
+            s.ackDue = true
+            if acksDue.isEmpty { port.down(.timer(services.now)) }
+            acksDue.append(o)
+        }
         if seq == s.next {
             s.next += 1
             s.bytesSinceAck += p.count
@@ -191,13 +235,54 @@ public final class Pt2pt: Layer {
 
     private func acknowledged(_ a: UInt64, by o: Rank) {
         guard a > out[o].lo, a <= out[o].hi else { return }
+        let now = services.now
+        if a - 1 >= out[o].retransmittedBelow {
+            roundTrips.sample(members[o], now - out[o].sentAt[Int(a - 1 - out[o].lo)])
+        }
         while out[o].lo < a, let p = out[o].buffer.popFirst() {
+            out[o].sentAt.removeFirst()
             out[o].bytes -= cost(p)
             out[o].lo += 1
         }
+        // Progress: the timer restarts, the backoff ends.
+        out[o].backoff = 0
+        out[o].deadline = .never
+        if !out[o].buffer.isEmpty { arm(o, now + rto(o)) }
         if out[o].blocked && out[o].bytes <= window / 2 {
             out[o].blocked = false
             port.up(.flowControl(blocked: false, peer: o))
+        }
+    }
+
+    private func rto(_ peer: Rank) -> Time {
+        roundTrips.rto(members[peer], backoff: out[peer].backoff, ceiling: sweep)
+    }
+
+    private func arm(_ peer: Rank, _ t: Time) {
+        out[peer].deadline = t
+        if t < nextDeadline { nextDeadline = t }
+        port.down(.timer(t))
+    }
+
+    /// The oldest unacknowledged send of every peer whose timer ran out goes again, with the
+    /// newest (a tail probe); the timer backs off.
+    private func retransmitOverdue(_ now: Time) {
+        nextDeadline = .never
+        for peer in out.indices where out[peer].deadline != .never {
+            if failed.contains(peer) {
+                out[peer].deadline = .never
+                continue
+            }
+            if out[peer].deadline <= now {
+                let (lo, hi) = (out[peer].lo, out[peer].hi)
+                resend(to: peer, from: lo, below: lo + 1)
+                if hi - 1 > lo { resend(to: peer, from: hi - 1, below: hi) }
+                out[peer].retransmittedBelow = hi
+                out[peer].backoff += 1
+                out[peer].deadline = now + rto(peer)
+                port.down(.timer(out[peer].deadline))
+            }
+            nextDeadline = min(nextDeadline, out[peer].deadline)
         }
     }
 
@@ -205,6 +290,7 @@ public final class Pt2pt: Layer {
         let start = max(lo, out[peer].lo)
         let end = min(hi, out[peer].hi)
         guard start < end else { return }
+        out[peer].retransmittedBelow = max(out[peer].retransmittedBelow, end)
         for seq in start ..< end {
             var p = out[peer].buffer[Int(seq - out[peer].lo)]  // a copy of one packet, not of the buffer
             p.push(Header.data(seq))

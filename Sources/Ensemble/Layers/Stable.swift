@@ -55,9 +55,18 @@ public final class Stable: Layer {
     private var firstRound = true
     private var volume = 0
     private var requestPending = false
+    private let members: [EndpointID]
+    private let roundTrips: RoundTrips
+    private unowned(unsafe) let services: StackServices  // the host owns its stack
+    /// While the view is being flushed: the next extra round, and how many came before.
+    private var flushDeadline = Time.never
+    private var flushBackoff = 0
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
+        self.services = services
+        members = setup.view.members
+        roundTrips = setup.shared.roundTrips
         rank = setup.rank
         count = setup.count
         sweep = try setup.params.time("stable_sweep", default: .seconds(1))
@@ -73,6 +82,7 @@ public final class Stable: Layer {
             nextGossip = now
             port.down(.timer(now))
         case let .timer(now):
+            if now >= flushDeadline { flushRound(now) }
             if now >= nextGossip {
                 // The very first round is skipped: nothing can be stable yet.
                 if firstRound { firstRound = false } else { requestRound() }
@@ -110,6 +120,12 @@ public final class Stable: Layer {
             failed.formUnion(f)
             port.up(.fail(f))
             requestRound()
+        case .block:
+            // The flush waits for every member to have every cast some member has: rows go
+            // out now, and again on round-trip timeouts while the view lasts (beyond Ensemble,
+            // whose rows went every stable_sweep only).
+            port.up(.block)
+            if flushBackoff == 0 && flushDeadline == .never { flushRound(services.now) }
         case let other:
             port.up(other)
         }
@@ -134,6 +150,19 @@ public final class Stable: Layer {
             volume = 0
             requestRound()
         }
+    }
+
+    private func flushRound(_ now: Time) {
+        flushDeadline = .never
+        requestRound()
+        var interval = Time.zero
+        for j in members.indices where j != rank && !failed.contains(j) {
+            interval = max(interval, roundTrips.rto(members[j], backoff: flushBackoff, ceiling: sweep))
+        }
+        flushBackoff += 1
+        guard interval < sweep, count > 1 else { return }  // from here on, the sweep's rounds do
+        flushDeadline = now + interval
+        port.down(.timer(flushDeadline))
     }
 
     private func requestRound() {

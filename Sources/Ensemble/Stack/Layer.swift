@@ -51,6 +51,8 @@ public final class EndpointSharedState {
     public var unechoedPings: [EndpointID: Int] = [:]
     /// When those counts last grew (one sweep period at most once).
     public var pingsCountedAt: Time?
+    /// Round-trip estimates per peer (Pt2pt measures; Pt2pt, Mnak and Stable time out by them).
+    public let roundTrips = RoundTrips()
     public init() {}
 }
 
@@ -62,6 +64,8 @@ public enum MembershipNote: Sendable {
     case issuedView(view: ViewID, rank: Rank, next: ViewState)
     /// In `view`, I took `failed` as failed (from my coordinator, or as coordinator).
     case acceptedFail(view: ViewID, failed: RankSet)
+    /// In `view`, I delivered the Leave of rank `rank` (so every cast it made there before).
+    case acknowledgedLeave(view: ViewID, rank: Rank)
 }
 
 /// Messages the layers dropped, for status dumps: headers that did not decode, and input
@@ -101,6 +105,9 @@ public protocol StackServices: AnyObject {
     func transmitGossip(_ gossip: Gossip, to address: Address?)
     /// Deliver an up `.timer` at (or after) `time`.
     func requestAlarm(at time: Time)
+    /// The current time on the endpoint's clock (the transport's): for layers that measure
+    /// round trips or stamp what they send.
+    var now: Time { get }
     /// The application bound to this endpoint.
     var application: (any GroupApplication)? { get }
 }

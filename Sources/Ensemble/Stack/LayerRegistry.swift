@@ -26,7 +26,8 @@ public struct LayerRegistry: Sendable {
     ///
     /// A stack with Sync but no Vsync gets Vsync inserted directly above Top_appl: without the
     /// flush agreement Top_appl never releases `.blockOk` and the first view change hangs (the
-    /// seed's string, reference §0 problem A).
+    /// seed's string, reference §0 problem A). Frag below Pt2pt (the seed's string again,
+    /// problem B) is moved directly above it.
     public func validate(_ protocolStack: String) throws(StackError) -> [Entry] {
         let known = LayerRegistry.canonicalOrder
         let raw = protocolStack.split(separator: ":").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
@@ -59,6 +60,14 @@ public struct LayerRegistry: Sendable {
         if names.last != "Bottom" { throw names.contains("Bottom") ? .misplacedLayer("Bottom", reason: "it must be last", known: known) : .missingLayer("Bottom") }
         if !names.contains("Top_appl") { throw .missingLayer("Top_appl") }
         if names.contains("Mnak") && !names.contains("Stable") { throw .missingLayer("Stable") }
+        if let frag = names.firstIndex(of: "Frag"), let pt2pt = names.firstIndex(of: "Pt2pt"), frag > pt2pt {
+            // Below Pt2pt, a send that lost one fragment is re-sent whole: under loss a large
+            // send needs every fragment of one attempt to arrive (10 fragments at 20% loss:
+            // one attempt in ten). Above it, each fragment is repaired on its own, as in every
+            // stack Ensemble's Property.choose built (reference §0, problem B).
+            names.remove(at: frag)
+            names.insert("Frag", at: pt2pt)
+        }
         var entries: [Entry] = []
         for n in names {
             guard let f = factories[n.lowercased()] else { throw .notImplemented(n) }

@@ -3,7 +3,8 @@ import Ensemble
 /// Checks the guarantees of reference §7.2 about membership decisions and recovery that the
 /// view checker does not: coordinator determinism (4), failure monotonicity (15), merge
 /// correctness in full (16: every member comes from a view the new one names, in the order
-/// the constituent views give), and two recovery properties of this implementation: no ghost
+/// the constituent views give), the rest of leave (17: a leaver's casts are all delivered
+/// before the view without it, once its Leave reached the group), and two recovery properties of this implementation: no ghost
 /// (a member listed in an installed view that never installs it is failed by the others
 /// within `ghostBound` of the view's first installation) and no live member blocked at the
 /// end of the run. Guarantees 4 and 15 need the membership notes of the members' endpoints
@@ -38,6 +39,9 @@ public struct MembershipChecker {
         var lastBlock: [Member: (ViewID, Time)] = [:]
         var accepted: [Member: [ViewID: [(RankSet, Time)]]] = [:]
         var issued: [(Member, MembershipNote)] = []
+        var leaveAckers: [[AnyHashable]: Set<Member>] = [:]  // [view, leaver rank]: who delivered its Leave
+        var castsSent: [[AnyHashable]: Int] = [:]            // [view, origin]
+        var castsDelivered: [[AnyHashable]: Int] = [:]       // [receiver, view, origin]
 
         for (entry, t) in zip(rec.entries, rec.times) {
             switch entry {
@@ -54,6 +58,13 @@ public struct MembershipChecker {
                 switch note {
                 case let .acceptedFail(view, failed): accepted[m, default: [:]][view, default: []].append((failed, t))
                 case .issuedFail, .issuedView: issued.append((m, note))
+                case let .acknowledgedLeave(view, rank): leaveAckers[[view, rank], default: []].insert(m)
+                }
+            case let .sent(s) where s.kind == .cast:
+                castsSent[[s.view, s.origin], default: 0] += 1
+            case let .delivered(d) where d.kind == .cast:
+                if let msg = d.message {
+                    castsDelivered[[d.receiver, d.view, Member(process: msg.origin, incarnation: msg.incarnation)], default: 0] += 1
                 }
             default:
                 break
@@ -78,9 +89,15 @@ public struct MembershipChecker {
                 } else if let lower = v.members.prefix(r).first(where: { next.members.contains($0) }) {
                     fail("coordinator determinism", "\(m), rank \(r) of view \(vid.ltime), issued view \(next.ltime) that keeps lower-ranked \(name(lower))")
                 }
-            case .acceptedFail:
+            case .acceptedFail, .acknowledgedLeave:
                 break
             }
+        }
+
+        /// The view `m` installed right after `v`.
+        func nextView(of m: Member, after v: ViewID) -> ViewID? {
+            guard let list = installs[m], let k = list.firstIndex(where: { $0.view.id == v }), k + 1 < list.count else { return nil }
+            return list[k + 1].view.id
         }
 
         for (m, list) in installs {
@@ -103,6 +120,21 @@ public struct MembershipChecker {
                 // 16. The next view names this one among the views it was formed from.
                 if let next, !next.previousIDs.contains(cur.view.id) {
                     fail("merge correctness", "\(m) went from view \(cur.view.ltime) to view \(next.ltime), which was not formed from it")
+                }
+                // 17. A leaver whose Leave a member delivered had every one of its casts
+                // delivered, by every member moving on with that one, before the view that
+                // excludes it.
+                if let next {
+                    for (r, e) in cur.view.members.enumerated() where !next.members.contains(e) {
+                        guard let ackers = leaveAckers[[cur.view.id, r]],
+                              ackers.contains(where: { a in nextView(of: a, after: cur.view.id) == next.id }),
+                              let leaver = rec.member(of: e), leaver != m else { continue }
+                        let sent = castsSent[[cur.view.id, leaver]] ?? 0
+                        let got = castsDelivered[[m, cur.view.id, leaver]] ?? 0
+                        if got < sent {
+                            fail("leave", "\(m) delivered \(got) of the \(sent) casts \(leaver) made in view \(cur.view.ltime) before leaving, yet installed view \(next.ltime) without it")
+                        }
+                    }
                 }
             }
         }

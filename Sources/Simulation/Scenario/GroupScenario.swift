@@ -306,11 +306,7 @@ public struct GroupScenario {
     }
 
     /// The failure detector's time: a member silent this long is suspected.
-    public static func suspicionTime(_ p: Parameters) -> Time {
-        let sweep = (try? p.time("suspect_sweep", default: Suspect.defaultSweep)) ?? Suspect.defaultSweep
-        let idle = (try? p.int("suspect_max_idle", default: Suspect.defaultMaxIdle)) ?? Suspect.defaultMaxIdle
-        return sweep * Int64(idle + 1)
-    }
+    public static func suspicionTime(_ p: Parameters) -> Time { Suspect.suspicionTime(p) }
 
     /// How long a member listed in an installed view may stay away from it before the others
     /// fail it: one that missed its invitation (a lost merge grant, a lost View) gets it again
