@@ -36,8 +36,9 @@ final class LayerHarness: StackServices {
 
     /// The layer at `rank` of a given view.
     init(view: ViewState, rank: Rank, params: String = "", application: (any GroupApplication)? = nil,
-         _ factory: @escaping LayerFactory) throws {
-        setup = LayerSetup(view: view, rank: rank, params: try Parameters(parsing: params), now: .zero)
+         shared: EndpointSharedState = EndpointSharedState(), now: Time = .zero, _ factory: @escaping LayerFactory) throws {
+        setup = LayerSetup(view: view, rank: rank, params: try Parameters(parsing: params), now: now, shared: shared)
+        self.now = now
         self.application = application
         let entries = [
             LayerRegistry.Entry(canonicalName: "ProbeTop", factory: { _, p, _ in Probe(isTop: true, port: p) }),

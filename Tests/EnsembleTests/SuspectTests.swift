@@ -31,7 +31,7 @@ import Testing
 
     func ping(_ e: Event) -> (failed: RankSet, counters: [Int])? {
         guard case let .castUnreliable(p, _) = e,
-              case let .ping(f, c)? = header(p, { (r: inout WireReader) throws(WireError) in try Suspect.Header.decode(from: &r, members: 3) })
+              case let .ping(f, c, _)? = header(p, { (r: inout WireReader) throws(WireError) in try Suspect.Header.decode(from: &r, members: 3) })
         else { return nil }
         return (f, c)
     }
@@ -39,7 +39,7 @@ import Testing
     /// A ping as rank `from`'s Suspect would send it.
     func craftedPing(failed: RankSet, counters: [Int]) -> Packet {
         var p = Packet(headroom: 64)
-        p.push(Suspect.Header.ping(failed: failed, counters: counters))
+        p.push(Suspect.Header.ping(failed: failed, counters: counters, current: true))
         return p
     }
 
@@ -76,6 +76,57 @@ import Testing
         #expect(fourth.first?.suspects == RankSet([1, 2]))
         // The suspicion is repeated every sweep while it holds.
         #expect(tick(h, 4).only("suspect").first?.suspects == RankSet([1, 2]))
+    }
+
+    /// The stack of the next view (same members, the next ltime) of `h`'s endpoint, at `t`.
+    func nextStack(after h: LayerHarness, at t: Double, maxIdle: Int = 3) throws -> LayerHarness {
+        var v = h.view
+        v.ltime += 1
+        let n = try LayerHarness(view: v, rank: h.setup.rank, params: "suspect_sweep=1:time;suspect_max_idle=\(maxIdle):int",
+                                 shared: h.setup.shared, now: .seconds(t)) { s, p, x throws(ParameterError) in try Suspect(s, p, x) }
+        n.fromBelow(.initialize(.seconds(t)))
+        _ = n.takeUp()
+        return n
+    }
+
+    @Test func unechoedPingsAreCountedAcrossViewsSoAGhostIsSuspectedOnce() throws {
+        let v1 = started(try suspect(rank: 0, maxIdle: 3))
+        for t in 0 ..< 3 { #expect(tick(v1, Double(t)).only("suspect").isEmpty) }
+        // A view change: the silent members are still silent in the next view.
+        v1.fromBelow(.view(nextView(of: v1.view)))
+        _ = v1.takeUp()
+        let v2 = try nextStack(after: v1, at: 2.5)
+        #expect(v2.takeDown().only("suspect").isEmpty, "the new stack's first ping comes less than a sweep after the last")
+        #expect(tick(v2, 3).only("suspect").first?.suspects == RankSet([1, 2]), "four unechoed pings over both views")
+    }
+
+    @Test func quickSuccessiveViewsAddNoSilence() throws {
+        var h = started(try suspect(rank: 0, maxIdle: 3))
+        _ = tick(h, 0)
+        for k in 1 ... 5 {
+            h.fromBelow(.view(nextView(of: h.view)))
+            h = try nextStack(after: h, at: 0.1 * Double(k))
+            #expect(h.takeDown().only("suspect").isEmpty, "view \(k): a stack's first ping within a sweep counts for nothing")
+        }
+    }
+
+    @Test func anOldStacksEchoCountsOnlyFromAPeerStillInThatView() throws {
+        let old = started(try suspect(rank: 0, maxIdle: 3))
+        _ = tick(old, 0)
+        old.fromBelow(.view(nextView(of: old.view)))
+        _ = old.takeUp()
+        let new = try nextStack(after: old, at: 0.5)
+        for t in 1 ... 3 { _ = tick(new, Double(t)) }
+        // Member 1 echoes my old stack's ping 1 from a stack it has moved on from: no proof it is
+        // in my new view. Then from its newest stack (it is catching up): that counts.
+        var moved = Packet(headroom: 64)
+        moved.push(Suspect.Header.ping(failed: RankSet(), counters: [1, 5, 0], current: false))
+        old.fromBelow(.castUnreliable(moved, peer: 1))
+        #expect(tick(new, 4).only("suspect").first?.suspects == RankSet([1, 2]))
+        var catching = Packet(headroom: 64)
+        catching.push(Suspect.Header.ping(failed: RankSet(), counters: [1, 6, 0], current: true))
+        old.fromBelow(.castUnreliable(catching, peer: 1))
+        #expect(tick(new, 5).only("suspect").first?.suspects == RankSet([2]))
     }
 
     @Test func echoesKeepAMemberUnsuspected() throws {

@@ -17,7 +17,7 @@ struct Failover: ParsableCommand {
     @Option(help: "Member processes.")
     var members = 4
 
-    @Option(help: "Ensemble parameters for the members (e.g. suspect_sweep=0.1:time;suspect_max_idle=3:int).")
+    @Option(help: "Ensemble parameters for the members (e.g. fast, or suspect_sweep=0.1:time;suspect_max_idle=3:int).")
     var params = ""
 
     @Option(help: "Casts per second per member while waiting and after the kill.")

@@ -30,7 +30,7 @@ struct SoakPlan {
 
     static let defaultLeaveBound = 1.0
 
-    static let fastParams = "suspect_sweep=0.1:time;suspect_max_idle=5:int;merge_timeout=2:time;top_sweep=0.5:time"
+    static let fastParams = "fast;top_sweep=0.5:time"
 
     var members: Int { processes * membersPerProcess }
 

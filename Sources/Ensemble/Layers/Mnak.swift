@@ -17,9 +17,9 @@ import DequeModule
 /// Beyond Ensemble, which repaired only on stability rounds (`stable_sweep`, 1 s): holes still
 /// open a retransmission timeout after they were NAKed (the origin's RTO, see `RoundTrips`,
 /// doubled per attempt, at most `stable_sweep`) are NAKed again; and a sender whose casts are
-/// not yet stable announces its high-water mark (an unreliable cast) a timeout after its last
-/// cast, then at doubling intervals up to `stable_sweep`, so that receivers that lost the tail
-/// of its stream learn of the holes and NAK them.
+/// not yet stable announces its high-water mark (an unreliable cast) one to two timeouts after
+/// its last cast, then at doubling intervals up to `stable_sweep`, so that receivers that lost
+/// the tail of its stream learn of the holes and NAK them.
 public final class Mnak: Layer {
     enum Header: HeaderEncodable {
         case noHeader
@@ -102,7 +102,7 @@ public final class Mnak: Layer {
     /// My high-water mark announcement: when, and how often already since my last cast.
     private var highWaterDeadline = Time.never
     private var highWaterBackoff = 0
-    private var lastCastAt = Time.zero
+    private var castSinceDeadline = false
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
@@ -136,10 +136,10 @@ public final class Mnak: Layer {
             p.push(Header.data(seq))
             port.down(.cast(p, peer: peer, flags: flags))
             // The announcement is for an idle sender: a busy one's next casts reveal holes.
-            lastCastAt = services.now
-            highWaterBackoff = 0
+            castSinceDeadline = true
             if highWaterDeadline == .never {
-                highWaterDeadline = lastCastAt + fastestRTO(backoff: 0)
+                highWaterBackoff = 0
+                highWaterDeadline = services.now + fastestRTO(backoff: 0)
                 port.down(.timer(highWaterDeadline))
             }
             if myUnstableBytes > window && !flowBlocked {
@@ -320,9 +320,11 @@ public final class Mnak: Layer {
         highWaterDeadline = .never
         let w = windows[rank]
         guard w.lo < w.read, count > 1 else { return }
-        if highWaterBackoff == 0 && now < lastCastAt + fastestRTO(backoff: 0) {
-            // Still casting: wait until a timeout after the last cast.
-            highWaterDeadline = lastCastAt + fastestRTO(backoff: 0)
+        if castSinceDeadline {
+            // Still casting: look again a timeout later (so at most two after the last cast).
+            castSinceDeadline = false
+            highWaterBackoff = 0
+            highWaterDeadline = now + fastestRTO(backoff: 0)
             port.down(.timer(highWaterDeadline))
             return
         }

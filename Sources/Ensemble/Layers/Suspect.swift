@@ -8,28 +8,31 @@
 ///
 /// Beyond Ensemble: how many of my pings each member has left unechoed is kept per endpoint
 /// and survives view changes (in the endpoint's shared state): the newest stack counts its
-/// sweeps, and an echo in any stack, old ones included, resets the count. So a member listed in
-/// view after view that never answers in any of them (a ghost: it never installed them) is
-/// suspected `suspect_max_idle` sweeps after it was last heard, not that long after every new
-/// view, while a member still catching up on the new view keeps answering in the old one.
+/// sweeps, and an echo resets the count: in the newest stack, or in an old one from a peer whose
+/// pinging stack is its newest (a ping says whether it is). So a member listed in view after
+/// view that never answers in any of them (a ghost: it never installed them) is suspected
+/// `suspect_max_idle` sweeps after it was last heard, not that long after every new view, while
+/// a member still catching up on the new view keeps answering in the old one; and one that
+/// moved on to another view is not kept alive by the old view's lingering stacks.
 /// Counting my own sweeps rather than measuring time keeps a stall of this process (a long
 /// callback) from making it suspect everyone else: no sweep, no count.
 public final class Suspect: Layer {
     enum Header: HeaderEncodable {
         case noHeader
-        case ping(failed: RankSet, counters: [Int])
+        /// `current`: sent by the sender's newest stack (false: it has moved on to a next view).
+        case ping(failed: RankSet, counters: [Int], current: Bool)
 
         var encodedSizeBound: Int {
             switch self {
             case .noHeader: 1
-            case let .ping(f, c): 1 + 10 + 8 * (f.count + 2) + 10 + 10 * c.count
+            case let .ping(f, c, _): 1 + 10 + 8 * (f.count + 2) + 10 + 10 * c.count
             }
         }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
             case .noHeader: w.write(UInt8(0))
-            case let .ping(f, c):
-                w.write(UInt8(1))
+            case let .ping(f, c, current):
+                w.write(current ? UInt8(1) : UInt8(2))
                 f.encode(into: &w)
                 w.writeCount(c.count)
                 for x in c { w.writeVarint(UInt64(max(0, x))) }
@@ -39,7 +42,7 @@ public final class Suspect: Layer {
             let tag: UInt8 = try r.read()
             switch tag {
             case 0: return .noHeader
-            case 1:
+            case 1, 2:
                 let f = try RankSet.decode(from: &r, maxRank: members)
                 let n = try r.readCount(limit: members)
                 var c: [Int] = []
@@ -48,7 +51,7 @@ public final class Suspect: Layer {
                     let v: UInt64 = try r.readVarint()
                     c.append(Int(clamping: v))
                 }
-                return .ping(failed: f, counters: c)
+                return .ping(failed: f, counters: c, current: tag == 1)
             default: throw .invalidValue(field: "Suspect header", value: UInt64(tag))
             }
         }
@@ -109,7 +112,7 @@ public final class Suspect: Layer {
                 port.down(.timer(nextSweep))
                 sent[rank] += 1
                 var ping = Packet(headroom: 32 + 10 * count)
-                ping.push(Header.ping(failed: failed, counters: sent))
+                ping.push(Header.ping(failed: failed, counters: sent, current: !superseded))
                 port.down(.castUnreliable(ping, peer: rank))
                 var suspects = RankSet()
                 // A new stack pings at once; that sweep counts only if a sweep period has passed
@@ -132,17 +135,21 @@ public final class Suspect: Layer {
             switch h {
             case .noHeader:
                 port.up(.castUnreliable(p, peer: o))
-            case let .ping(theirFailed, counters):
+            case let .ping(theirFailed, counters, theirsCurrent):
                 guard o != rank, !theirFailed.contains(rank), !failed.contains(o), counters.count == count else { return }
                 // A counter beyond mine can only be forged or corrupted (an unauthenticated
                 // group): counted as an echo of my latest ping, so that it never silences a live
                 // peer (it still dies silent if the peer stops pinging).
                 let c = min(counters[rank], sent[rank])
-                if c > echoed[o] {
+                if c > echoed[o] && (!superseded || theirsCurrent) {
                     echoed[o] = c
-                    // Any stack's echo counts, but only for members of the newest view.
+                    // Any stack's echo counts (for members of the newest view), but an old
+                    // stack's only while the peer's is not old too: a peer still in the old view
+                    // is catching up, one that moved on may be in another view than mine.
                     let e = setup.view.members[o]
-                    if let n = setup.shared.unechoedPings[e] { setup.shared.unechoedPings[e] = min(n, sent[rank] - c) }
+                    if let n = setup.shared.unechoedPings[e] {
+                        setup.shared.unechoedPings[e] = min(n, sent[rank] - c)
+                    }
                 }
                 sent[o] = max(sent[o], counters[o])
             }
