@@ -129,6 +129,27 @@ import Testing
         #expect(tick(new, 5).only("suspect").first?.suspects == RankSet([2]))
     }
 
+    @Test func theCoordinatorSuspectsAMemberThatTookOthersAsFailed() throws {
+        let coordinator = started(try suspect(rank: 0))
+        coordinator.fromBelow(.elect)
+        _ = coordinator.takeUp()
+        // Member 1 accepted a Fail of member 2 from someone else (the other side of a healed
+        // partition); I never failed 2.
+        coordinator.fromBelow(.castUnreliable(craftedPing(failed: RankSet([2]), counters: [0, 1, 0]), peer: 1))
+        let down = coordinator.takeDown()
+        #expect(down.compactMap(\.suspects) == [RankSet([1])])
+        // Once I fail 2 myself, the same ping is consistent.
+        coordinator.fromBelow(.fail(RankSet([2])))
+        _ = coordinator.takeUp()
+        coordinator.fromBelow(.castUnreliable(craftedPing(failed: RankSet([2]), counters: [0, 2, 0]), peer: 1))
+        #expect(coordinator.takeDown().compactMap(\.suspects).isEmpty)
+        // A member that is not the coordinator draws no such conclusion (the Fail may be my
+        // coordinator's, on its way to me).
+        let member = started(try suspect(rank: 2))
+        member.fromBelow(.castUnreliable(craftedPing(failed: RankSet([1]), counters: [0, 0, 0]), peer: 0))
+        #expect(member.takeDown().compactMap(\.suspects).isEmpty)
+    }
+
     @Test func echoesKeepAMemberUnsuspected() throws {
         let me = started(try suspect(rank: 0, maxIdle: 3))
         let peer = started(try suspect(rank: 1, maxIdle: 3))

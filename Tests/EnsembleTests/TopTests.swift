@@ -145,6 +145,20 @@ import Testing
         #expect(nv.members == [h.view.members[0], h.view.members[2]])
     }
 
+    @Test func aPromptDuringARequestBlocksOnceItIsAnswered() throws {
+        let h = try top()
+        _ = react(h, .mergeTarget(otherContact))
+        #expect(react(h, .prompt).isEmpty, "not while asking: a blockOk now would have nothing to install")
+        #expect(react(h, .mergeFailed).kinds == ["block"], "the request failed: now the group blocks")
+        #expect(react(h, .blockOk(contact: nil)).kinds == ["view"])
+        // A grant serves the prompt too.
+        let g = try top()
+        _ = react(g, .mergeTarget(otherContact))
+        _ = react(g, .prompt)
+        let granted = try #require(ViewState.merge([other, g.view]))
+        #expect(react(g, .mergeGranted(otherContact, granted)).kinds == ["block"])
+    }
+
     @Test func noMergeTargetWhileBlockedOrWithFailuresOrMergers() throws {
         let h = try top()
         _ = react(h, .prompt)

@@ -95,6 +95,7 @@ public final class Pt2pt: Layer {
         self.services = services
         members = setup.view.members
         roundTrips = setup.shared.roundTrips
+        roundTrips.keep(only: setup.view.members)
         roundTrips.minimum = try setup.params.time("rto_min", default: RoundTrips.defaultMinimum)
         roundTrips.initial = try setup.params.time("rto_initial", default: RoundTrips.defaultInitial)
         rank = setup.rank

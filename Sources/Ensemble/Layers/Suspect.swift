@@ -15,7 +15,10 @@
 /// a member still catching up on the new view keeps answering in the old one; and one that
 /// moved on to another view is not kept alive by the old view's lingering stacks.
 /// Counting my own sweeps rather than measuring time keeps a stall of this process (a long
-/// callback) from making it suspect everyone else: no sweep, no count.
+/// callback) from making it suspect everyone else: no sweep, no count. And the elected
+/// coordinator suspects a member whose pings show it took as failed members the coordinator
+/// never failed (it accepted a Fail from another coordinator, across a partition that healed):
+/// such a member refuses the coordinator's Fail, so the flush would otherwise wait for it forever.
 public final class Suspect: Layer {
     enum Header: HeaderEncodable {
         case noHeader
@@ -69,6 +72,8 @@ public final class Suspect: Layer {
     private let setup: LayerSetup
     /// Set once this stack's view is over: only the newest stack speaks for the endpoint.
     private var superseded = false
+    /// I am this view's coordinator (elected).
+    private var elected = false
 
     /// A ping every 200 ms, suspicion after 6 unanswered: a crashed member is suspected within
     /// 1.2 to 1.6 s (Ensemble's defaults, a ping a second and 15 unanswered, took 15 to 17 s;
@@ -137,6 +142,13 @@ public final class Suspect: Layer {
                 port.up(.castUnreliable(p, peer: o))
             case let .ping(theirFailed, counters, theirsCurrent):
                 guard o != rank, !theirFailed.contains(rank), !failed.contains(o), counters.count == count else { return }
+                if elected && !superseded && !theirFailed.isSubset(of: failed) {
+                    // It took as failed members I, its coordinator, never failed (a Fail from the
+                    // other side of a healed partition, or from a coordinator before me that I did
+                    // not hear): it will refuse my Fail and report to someone else, and my flush
+                    // would wait for it forever.
+                    port.down(.suspect(RankSet([o]), reason: "took \(theirFailed.subtracting(failed)) as failed, which its coordinator did not"))
+                }
                 // A counter beyond mine can only be forged or corrupted (an unauthenticated
                 // group): counted as an echo of my latest ping, so that it never silences a live
                 // peer (it still dies silent if the peer stops pinging).
@@ -155,6 +167,9 @@ public final class Suspect: Layer {
             }
         case let .fail(f):
             failed.formUnion(f)
+            port.up(event)
+        case .elect:
+            elected = true
             port.up(event)
         case .view:
             superseded = true

@@ -28,6 +28,7 @@ public final class Top: Layer {
     private var blockSent = false
     private var prompted = false
     private var leaving = false
+    private var blockDeferred = false
     private var nextSweep = Time.zero
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
@@ -43,6 +44,12 @@ public final class Top: Layer {
 
     private func block() {
         guard (setup.rank == 0 || elected), !blockSent, !decided, !leaving else { return }
+        if case .merging = state {
+            // The merge's answer comes first: a grant blocks anyway (and its view serves the
+            // request too); after a failure or denial, the block goes out then.
+            blockDeferred = true
+            return
+        }
         blockSent = true
         port.down(.block)
     }
@@ -135,7 +142,10 @@ public final class Top: Layer {
             mergers.append(mvs)
             block()
         case .mergeFailed, .mergeDenied:
-            if case .merging = state { state = .normal }
+            if case .merging = state {
+                state = .normal
+                if blockDeferred { block() }
+            }
         case .view:
             state = .nextView
             port.up(event)
