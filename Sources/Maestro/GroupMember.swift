@@ -230,7 +230,11 @@ open class GroupMember: GroupApplication {
     private func tryTransmit(_ bytes: [UInt8], to destination: EndpID?) -> SendResult {
         guard let endpoint else { return .rejected("not joined") }
         let packet = bytes.withUnsafeBytes { Packet(payload: $0) }
-        guard let destination else { return endpoint.cast(packet) }
+        guard let destination else {
+            let result = endpoint.cast(packet)
+            if result == .sent { castTransmitted(bytes) }
+            return result
+        }
         guard let rank = ensembleView?.rank(of: destination) else {
             logger.warning("send to \(destination): not a member of the current view (dropped)")
             return .rejected("unknown destination")
@@ -256,6 +260,13 @@ open class GroupMember: GroupApplication {
 
     /// Messages waiting to be sent.
     public var pendingSends: Int { outgoing.count }
+
+    /// Whether a cast of mine waits to be sent (for the next view, or for room).
+    var hasOutgoingCasts: Bool { outgoing.contains { $0.destination == nil } }
+
+    /// A cast of mine (a view message or data, framed as `cast`/`install` frame them) was just
+    /// accepted by the stack in the current view: ClientServer accounts for it here.
+    func castTransmitted(_ bytes: [UInt8]) {}
 
     // MARK: GroupApplication
 
