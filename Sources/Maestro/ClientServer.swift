@@ -70,14 +70,15 @@ open class ClientServer: GroupMember {
 
     /// A view starts (its view message is being made, or it is accepted): CSX closes the
     /// previous view's accounts here, so that `stateDigest` names the state at the start of
-    /// `viewID`. Called once or twice per view (idempotent).
-    func viewStarting(_ viewID: ViewID) {}
-    /// One client/server multicast from `origin` (every cast, scast and lsend reaching this
-    /// member, in the view's FIFO order from that origin), and whether it was delivered to the
-    /// application. Called before the application's callback.
-    func noteMulticast(from origin: EndpID, delivered: Bool) {}
-    /// A send from `origin` delivered to the application (before its callback).
-    func noteSend(from origin: EndpID) {}
+    /// the view. Called once or twice per view (idempotent).
+    func viewStarting(_ viewData: GroupMemberViewData) {}
+    /// One client/server multicast from the member of rank `rank` in the current view (every
+    /// cast, scast and lsend reaching this member, in the view's FIFO order from that origin,
+    /// and my own as they go out), and whether it was delivered to the application. Called
+    /// before the application's callback.
+    func noteMulticast(rank: Rank, origin: EndpID, delivered: Bool) {}
+    /// A send from `origin`, of rank `rank`, delivered to the application (before its callback).
+    func noteSend(rank: Rank, origin: EndpID) {}
     /// Whether this member accounts for its deliveries (`noteMulticast`, `noteSend`): CSX does.
     var tracksDeliveries: Bool { false }
 
@@ -104,15 +105,16 @@ open class ClientServer: GroupMember {
 
     /// One of my casts went out in this view: it takes the next place in my multicast stream.
     override func castTransmitted(_ bytes: [UInt8]) {
-        guard tracksDeliveries, let me = myEndpID else { return }
+        guard tracksDeliveries, let vd = viewData else { return }
+        let (me, id) = (vd.myRank, vd.myEndpID)
         var m = Message(bytes: bytes)
         guard (try? m.pop(Int32.self)) == GroupMember.MessageType.data.rawValue else { return }  // a view message
         guard let raw = try? m.pop(Int32.self), let type = ClSvType(rawValue: raw) else {
-            noteMulticast(from: me, delivered: false)
+            noteMulticast(rank: me, origin: id, delivered: false)
             return
         }
         let dests = type == .scast || type == .lsend ? (try? m.pop([EndpID].self)) : []
-        noteMulticast(from: me, delivered: dests.map { keeps(type, $0) } ?? false)
+        noteMulticast(rank: me, origin: id, delivered: dests.map { keeps(type, $0) } ?? false)
     }
 
     // MARK: Sending
@@ -296,7 +298,7 @@ open class ClientServer: GroupMember {
     // MARK: The group member's callbacks
 
     open override func grpMembViewMsgCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
-        viewStarting(viewData.viewID)
+        viewStarting(viewData)
         clSvViewMsgCallback(ClSvViewData(base: viewData), &msg)
         msg << serversNext
         msg << xferServersNext
@@ -307,7 +309,7 @@ open class ClientServer: GroupMember {
     }
 
     open override func grpMembAcceptedViewCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
-        viewStarting(viewData.viewID)
+        viewStarting(viewData)
         var vd = ClSvViewData(base: viewData)
         let coordinatorDigest: UInt64?
         do { coordinatorDigest = try msg.popOptional(UInt64.self) } catch {
@@ -407,30 +409,30 @@ open class ClientServer: GroupMember {
 
     open override func grpMembReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {
         guard let raw = try? msg.pop(Int32.self), let type = ClSvType(rawValue: raw) else {
-            noteMulticast(from: origin, delivered: false)
+            noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
             droppedMalformed("dropped a cast without a client/server header from \(origin)")
             return
         }
         switch type {
         case .cast:
-            noteMulticast(from: origin, delivered: true)
+            noteMulticast(rank: deliveryRank, origin: origin, delivered: true)
             clSvReceiveCastCallback(origin, &msg)
         case .scast:
             guard let dests = try? msg.pop([EndpID].self), keeps(.scast, dests) else {
-                noteMulticast(from: origin, delivered: false)
+                noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
                 return
             }
-            noteMulticast(from: origin, delivered: true)
+            noteMulticast(rank: deliveryRank, origin: origin, delivered: true)
             clSvReceiveScastCallback(origin, &msg)
         case .lsend:
             guard let dests = try? msg.pop([EndpID].self), keeps(.lsend, dests) else {
-                noteMulticast(from: origin, delivered: false)
+                noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
                 return
             }
-            noteMulticast(from: origin, delivered: true)
+            noteMulticast(rank: deliveryRank, origin: origin, delivered: true)
             clSvReceiveLsendCallback(origin, &msg)
         default:
-            noteMulticast(from: origin, delivered: false)
+            noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
             droppedMalformed("dropped a cast of client/server type \(raw) from \(origin)")
         }
     }
@@ -442,7 +444,7 @@ open class ClientServer: GroupMember {
         }
         switch type {
         case .send:
-            noteSend(from: origin)
+            noteSend(rank: deliveryRank, origin: origin)
             clSvReceiveSendCallback(origin, &msg)
         case .becomeServer:
             let x = (try? msg.pop(Int32.self)).flatMap(XferType.init(rawValue:)) ?? .noXfer

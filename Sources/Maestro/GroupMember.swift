@@ -31,7 +31,10 @@ open class GroupMember: GroupApplication {
     public private(set) var viewData: GroupMemberViewData?
     private var ensembleView: ViewState?
     private var pendingView: GroupMemberViewData?
-    private var heldIncoming: [(cast: Bool, origin: EndpID, message: Message)] = []
+    private var heldIncoming: [(cast: Bool, origin: EndpID, rank: Rank, message: Message)] = []
+    /// The rank, in the current view, of the origin of the message being delivered (set just
+    /// before each receive callback): ClientServer's delivery accounts are kept by rank.
+    var deliveryRank: Rank = -1
     private var outgoing: [(destination: EndpID?, bytes: [UInt8])] = []
     private var heartbeatOrigin: Time?
     /// Between `block` and the acceptance of the next view.
@@ -315,6 +318,7 @@ open class GroupMember: GroupApplication {
         let held = heldIncoming
         heldIncoming.removeAll()
         for var h in held {
+            deliveryRank = h.rank
             if h.cast { grpMembReceiveCastCallback(h.origin, &h.message) } else { grpMembReceiveSendCallback(h.origin, &h.message) }
         }
     }
@@ -329,7 +333,12 @@ open class GroupMember: GroupApplication {
         }
         switch MessageType(rawValue: type) {
         case .data:
-            if pendingView != nil { heldIncoming.append((true, who, msg)) } else { grpMembReceiveCastCallback(who, &msg) }
+            if pendingView != nil {
+                heldIncoming.append((true, who, origin, msg))
+            } else {
+                deliveryRank = origin
+                grpMembReceiveCastCallback(who, &msg)
+            }
         case .view:
             receivedViewMessage(msg, from: who)
         case nil:
@@ -356,7 +365,12 @@ open class GroupMember: GroupApplication {
         guard let v = ensembleView, origin < v.count else { return }
         let who = v.members[origin]
         var msg = payload.withBytes { Message(copying: $0) }
-        if pendingView != nil { heldIncoming.append((false, who, msg)) } else { grpMembReceiveSendCallback(who, &msg) }
+        if pendingView != nil {
+            heldIncoming.append((false, who, origin, msg))
+        } else {
+            deliveryRank = origin
+            grpMembReceiveSendCallback(who, &msg)
+        }
     }
 
     public func block() {

@@ -1,15 +1,16 @@
 import Ensemble
 
 /// The lineage of a CSX server's replicated state: a 64-bit name that two servers share only if
-/// they hold the same state (see `CSX.stateDigest` for the rule and what it relies on).
+/// they hold the same state (see `CSX` for the rule and what it relies on).
 ///
 /// A lineage starts with a random value when a server starts holding a state of its own (alone,
 /// or admitted without a transfer); a joiner adopts its provider's with the state; and at the
-/// end of every view in which messages were delivered to the application, the view's id and a
-/// summary of those deliveries are folded into it. The summary is kept per view in a
-/// `DeliveryTally`: per origin, how many of its multicasts were delivered and a running mix of
-/// their positions in its FIFO stream (one dictionary update per message, no hashing of
-/// payloads); per (origin, receiver), how many sends were delivered.
+/// start of every view after one in which messages were delivered to the application, the
+/// ended view's id and a summary of those deliveries are folded into it. The summary is kept
+/// per view in a `DeliveryTally`, by the origin's rank in the view (one array update per
+/// message: no hashing, no payload read): per origin, how many of its multicasts were
+/// delivered and a running mix of their positions in its FIFO stream; per origin, how many
+/// sends it delivered to me (plus the sends a provider had received, adopted with its state).
 struct DeliveryTally: Equatable {
     /// One origin's multicasts (casts, scasts and lsends) in this view.
     struct Stream: Equatable {
@@ -26,26 +27,54 @@ struct DeliveryTally: Equatable {
         var receiver: EndpID
     }
 
-    var casts: [EndpID: Stream] = [:]
-    /// Sends delivered, per origin and receiver: mine, plus those a provider had received
-    /// before it sent me its state (adopted with it).
-    var sends: [SendKey: UInt32] = [:]
+    /// The view's members, in rank order (they name the origins in the fold and the stamp).
+    private(set) var members: [EndpID]
+    /// Me (the receiver of `sendsToMe`).
+    let me: EndpID?
+    /// By origin rank.
+    private(set) var streams: [Stream]
+    /// Sends delivered to me, by origin rank.
+    private(set) var sendsToMe: [UInt32]
+    /// Sends a provider had delivered (to itself, or adopted in turn) when it sent me its state.
+    private(set) var adoptedSends: [SendKey: UInt32] = [:]
+    /// A delivery could not be placed (an origin that is not the member of its rank): the
+    /// tally no longer vouches for anything (the lineage ends at the fold).
+    private(set) var poisoned = false
 
-    /// Whether anything was delivered (else the view leaves the lineage unchanged).
-    var deliveredAny: Bool { !sends.isEmpty || casts.values.contains { $0.delivered > 0 } }
-
-    @inline(__always) mutating func multicast(from origin: EndpID, delivered: Bool) {
-        casts[origin, default: Stream()].note(delivered: delivered)
+    init(members: [EndpID] = [], me: EndpID? = nil) {
+        self.members = members
+        self.me = me
+        streams = Array(repeating: Stream(), count: members.count)
+        sendsToMe = Array(repeating: 0, count: members.count)
     }
 
-    @inline(__always) mutating func send(from origin: EndpID, to receiver: EndpID) {
-        sends[SendKey(origin: origin, receiver: receiver), default: 0] &+= 1
+    /// Whether anything was delivered (else the view leaves the lineage unchanged).
+    var deliveredAny: Bool {
+        poisoned || !adoptedSends.isEmpty || sendsToMe.contains { $0 > 0 } || streams.contains { $0.delivered > 0 }
+    }
+
+    @inline(__always) mutating func multicast(rank: Int, origin: EndpID, delivered: Bool) {
+        guard rank >= 0 && rank < streams.count && members[rank] == origin else {
+            poisoned = true
+            return
+        }
+        streams[rank].note(delivered: delivered)
+    }
+
+    @inline(__always) mutating func send(rank: Int, origin: EndpID) {
+        guard rank >= 0 && rank < sendsToMe.count && members[rank] == origin && me != nil else {
+            poisoned = true
+            return
+        }
+        sendsToMe[rank] &+= 1
     }
 
     /// Forgets what was delivered (keeps the stream positions).
     mutating func clearDeliveries() {
-        casts = casts.mapValues { Stream(seen: $0.seen) }
-        sends.removeAll()
+        for i in streams.indices { streams[i] = Stream(seen: streams[i].seen) }
+        for i in sendsToMe.indices { sendsToMe[i] = 0 }
+        adoptedSends.removeAll()
+        poisoned = false
     }
 
     /// Takes `stamp`'s deliveries as mine (a state that reflects them was just installed),
@@ -55,25 +84,44 @@ struct DeliveryTally: Equatable {
     mutating func adopt(_ stamp: DigestStamp) {
         clearDeliveries()
         for c in stamp.casts {
-            casts[c.origin, default: Stream()].delivered = c.delivered
-            casts[c.origin]?.mix = c.mix
+            guard let r = members.firstIndex(of: c.origin) else {
+                poisoned = true
+                continue
+            }
+            streams[r].delivered = c.delivered
+            streams[r].mix = c.mix
         }
-        for s in stamp.sends { sends[SendKey(origin: s.origin, receiver: s.receiver), default: 0] &+= s.count }
+        for s in stamp.sends { adoptedSends[SendKey(origin: s.origin, receiver: s.receiver), default: 0] &+= s.count }
     }
 
-    /// The lineage after a view with these deliveries.
-    func fold(into lineage: UInt64, view: ViewID) -> UInt64 {
+    /// Every send delivered, by origin and receiver.
+    var allSends: [SendKey: UInt32] {
+        var all = adoptedSends
+        if let me {
+            for (r, n) in sendsToMe.enumerated() where n > 0 { all[SendKey(origin: members[r], receiver: me), default: 0] &+= n }
+        }
+        return all
+    }
+
+    /// Every origin's delivered multicasts (count and mix), by origin.
+    var castEntries: [(origin: EndpID, delivered: UInt32, mix: UInt64)] {
+        streams.enumerated().compactMap { r, s in s.delivered > 0 ? (members[r], s.delivered, s.mix) : nil }
+    }
+
+    /// The lineage after a view with these deliveries (nil if poisoned).
+    func fold(into lineage: UInt64, view: ViewID) -> UInt64? {
+        if poisoned { return nil }
         var h = Digest64()
         h.add(lineage)
         h.add(view)
-        let cs = casts.filter { $0.value.delivered > 0 }.sorted { $0.key < $1.key }
+        let cs = castEntries.sorted { $0.origin < $1.origin }
         h.add(UInt64(cs.count))
-        for (origin, s) in cs {
-            h.add(origin)
-            h.add(UInt64(s.delivered))
-            h.add(s.mix)
+        for c in cs {
+            h.add(c.origin)
+            h.add(UInt64(c.delivered))
+            h.add(c.mix)
         }
-        let ss = sends.sorted { ($0.key.origin, $0.key.receiver) < ($1.key.origin, $1.key.receiver) }
+        let ss = allSends.sorted { ($0.key.origin, $0.key.receiver) < ($1.key.origin, $1.key.receiver) }
         h.add(UInt64(ss.count))
         for (k, n) in ss {
             h.add(k.origin)
@@ -142,10 +190,10 @@ struct DigestStamp: Equatable, MessageCodable {
 
     init(view: ViewID, lineage: UInt64?, tally: DeliveryTally) {
         self.view = view
-        self.lineage = lineage
-        guard lineage != nil else { return }
-        casts = tally.casts.compactMap { o, s in s.delivered > 0 ? Cast(origin: o, delivered: s.delivered, mix: s.mix) : nil }
-        sends = tally.sends.map { Send(origin: $0.key.origin, receiver: $0.key.receiver, count: $0.value) }
+        self.lineage = tally.poisoned ? nil : lineage
+        guard self.lineage != nil else { return }
+        casts = tally.castEntries.map { Cast(origin: $0.origin, delivered: $0.delivered, mix: $0.mix) }
+        sends = tally.allSends.map { Send(origin: $0.key.origin, receiver: $0.key.receiver, count: $0.value) }
     }
 
     init(view: ViewID, lineage: UInt64?, casts: [Cast], sends: [Send]) {

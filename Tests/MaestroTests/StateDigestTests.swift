@@ -207,40 +207,58 @@ final class Cut {
     }
 
     /// The tally: which messages, not only how many; a joiner that adopted a provider's tally
-    /// matches it only if it then delivers exactly what the provider had not.
+    /// matches it only if it then delivers exactly what the provider had not; a delivery it
+    /// cannot place ends the lineage.
     @Test func tallyRules() {
         let x = EndpointID(host: 0x7F00_0001, port: 4000, counter: 1, incarnation: 9)
         let y = EndpointID(host: 0x7F00_0001, port: 4001, counter: 2, incarnation: 9)
         let z = EndpointID(host: 0x7F00_0001, port: 4002, counter: 3, incarnation: 9)
+        let members = [x, y, z]
         let v = ViewID(ltime: 4, coordinator: x)
-        // Two lsends from x, one to each of p and q: one delivery each, different messages.
-        var p = DeliveryTally(), q = DeliveryTally()
-        p.multicast(from: x, delivered: true); p.multicast(from: x, delivered: false)
-        q.multicast(from: x, delivered: false); q.multicast(from: x, delivered: true)
+        // Two lsends from x, one to y and one to z: one delivery each, different messages.
+        var p = DeliveryTally(members: members, me: y), q = DeliveryTally(members: members, me: z)
+        p.multicast(rank: 0, origin: x, delivered: true); p.multicast(rank: 0, origin: x, delivered: false)
+        q.multicast(rank: 0, origin: x, delivered: false); q.multicast(rank: 0, origin: x, delivered: true)
         #expect(p.fold(into: 1, view: v) != q.fold(into: 1, view: v))
-        // A send from x to p, another to q.
-        p = DeliveryTally(); q = DeliveryTally()
-        p.send(from: x, to: y); q.send(from: x, to: z)
+        // A send from x to y, another to z.
+        p = DeliveryTally(members: members, me: y); q = DeliveryTally(members: members, me: z)
+        p.send(rank: 0, origin: x); q.send(rank: 0, origin: x)
         #expect(p.fold(into: 1, view: v) != q.fold(into: 1, view: v))
         // Same deliveries: same fold; another view or another lineage: another fold.
-        p = DeliveryTally(); q = DeliveryTally()
-        p.multicast(from: x, delivered: true); q.multicast(from: x, delivered: true)
+        p = DeliveryTally(members: members, me: y); q = DeliveryTally(members: members, me: z)
+        p.multicast(rank: 0, origin: x, delivered: true); q.multicast(rank: 0, origin: x, delivered: true)
         #expect(p.fold(into: 1, view: v) == q.fold(into: 1, view: v))
         #expect(p.fold(into: 1, view: v) != p.fold(into: 2, view: v))
         #expect(p.fold(into: 1, view: v) != p.fold(into: 1, view: ViewID(ltime: 5, coordinator: x)))
-        // Adoption: the provider delivered x's first two casts when it sent the state.
-        var provider = DeliveryTally()
-        provider.multicast(from: x, delivered: true); provider.multicast(from: x, delivered: true)
+        // The same deliveries in a view whose ranks differ (another order of members).
+        var r = DeliveryTally(members: [y, x, z], me: z)
+        r.multicast(rank: 1, origin: x, delivered: true)
+        #expect(r.fold(into: 1, view: v) == q.fold(into: 1, view: v))
+        // A delivery that names an origin other than the member of its rank: no lineage.
+        r.multicast(rank: 0, origin: x, delivered: true)
+        #expect(r.poisoned && r.fold(into: 1, view: v) == nil)
+        #expect(DigestStamp(view: v, lineage: 5, tally: r).lineage == nil)
+        // Adoption: the provider (y) delivered x's first two casts and a send from z when it
+        // sent the state.
+        var provider = DeliveryTally(members: members, me: y)
+        provider.multicast(rank: 0, origin: x, delivered: true); provider.multicast(rank: 0, origin: x, delivered: true)
+        provider.send(rank: 2, origin: z)
         let stamp = DigestStamp(view: v, lineage: 7, tally: provider)
         for before in 0 ... 3 {
-            var joiner = DeliveryTally()
-            for _ in 0 ..< before { joiner.multicast(from: x, delivered: true) }  // delivered before the state
+            var joiner = DeliveryTally(members: members, me: z)
+            for _ in 0 ..< before { joiner.multicast(rank: 0, origin: x, delivered: true) }  // delivered before the state
             joiner.adopt(stamp)
             var full = provider
-            while joiner.casts[x]!.seen < 4 { joiner.multicast(from: x, delivered: true) }
-            while full.casts[x]!.seen < 4 { full.multicast(from: x, delivered: true) }
+            while joiner.streams[0].seen < 4 { joiner.multicast(rank: 0, origin: x, delivered: true) }
+            while full.streams[0].seen < 4 { full.multicast(rank: 0, origin: x, delivered: true) }
             #expect((joiner.fold(into: 7, view: v) == full.fold(into: 7, view: v)) == (before == 2), "\(before) before the state")
         }
+        // A send to the joiner after the state: different from the provider.
+        var joiner = DeliveryTally(members: members, me: z)
+        joiner.adopt(stamp)
+        #expect(joiner.fold(into: 7, view: v) == provider.fold(into: 7, view: v))
+        joiner.send(rank: 0, origin: x)
+        #expect(joiner.fold(into: 7, view: v) != provider.fold(into: 7, view: v))
     }
 
     /// The stamp sent with a state survives the wire, and garbage never decodes into one (nor
