@@ -17,37 +17,46 @@ import Ensemble
 /// stale id are ignored or answered with `.terminated`.
 ///
 /// **No transfer of a state the member already holds.** Each server keeps `stateDigest`, a
-/// 64-bit name of the lineage of its state, and a server that lost a merge (it is no longer a
-/// server in the merged view, asks to be one again and is listed as receiving state) whose
-/// digest equals the coordinator's skips the transfer: no `stateTransferCallback`, no
-/// `askStateCallback` at the provider; it reports XFER_DONE at once and is a server in the next
-/// view. So two partitions that split and merge again without applying anything in between do
-/// not move the state again. The rule:
+/// 64-bit name of the lineage of its state. The coordinator of every view, if it is a server in
+/// normal state, publishes its digest as of the start of the view in the view message; a
+/// server that lost a merge (it is not a server in the merged view, asks to be one again, and
+/// the next view lists it as receiving state) compares it with its own digest as of the start
+/// of that same view, and if they are equal it skips the transfer: no `stateTransferCallback`,
+/// no `askStateCallback` at the provider; it reports XFER_DONE at once and is a server in the
+/// view after. So partitions that split and merge again without applying anything in between
+/// do not move the state again. The rule:
 ///
 /// - a server that holds no state from a transfer (it started the group alone, was admitted
 ///   with `.noXfer`, or finished a transfer without receiving a state) takes a fresh random
 ///   digest: a new lineage, shared with nobody (two groups that never met never match);
 /// - a joiner that receives a state adopts the provider's digest as of the `sendState` call
-///   (sent with the state, inside CSX's framing) and the provider's deliveries of that view so
-///   far; from the start of a transfer (`stateTransferCallback`, where the application resets
-///   its state) until the state arrives it has no digest, and neither has a client;
+///   and the provider's deliveries of that view so far (sent with the state, inside CSX's
+///   framing: with the single message, or with the first chunk of a streamed state); from the
+///   start of a transfer (`stateTransferCallback`, where the application resets its state)
+///   until the state arrives it has no digest, and neither has a client. A provider that has a
+///   multicast of its own still waiting to go out (held for the transfer, say) sends no
+///   digest: its state may include that message, which the joiner will also receive;
 /// - every message delivered to the application (`csxReceive{Cast,Scast,Lsend,Send}Callback`)
-///   is counted, per view: per origin, the number of its multicasts delivered and a mix of
-///   their positions in its FIFO stream; per (origin, receiver), the sends. When the next view
-///   starts, the view's id and these counts are folded into the digest (FNV-1a, if anything was
-///   delivered). Members that went through the same views and were delivered the same
-///   messages in each end with the same digest; a send, an lsend or an scast that reaches one
-///   member and not the other makes them differ (conservatively: they transfer);
+///   is counted, per view, by origin: the number of its multicasts delivered and a mix of their
+///   positions in its FIFO stream, and the sends; a member's own multicasts count as delivered
+///   to it when they go out, if it would keep them had another member sent them (casts are
+///   not delivered to their sender here: the application applies its own when it makes them).
+///   When the next view starts, the ended view's id and these counts are folded into the
+///   digest (FNV-1a, if anything was delivered). Members that went through the same views and
+///   were delivered the same messages in each end with the same digest; a send, or an lsend or
+///   scast that reaches one member and not the other, makes them differ (conservatively: they
+///   transfer);
 /// - `stateChanged()` gives a fresh digest; leaving the group forgets it.
 ///
 /// What it relies on: the application's replicated state changes only through the messages
-/// delivered to it (each applied whatever the member's role at the time: also while it is a
-/// client after losing a merge) and through the state it receives, and `sendState` sends the
-/// state as it is at the call (a chunk producer must stream that snapshot). An application
-/// that changes its state otherwise (a timer, a local input, a message it chooses to ignore, a
-/// state it received but could not install) must call `stateChanged()` then. Digests that
-/// differ only cost a transfer; equal digests of different states (a 64-bit collision, odds
-/// about 2^-64 per comparison) would skip a needed one.
+/// delivered to it (each applied whatever the member's role at the time, also while it is a
+/// client after losing a merge), through its own multicasts (applied when it makes them) and
+/// through the state it receives; and `sendState` sends the state as it is at the call (a
+/// chunk producer must stream that snapshot). An application that changes its state otherwise
+/// (a timer, a local input, a message it chooses to ignore, a state it received but could not
+/// install) must call `stateChanged()` then. Digests that differ only cost a transfer; equal
+/// digests of different states (a 64-bit collision, odds about 2^-64 per comparison) would
+/// skip a needed one.
 open class CSX: ClientServer {
     /// The single outstanding request of a joiner.
     struct Outstanding {
