@@ -15,6 +15,48 @@ import Ensemble
 /// If the provider leaves or fails mid-transfer, the request goes to the next server
 /// transparently. Transfer ids expire at every (re)start and on completion: calls with a
 /// stale id are ignored or answered with `.terminated`.
+///
+/// **No transfer of a state the member already holds.** Each server keeps `stateDigest`, a
+/// 64-bit name of the lineage of its state. The coordinator of every view, if it is a server in
+/// normal state, publishes its digest as of the start of the view in the view message; a
+/// server that lost a merge (it is not a server in the merged view, asks to be one again, and
+/// the next view lists it as receiving state) compares it with its own digest as of the start
+/// of that same view, and if they are equal it skips the transfer: no `stateTransferCallback`,
+/// no `askStateCallback` at the provider; it reports XFER_DONE at once and is a server in the
+/// view after. So partitions that split and merge again without applying anything in between
+/// do not move the state again. The rule:
+///
+/// - a server that holds no state from a transfer (it started the group alone, was admitted
+///   with `.noXfer`, or finished a transfer without receiving a state) takes a fresh random
+///   digest: a new lineage, shared with nobody (two groups that never met never match);
+/// - a joiner that receives a state adopts the provider's digest as of the `sendState` call
+///   and the provider's deliveries of that view so far (sent with the state, inside CSX's
+///   framing: with the single message, or with the first chunk of a streamed state); from the
+///   start of a transfer (`stateTransferCallback`, where the application resets its state)
+///   until the state arrives it has no digest, and neither has a client. A provider that has a
+///   multicast of its own still waiting to go out (held for the transfer, say) sends no
+///   digest: its state may include that message, which the joiner will also receive;
+/// - every message delivered to the application (`csxReceive{Cast,Scast,Lsend,Send}Callback`)
+///   is counted, per view, by origin: the number of its multicasts delivered and a mix of their
+///   positions in its FIFO stream, and the sends; a member's own multicasts count as delivered
+///   to it when they go out, if it would keep them had another member sent them (casts are
+///   not delivered to their sender here: the application applies its own when it makes them).
+///   When the next view starts, the ended view's id and these counts are folded into the
+///   digest (FNV-1a, if anything was delivered). Members that went through the same views and
+///   were delivered the same messages in each end with the same digest; a send, or an lsend or
+///   scast that reaches one member and not the other, makes them differ (conservatively: they
+///   transfer);
+/// - `stateChanged()` gives a fresh digest; leaving the group forgets it.
+///
+/// What it relies on: the application's replicated state changes only through the messages
+/// delivered to it (each applied whatever the member's role at the time, also while it is a
+/// client after losing a merge), through its own multicasts (applied when it makes them) and
+/// through the state it receives; and `sendState` sends the state as it is at the call (a
+/// chunk producer must stream that snapshot). An application that changes its state otherwise
+/// (a timer, a local input, a message it chooses to ignore, a state it received but could not
+/// install) must call `stateChanged()` then. Digests that differ only cost a transfer; equal
+/// digests of different states (a 64-bit collision, odds about 2^-64 per comparison) would
+/// skip a needed one.
 open class CSX: ClientServer {
     /// The single outstanding request of a joiner.
     struct Outstanding {
@@ -23,6 +65,8 @@ open class CSX: ClientServer {
         var xferID: XferID
         /// Chunks of a streamed state received so far.
         var chunks = 0
+        /// The provider's digest stamp (with the first chunk of a streamed state).
+        var stamp: DigestStamp?
     }
 
     /// A state streamed to one joiner, chunk by chunk, as the window allows.
@@ -30,15 +74,19 @@ open class CSX: ClientServer {
         let joiner: EndpID
         let xferID: XferID
         let next: (Int) -> Message?
+        /// The provider's digest when the application handed the state over (sent with the
+        /// first chunk).
+        let stamp: DigestStamp
         var index = 0
         var done = false
         var started = false
         /// The producer tells the end by returning nil: one chunk is read ahead to know
         /// whether the one being sent is the last.
         var lookahead: Message?
-        init(joiner: EndpID, xferID: XferID, next: @escaping (Int) -> Message?) {
+        init(joiner: EndpID, xferID: XferID, stamp: DigestStamp, next: @escaping (Int) -> Message?) {
             self.joiner = joiner
             self.xferID = xferID
+            self.stamp = stamp
             self.next = next
         }
     }
@@ -50,6 +98,14 @@ open class CSX: ClientServer {
     private var pumpScheduled = false
     /// Names the stream pump in slow-callback reports (set at the first pump).
     private var pumpLabel = ""
+    /// The lineage of my state at the start of the current view (`tallyView`); nil when I hold
+    /// no state I can vouch for (see the class comment).
+    private var lineage: UInt64?
+    /// What was delivered to the application in `tallyView` so far. Updated once per delivered
+    /// message; unchecked exclusivity (no access to it ever overlaps another: one thread, and
+    /// no callback runs inside its mutations) keeps that update at a few nanoseconds.
+    @exclusivity(unchecked) private var tally = DeliveryTally()
+    private var tallyView: ViewID?
 
     public override init(_ options: MaestroOptions, runtime: Runtime = .current) {
         super.init(options, runtime: runtime)
@@ -84,6 +140,7 @@ open class CSX: ClientServer {
     /// Answers a state request with the whole state in one message.
     public func sendState(_ destination: EndpID, _ xferID: XferID, _ stateMsg: Message) {
         var m = stateMsg
+        m << currentStamp()
         m << xferID
         do { try sendStateMessage(destination, m) } catch { logger.warning("\(error)") }
     }
@@ -95,7 +152,7 @@ open class CSX: ClientServer {
     /// between chunks (heartbeats are never late).
     public func sendState(to destination: EndpID, xferID: XferID, chunks next: @escaping (Int) -> Message?) {
         streams.removeAll { $0.joiner == destination }
-        streams.append(OutboundStream(joiner: destination, xferID: xferID, next: next))
+        streams.append(OutboundStream(joiner: destination, xferID: xferID, stamp: currentStamp(), next: next))
         schedulePump()
     }
 
@@ -108,8 +165,50 @@ open class CSX: ClientServer {
     }
 
     /// Maestro's hook for the application's own state reset (Maestro never calls it; the seed
-    /// program calls it itself).
+    /// program calls it itself). A server that resets its state outside a transfer must also
+    /// call `stateChanged()`.
     open func resetState() {}
+
+    /// Tells CSX that the application changed its replicated state other than by applying a
+    /// delivered message or installing a received state (a timer, a local input, a message it
+    /// ignored, a reset): this server's state now starts a new lineage, and it will pull the
+    /// state again after a merge instead of taking its old digest for the group's. Cheap; call
+    /// it at every such change. No effect on a member that holds no state.
+    public func stateChanged() {
+        guard lineage != nil else { return }
+        lineage = UInt64.random(in: .min ... .max)
+        tally.clearDeliveries()
+    }
+
+    /// The name of the state this server holds now: the lineage at the start of the view with
+    /// this view's deliveries so far folded in (nil: no state; see the class comment). Two
+    /// servers with the same digest hold the same state.
+    public override final var stateDigest: UInt64? {
+        guard let l = lineage else { return nil }
+        guard let v = tallyView, tally.deliveredAny else { return l }
+        return tally.fold(into: l, view: v)
+    }
+
+
+    /// My stamp for a state I send now. None (no lineage) while a multicast of mine waits to
+    /// go out: the state may include it already (applied when it was made), and the joiner
+    /// would then get it again on top.
+    private func currentStamp() -> DigestStamp {
+        DigestStamp(view: tallyView ?? ViewID(ltime: 0, coordinator: .none), lineage: hasPendingOwnMulticasts ? nil : lineage,
+                    tally: tally)
+    }
+
+    /// A state with `stamp` has arrived complete: it is mine now, and so is its lineage (if it
+    /// was sent in this very view; otherwise I cannot place it and hold no lineage).
+    private func adopt(_ stamp: DigestStamp?) {
+        if let stamp, stamp.view == tallyView, let l = stamp.lineage {
+            lineage = l
+            tally.adopt(stamp)
+        } else {
+            lineage = nil
+            tally.clearDeliveries()
+        }
+    }
 
     // MARK: Callbacks (override)
 
@@ -128,6 +227,7 @@ open class CSX: ClientServer {
             logger.error("state transfer canceled: the state exceeds maxPendingStateBytes (\(options.maxPendingStateBytes)); override gotStateChunkCallback to take it chunk by chunk")
             accumulated = nil
             outstanding = nil
+            lineage = nil
             xferCanceledCallback(currentXferID)
             return
         }
@@ -165,8 +265,29 @@ open class CSX: ClientServer {
         if wasXfer && vd.state != .serverXfer { currentXferID.value += 1 }
     }
 
+    override func viewStarting(_ viewData: GroupMemberViewData) {
+        guard viewData.viewID != tallyView else { return }
+        if let l = lineage, let v = tallyView, tally.deliveredAny { lineage = tally.fold(into: l, view: v) }
+        tally = DeliveryTally(members: viewData.members, me: viewData.myEndpID)
+        tallyView = viewData.viewID
+        if lineage == nil && clsvState == .serverNormal { lineage = UInt64.random(in: .min ... .max) }
+    }
+
+    override var tracksDeliveries: Bool { true }
+
+    @inline(__always) override func noteMulticast(rank: Rank, origin: EndpID, delivered: Bool) {
+        tally.multicast(rank: rank, origin: origin, delivered: delivered)
+    }
+
+    @inline(__always) override func noteSend(rank: Rank, origin: EndpID) {
+        tally.send(rank: rank, origin: origin)
+    }
+
     override func viewAccepted(_ vd: ClSvViewData, _ msg: inout Message) {
         if vd.startXfer {
+            // The application resets its state now: no lineage until a state arrives.
+            lineage = nil
+            tally.clearDeliveries()
             // Single-threaded: the transfer callback runs inline on the loop.
             stateTransferCallback(currentXferID)
         }
@@ -174,6 +295,7 @@ open class CSX: ClientServer {
             if clsvState != .serverXfer || o.xferID != currentXferID {
                 outstanding = nil
                 accumulated = nil
+                lineage = nil
                 xferCanceledCallback(currentXferID)
             } else if !vd.servers.contains(o.provider), let next = vd.servers.first {
                 // The provider is gone: the same request goes to the next (oldest) server.
@@ -184,6 +306,8 @@ open class CSX: ClientServer {
             }
         }
         streams.removeAll { !vd.xferServers.contains($0.joiner) }
+        // A server without a state from a transfer starts a lineage of its own.
+        if lineage == nil && clsvState == .serverNormal { lineage = UInt64.random(in: .min ... .max) }
         csxAcceptedViewCallback(vd, &msg)
     }
 
@@ -195,15 +319,31 @@ open class CSX: ClientServer {
     open override func rcvStateCallback(_ origin: EndpID, _ msg: inout Message) {
         guard let id = try? msg.pop(XferID.self), let o = outstanding, o.xferID == id, id == currentXferID,
               o.provider == origin else { return }  // stale or from a replaced provider: dropped
+        guard let stamp = try? msg.pop(DigestStamp.self) else {
+            droppedMalformed("dropped a state without a digest stamp from \(origin)")
+            return
+        }
         outstanding = nil
+        adopt(stamp)
         gotStateCallback(id, &msg)
     }
 
     override func rcvStateChunk(_ origin: EndpID, _ msg: inout Message) {
         guard let id = try? msg.pop(XferID.self), let index = try? msg.pop(Int64.self), let last = try? msg.pop(Bool.self),
               let o = outstanding, o.xferID == id, id == currentXferID, o.provider == origin, Int(index) == o.chunks else { return }
+        if index == 0 {
+            // The first chunk carries the provider's digest stamp.
+            guard let stamp = try? msg.pop(DigestStamp.self) else {
+                droppedMalformed("dropped a first state chunk without a digest stamp from \(origin)")
+                return
+            }
+            outstanding?.stamp = stamp
+        }
         outstanding?.chunks += 1
-        if last { outstanding = nil }
+        if last {
+            adopt(outstanding?.stamp)
+            outstanding = nil
+        }
         gotStateChunkCallback(id, &msg, index: Int(index), isLast: last)
     }
 
@@ -240,6 +380,7 @@ open class CSX: ClientServer {
                 var chunk = s.lookahead ?? Message()  // an empty state: one empty, last chunk
                 let following = s.lookahead == nil ? nil : s.next(size)
                 let last = following == nil
+                if s.index == 0 { chunk << s.stamp }
                 chunk << last
                 chunk << Int64(s.index)
                 chunk << s.xferID
@@ -271,6 +412,9 @@ open class CSX: ClientServer {
         outstanding = nil
         streams.removeAll()
         accumulated = nil
+        lineage = nil
+        tally = DeliveryTally()
+        tallyView = nil
         csxExitCallback()
     }
 }

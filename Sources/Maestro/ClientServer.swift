@@ -8,6 +8,11 @@ import Ensemble
 /// group with servers asks the coordinator to become one (BECOME_SERVER); the next view lists
 /// it as a transfer server, and messages whose safety is below the view's transfer type are
 /// held at their senders until the transfers are done (XFER_DONE), then released in order.
+///
+/// A subclass that can name the lineage of its replicated state (`stateDigest`, CSX) lets a
+/// server that lost a merge skip a transfer it does not need: the coordinator publishes its
+/// digest with every view, and a member about to receive state whose digest equals it reports
+/// XFER_DONE at once instead (see `stateDigest`).
 open class ClientServer: GroupMember {
     enum ClSvType: Int32 {
         case cast = 0, scast = 1, lsend = 2, send = 3, becomeServer = 4, xferDone = 5, askState = 6, sendState = 7
@@ -23,6 +28,8 @@ open class ClientServer: GroupMember {
     /// Messages held because their safety is below the view's transfer type, or because they
     /// were sent while the next view was awaited (its type is not known yet). FIFO.
     private var held: [(destination: EndpID?, message: Message, safety: MessageSafety)] = []
+    /// Transfers this member did not run because its state digest equalled the coordinator's.
+    public private(set) var transfersSkipped = 0
 
     public override init(_ options: MaestroOptions, runtime: Runtime = .current) {
         super.init(options, runtime: runtime)
@@ -48,6 +55,67 @@ open class ClientServer: GroupMember {
     public var isClient: Bool { options.membershipType == .client }
     /// Messages held until the transfer in progress ends.
     public var heldMessages: Int { held.count }
+
+    /// A name for the replicated state this member holds, or nil if it holds none it can
+    /// vouch for. Two members with the same digest hold the same state. Here: nil (plain
+    /// client/server members know nothing of their state, and always transfer); CSX overrides
+    /// it with the lineage of its state (CSX.swift).
+    ///
+    /// With a digest, the coordinator of a view that is a server in normal state publishes its
+    /// own digest (as of the start of the view) in the view message; a server entering the
+    /// transfer (a server that lost a merge and asked to be one again) whose digest, at the
+    /// start of the same view, is equal skips the transfer: it reports XFER_DONE at once and is
+    /// a server in the next view, without `stateTransferCallback` or a state request.
+    open var stateDigest: UInt64? { nil }
+
+    /// A view starts (its view message is being made, or it is accepted): CSX closes the
+    /// previous view's accounts here, so that `stateDigest` names the state at the start of
+    /// the view. Called once or twice per view (idempotent).
+    func viewStarting(_ viewData: GroupMemberViewData) {}
+    /// One client/server multicast from the member of rank `rank` in the current view (every
+    /// cast, scast and lsend reaching this member, in the view's FIFO order from that origin,
+    /// and my own as they go out), and whether it was delivered to the application. Called
+    /// before the application's callback.
+    func noteMulticast(rank: Rank, origin: EndpID, delivered: Bool) {}
+    /// A send from `origin`, of rank `rank`, delivered to the application (before its callback).
+    func noteSend(rank: Rank, origin: EndpID) {}
+    /// Whether this member accounts for its deliveries (`noteMulticast`, `noteSend`): CSX does.
+    var tracksDeliveries: Bool { false }
+
+    /// Whether a multicast of mine is waiting to go out (held for the transfer, or by the
+    /// group member for the next view or for room): the application may have applied it to its
+    /// state already, and its position in my stream is not known yet.
+    var hasPendingOwnMulticasts: Bool { hasOutgoingCasts || held.contains { $0.destination == nil } }
+
+    /// Whether this member keeps a multicast of `type` (`dests`: its destinations, for scast
+    /// and lsend): the same rule for what others send and for what I send (casts are not
+    /// delivered to their sender; CSX counts a member's own multicasts as delivered to it when
+    /// they go out, by this rule).
+    private func keeps(_ type: ClSvType, _ dests: [EndpID]) -> Bool {
+        guard let me = myEndpID else { return false }
+        switch type {
+        case .cast: return true
+        case .scast:
+            let vd = clsvViewData
+            return vd?.servers.contains(me) == true || vd?.xferServers.contains(me) == true || dests.contains(me)
+        case .lsend: return dests.contains(me)
+        default: return false
+        }
+    }
+
+    /// One of my casts went out in this view: it takes the next place in my multicast stream.
+    override func castTransmitted(_ bytes: [UInt8]) {
+        guard tracksDeliveries, let vd = viewData else { return }
+        let (me, id) = (vd.myRank, vd.myEndpID)
+        var m = Message(bytes: bytes)
+        guard (try? m.pop(Int32.self)) == GroupMember.MessageType.data.rawValue else { return }  // a view message
+        guard let raw = try? m.pop(Int32.self), let type = ClSvType(rawValue: raw) else {
+            noteMulticast(rank: me, origin: id, delivered: false)
+            return
+        }
+        let dests = type == .scast || type == .lsend ? (try? m.pop([EndpID].self)) : []
+        noteMulticast(rank: me, origin: id, delivered: dests.map { keeps(type, $0) } ?? false)
+    }
 
     // MARK: Sending
 
@@ -230,14 +298,24 @@ open class ClientServer: GroupMember {
     // MARK: The group member's callbacks
 
     open override func grpMembViewMsgCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
+        viewStarting(viewData)
         clSvViewMsgCallback(ClSvViewData(base: viewData), &msg)
         msg << serversNext
         msg << xferServersNext
         msg << viewTypeNext.rawValue
+        // My digest at the start of this view, if I am a server holding the group's state.
+        let published = clsvState == .serverNormal && serversNext.contains(viewData.myEndpID) ? stateDigest : nil
+        msg.push(optional: published)
     }
 
     open override func grpMembAcceptedViewCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
+        viewStarting(viewData)
         var vd = ClSvViewData(base: viewData)
+        let coordinatorDigest: UInt64?
+        do { coordinatorDigest = try msg.popOptional(UInt64.self) } catch {
+            coordinatorDigest = nil
+            droppedMalformed("view \(viewData.viewID): malformed state digest in the view message")
+        }
         let typeRaw = (try? msg.pop(Int32.self)) ?? 0
         var xfer = (try? msg.pop([EndpID].self)) ?? []
         var servers = (try? msg.pop([EndpID].self)) ?? []
@@ -276,7 +354,17 @@ open class ClientServer: GroupMember {
             if servers.contains(me) {
                 vd.state = .serverNormal
             } else if xfer.contains(me) {
-                if servers.isEmpty { xferDone(&vd) } else { vd.state = .serverXfer }
+                if servers.isEmpty {
+                    xferDone(&vd)
+                } else if let d = coordinatorDigest, d == stateDigest {
+                    // I hold the coordinator's state already (a server that lost a merge and
+                    // missed nothing): no transfer.
+                    transfersSkipped += 1
+                    logger.info("view \(vd.viewID): my state digest equals the coordinator's: state transfer skipped")
+                    xferDone(&vd)
+                } else {
+                    vd.state = .serverXfer
+                }
             } else {
                 becomeServer(&vd)
             }
@@ -321,23 +409,30 @@ open class ClientServer: GroupMember {
 
     open override func grpMembReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {
         guard let raw = try? msg.pop(Int32.self), let type = ClSvType(rawValue: raw) else {
+            noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
             droppedMalformed("dropped a cast without a client/server header from \(origin)")
             return
         }
         switch type {
         case .cast:
+            noteMulticast(rank: deliveryRank, origin: origin, delivered: true)
             clSvReceiveCastCallback(origin, &msg)
         case .scast:
-            guard let dests = try? msg.pop([EndpID].self) else { return }
-            let me = myEndpID
-            let vd = clsvViewData
-            if let me, vd?.servers.contains(me) == true || vd?.xferServers.contains(me) == true || dests.contains(me) {
-                clSvReceiveScastCallback(origin, &msg)
+            guard let dests = try? msg.pop([EndpID].self), keeps(.scast, dests) else {
+                noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
+                return
             }
+            noteMulticast(rank: deliveryRank, origin: origin, delivered: true)
+            clSvReceiveScastCallback(origin, &msg)
         case .lsend:
-            guard let dests = try? msg.pop([EndpID].self) else { return }
-            if let me = myEndpID, dests.contains(me) { clSvReceiveLsendCallback(origin, &msg) }
+            guard let dests = try? msg.pop([EndpID].self), keeps(.lsend, dests) else {
+                noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
+                return
+            }
+            noteMulticast(rank: deliveryRank, origin: origin, delivered: true)
+            clSvReceiveLsendCallback(origin, &msg)
         default:
+            noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
             droppedMalformed("dropped a cast of client/server type \(raw) from \(origin)")
         }
     }
@@ -349,6 +444,7 @@ open class ClientServer: GroupMember {
         }
         switch type {
         case .send:
+            noteSend(rank: deliveryRank, origin: origin)
             clSvReceiveSendCallback(origin, &msg)
         case .becomeServer:
             let x = (try? msg.pop(Int32.self)).flatMap(XferType.init(rawValue:)) ?? .noXfer

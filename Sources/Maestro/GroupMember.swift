@@ -31,7 +31,10 @@ open class GroupMember: GroupApplication {
     public private(set) var viewData: GroupMemberViewData?
     private var ensembleView: ViewState?
     private var pendingView: GroupMemberViewData?
-    private var heldIncoming: [(cast: Bool, origin: EndpID, message: Message)] = []
+    private var heldIncoming: [(cast: Bool, origin: EndpID, rank: Rank, message: Message)] = []
+    /// The rank, in the current view, of the origin of the message being delivered (set just
+    /// before each receive callback): ClientServer's delivery accounts are kept by rank.
+    var deliveryRank: Rank = -1
     private var outgoing: [(destination: EndpID?, bytes: [UInt8])] = []
     private var heartbeatOrigin: Time?
     /// Between `block` and the acceptance of the next view.
@@ -230,7 +233,11 @@ open class GroupMember: GroupApplication {
     private func tryTransmit(_ bytes: [UInt8], to destination: EndpID?) -> SendResult {
         guard let endpoint else { return .rejected("not joined") }
         let packet = bytes.withUnsafeBytes { Packet(payload: $0) }
-        guard let destination else { return endpoint.cast(packet) }
+        guard let destination else {
+            let result = endpoint.cast(packet)
+            if result == .sent { castTransmitted(bytes) }
+            return result
+        }
         guard let rank = ensembleView?.rank(of: destination) else {
             logger.warning("send to \(destination): not a member of the current view (dropped)")
             return .rejected("unknown destination")
@@ -256,6 +263,13 @@ open class GroupMember: GroupApplication {
 
     /// Messages waiting to be sent.
     public var pendingSends: Int { outgoing.count }
+
+    /// Whether a cast of mine waits to be sent (for the next view, or for room).
+    var hasOutgoingCasts: Bool { outgoing.contains { $0.destination == nil } }
+
+    /// A cast of mine (a view message or data, framed as `cast`/`install` frame them) was just
+    /// accepted by the stack in the current view: ClientServer accounts for it here.
+    func castTransmitted(_ bytes: [UInt8]) {}
 
     // MARK: GroupApplication
 
@@ -304,6 +318,7 @@ open class GroupMember: GroupApplication {
         let held = heldIncoming
         heldIncoming.removeAll()
         for var h in held {
+            deliveryRank = h.rank
             if h.cast { grpMembReceiveCastCallback(h.origin, &h.message) } else { grpMembReceiveSendCallback(h.origin, &h.message) }
         }
     }
@@ -318,7 +333,12 @@ open class GroupMember: GroupApplication {
         }
         switch MessageType(rawValue: type) {
         case .data:
-            if pendingView != nil { heldIncoming.append((true, who, msg)) } else { grpMembReceiveCastCallback(who, &msg) }
+            if pendingView != nil {
+                heldIncoming.append((true, who, origin, msg))
+            } else {
+                deliveryRank = origin
+                grpMembReceiveCastCallback(who, &msg)
+            }
         case .view:
             receivedViewMessage(msg, from: who)
         case nil:
@@ -345,7 +365,12 @@ open class GroupMember: GroupApplication {
         guard let v = ensembleView, origin < v.count else { return }
         let who = v.members[origin]
         var msg = payload.withBytes { Message(copying: $0) }
-        if pendingView != nil { heldIncoming.append((false, who, msg)) } else { grpMembReceiveSendCallback(who, &msg) }
+        if pendingView != nil {
+            heldIncoming.append((false, who, origin, msg))
+        } else {
+            deliveryRank = origin
+            grpMembReceiveSendCallback(who, &msg)
+        }
     }
 
     public func block() {

@@ -44,6 +44,12 @@ public final class Runtime {
         reactor = Reactor()
     }
 
+    deinit {
+        // The signal watchers stop themselves on the reactor's loop in their deinit, and the
+        // stored properties go in declaration order, the reactor first: release them before.
+        signals.removeAll()
+    }
+
     /// The runtime of the calling thread.
     public static var current: Runtime {
         let key = "maestro.runtime"

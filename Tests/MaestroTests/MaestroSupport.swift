@@ -95,6 +95,11 @@ final class TestServer: CSX {
         if let v: Int = try? msg.pop() { casts.append((origin, v)) }
     }
 
+    var sendsReceived: [(EndpID, Int)] = []
+    override func csxReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) {
+        if let v: Int = try? msg.pop() { sendsReceived.append((origin, v)) }
+    }
+
     /// Generic casts delivered while my view was ATOMIC (must stay 0).
     var castsDuringAtomic = 0
     /// When set, every block is followed by a cast of the next number (a message sent between
