@@ -112,6 +112,14 @@ open class GroupMember: GroupApplication {
         t.label = label
         transport = t
         endpoint = e
+        e.membershipObserver = { [logger] note in
+            switch note {
+            case let .issuedFail(v, r, f): logger.debug("view \(v.ltime): as rank \(r), fail \(f)")
+            case let .issuedView(v, r, next): logger.debug("view \(v.ltime): as rank \(r), next view \(next.ltime) of \(next.count)")
+            case let .acceptedFail(v, f): logger.debug("view \(v.ltime): failed \(f)")
+            case let .acknowledgedLeave(v, r): logger.debug("view \(v.ltime): rank \(r) leaves")
+            }
+        }
         memberState = .joining
         lowerSlowCallbackThreshold(params)
         runtime.register(self)

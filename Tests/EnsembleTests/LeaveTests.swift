@@ -54,6 +54,11 @@ import Testing
 
     enum LeaveTestError: Error { case notALeave }
 
+    /// The Leave cast a leaver at `h`'s rank sends (its layer is stateless for this).
+    func leaveCast(of h: LayerHarness) throws -> Packet? {
+        try leaving(rank: h.setup.rank).1
+    }
+
     /// Member `rank`'s reaction to `leaver`'s Leave cast: its acknowledgement.
     func ackFrom(_ rank: Rank, leaver: Rank, _ cast: Packet) throws -> Packet {
         let m = try leave(rank: rank)
@@ -83,6 +88,18 @@ import Testing
         #expect(h.takeDown().isEmpty, "rank 2 has not acknowledged yet: stay and serve retransmissions")
         h.fromBelow(.send(try ackFrom(2, leaver: 1, cast), peer: 2, flags: []))
         #expect(h.takeDown().kinds == ["exit"])
+    }
+
+    @Test func anotherLeaverNeedNotAcknowledge() throws {
+        // Two members of one process leave together: each acknowledges the other's Leave, but
+        // neither waits for the other's acknowledgement (it may exit first).
+        let (h, _) = try leaving(rank: 1)
+        let (_, theirs) = try leaving(rank: 2)
+        h.fromBelow(.cast(theirs, peer: 2, flags: []))
+        #expect(h.takeDown().kinds == ["send", "suspect"], "acknowledged and suspected")
+        let mine = try #require(try leaveCast(of: h))
+        h.fromBelow(.send(try ackFrom(0, leaver: 1, mine), peer: 0, flags: []))
+        #expect(h.takeDown().kinds == ["exit"], "every member that is not leaving acknowledged")
     }
 
     @Test func aFailedMemberNeedNotAcknowledge() throws {

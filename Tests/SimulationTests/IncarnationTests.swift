@@ -91,3 +91,31 @@ final class EndpointProcess {
         #expect((EndpointProcess.of(ps[0])?.endpoint.counters.noticesReceived ?? 0) > 0)
     }
 }
+
+/// Members that leave together (SIGTERM to a process that runs several) are all excluded
+/// within a few round trips, whichever ranks they hold, the coordinator's included.
+@Suite struct SimultaneousLeaveTests {
+    @Test(arguments: [[0, 1], [2, 3], [0, 3], [1, 2]])
+    func membersLeavingTogetherAreExcludedAtOnce(leavers: [Int]) throws {
+        let world = SimWorld(seed: 7)
+        let stack = GroupScenario.seedStack
+        let ps = (0 ..< 4).map { i in world.addProcess(name: "p\(i)") { p in _ = try? EndpointProcess(p, stack: stack, params: try! Parameters(parsing: "fast")) } }
+        let eps = ps.compactMap { EndpointProcess.of($0)?.endpoint }
+        let view = ViewState(group: GroupID("g"), protocolStack: stack, ltime: 1, members: eps.map(\.id),
+                             addresses: ps.map { $0.address(port: 6793) })
+        for e in eps { try e.join(view: view) }
+        world.run(for: .milliseconds(200))
+        let start = world.now
+        for i in leavers { eps[i].leave() }
+        let stayers = (0 ..< 4).filter { !leavers.contains($0) }
+        let done = world.run(until: {
+            stayers.allSatisfy { i in
+                EndpointProcess.of(ps[i])?.log.views.last.map { v in leavers.allSatisfy { !v.members.contains(eps[$0].id) } } ?? false
+            }
+        }, timeout: .seconds(5))
+        #expect(done)
+        #expect(world.now - start < .milliseconds(100), "excluded after \(world.now - start)")
+        world.run(for: .seconds(2))
+        for i in leavers { #expect(EndpointProcess.of(ps[i])?.log.exited == true) }
+    }
+}

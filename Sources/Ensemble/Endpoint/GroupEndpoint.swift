@@ -107,6 +107,7 @@ public final class GroupEndpoint: TransportDelegate {
         try host.build(setup: setup, registry: registry)
         traceStack(of: host)
         hosts.append(host)
+        logger.debug("view \(v.ltime) by \(v.coordinator): \(v.count) members, rank \(rank)\(silently ? " (leaving: silent)" : "")")
         host.stack?.injectUp(.initialize(transport.now))
         let waiting = early.filter { $0.view == host.viewHash }
         if !waiting.isEmpty {

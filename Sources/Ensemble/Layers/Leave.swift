@@ -111,6 +111,12 @@ public final class Leave: Layer {
                 ack.push(Header.leaveAck)
                 port.down(.send(ack, peer: o, flags: []))
                 port.down(.suspect(RankSet([o]), reason: "left"))
+                if leaving {
+                    // Leaving too (several members of one process, say): it will not wait to
+                    // acknowledge mine, and need not.
+                    leaveAcked.insert(o)
+                    checkLeft()
+                }
             case let .gotView(v): got(v)
             case .leaveAck: break
             }
