@@ -17,35 +17,14 @@ struct Leave: ParsableCommand {
             --params. With --json the last line is one JSON object (`seconds`, `members`, `rounds`...).
             """)
 
-    @Option(help: "Member processes.")
-    var members = 4
-
-    @Option(help: "Ensemble parameters for the members (default: the project's defaults).")
-    var params = ""
-
-    @Option(help: "Which member leaves: member (the last rank) or coordinator (rank 0).")
-    var target = "member"
-
-    @Option(help: "Rounds; the median is reported.")
-    var rounds = 1
-
-    @Flag(help: "Bare protocol endpoints as members instead of Maestro GroupMembers.")
-    var bare = false
-
-    @Flag(help: "End with one JSON object on the last line.")
-    var json = false
+    @OptionGroup var churn: MemberChurnOptions
 
     @OptionGroup var key: KeyOptions
 
     @OptionGroup var log: LogOptions
 
-    func validate() throws {
-        guard members >= 2 else { throw ValidationError("--members must be at least 2") }
-        guard ["member", "coordinator"].contains(target) else { throw ValidationError("--target must be member or coordinator") }
-        guard rounds >= 1 else { throw ValidationError("--rounds must be positive") }
-    }
-
     func run() throws {
+        let (members, params, target, rounds, bare, json) = (churn.members, churn.params, churn.target, churn.rounds, churn.bare, churn.json)
         log.bootstrap()
         let progress = Progress()
         var results: [(slowest: Double, fastest: Double, exit: Double, status: Int32)] = []
@@ -54,7 +33,7 @@ struct Leave: ParsableCommand {
             let g = try ProcessGroup(keyArguments: key.childArguments, maestro: !bare)
             try g.startAndForm(members, params: params)
             let order = g.lastView(0) ?? g.addresses
-            let leaverAddress = target == "coordinator" ? order[0] : order[order.count - 1]
+            let leaverAddress = churn.pick(order)
             guard let leaver = g.addresses.firstIndex(of: leaverAddress) else { throw ChildError("cannot find the member to stop") }
             let survivors = Set(g.addresses).subtracting([leaverAddress])
             let others = g.members.indices.filter { $0 != leaver }
@@ -82,9 +61,9 @@ struct Leave: ParsableCommand {
                      members, target, median.slowest, median.fastest, exitNote))
         if rounds > 1 { print("rounds: " + results.map { String(format: "%.3f", $0.slowest) }.joined(separator: " ")) }
         if json {
-            print(jsonLine(["benchmark": "leave", "members": members, "params": params, "target": target, "members_api": bare ? "endpoint" : "maestro", "seconds": median.slowest,
-                            "fastest_seconds": median.fastest, "leaver_exit_seconds": median.exit,
-                            "leaver_exit_status": Int(median.status), "rounds": rounds]))
+            print(jsonLine(churn.jsonFields("leave") + [("seconds", median.slowest), ("fastest_seconds", median.fastest),
+                                                        ("leaver_exit_seconds", median.exit), ("leaver_exit_status", Int(median.status)),
+                                                        ("rounds", rounds)]))
         }
     }
 }

@@ -18,35 +18,14 @@ struct Restart: ParsableCommand {
             object (`seconds`, `members`, `rounds`...).
             """)
 
-    @Option(help: "Member processes.")
-    var members = 4
-
-    @Option(help: "Ensemble parameters for the members (default: the project's defaults).")
-    var params = ""
-
-    @Option(help: "Which member is restarted: member (the last rank) or coordinator (rank 0).")
-    var target = "member"
-
-    @Option(help: "Rounds; the median is reported.")
-    var rounds = 1
-
-    @Flag(help: "Bare protocol endpoints as members instead of Maestro GroupMembers.")
-    var bare = false
-
-    @Flag(help: "End with one JSON object on the last line.")
-    var json = false
+    @OptionGroup var churn: MemberChurnOptions
 
     @OptionGroup var key: KeyOptions
 
     @OptionGroup var log: LogOptions
 
-    func validate() throws {
-        guard members >= 2 else { throw ValidationError("--members must be at least 2") }
-        guard ["member", "coordinator"].contains(target) else { throw ValidationError("--target must be member or coordinator") }
-        guard rounds >= 1 else { throw ValidationError("--rounds must be positive") }
-    }
-
     func run() throws {
+        let (members, params, target, rounds, bare, json) = (churn.members, churn.params, churn.target, churn.rounds, churn.bare, churn.json)
         log.bootstrap()
         let progress = Progress()
         var results: [(slowest: Double, fastest: Double)] = []
@@ -55,7 +34,7 @@ struct Restart: ParsableCommand {
             let g = try ProcessGroup(keyArguments: key.childArguments, maestro: !bare)
             try g.startAndForm(members, params: params)
             let order = g.lastView(0) ?? g.addresses
-            let victimAddress = target == "coordinator" ? order[0] : order[order.count - 1]
+            let victimAddress = churn.pick(order)
             guard let victim = g.addresses.firstIndex(of: victimAddress) else { throw ChildError("cannot find the member to restart") }
             for i in g.members.indices { _ = g.members[i].takeLines() }  // views of the formation
             progress.update("round \(round)/\(rounds): kill -9 and restart \(victimAddress)")
@@ -83,8 +62,8 @@ struct Restart: ParsableCommand {
                      members, target, median.slowest, median.fastest))
         if rounds > 1 { print("rounds: " + results.map { String(format: "%.3f", $0.slowest) }.joined(separator: " ")) }
         if json {
-            print(jsonLine(["benchmark": "restart", "members": members, "params": params, "target": target, "members_api": bare ? "endpoint" : "maestro", "seconds": median.slowest,
-                            "fastest_seconds": median.fastest, "rounds": rounds]))
+            print(jsonLine(churn.jsonFields("restart") + [("seconds", median.slowest), ("fastest_seconds", median.fastest),
+                                                          ("rounds", rounds)]))
         }
     }
 }
