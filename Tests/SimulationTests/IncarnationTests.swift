@@ -7,11 +7,12 @@ final class EndpointLog: GroupApplication {
     var views: [ViewState] = []
     var sends: [(from: Rank, bytes: [UInt8])] = []
     var casts: [(from: Rank, bytes: [UInt8])] = []
-    var exited = false
+    var exits = 0
+    var exited: Bool { exits > 0 }
     func install(view: ViewState, rank: Rank) { views.append(view) }
     func receiveCast(from origin: Rank, _ payload: Packet) { casts.append((origin, payload.bytes)) }
     func receiveSend(from origin: Rank, _ payload: Packet) { sends.append((origin, payload.bytes)) }
-    func exit() { exited = true }
+    func exit() { exits += 1 }
 }
 
 /// A process running one endpoint (kept in the process state, so a crash releases it).
@@ -116,6 +117,29 @@ final class EndpointProcess {
         #expect(done)
         #expect(world.now - start < .milliseconds(100), "excluded after \(world.now - start)")
         world.run(for: .seconds(2))
-        for i in leavers { #expect(EndpointProcess.of(ps[i])?.log.exited == true) }
+        for i in leavers { #expect(EndpointProcess.of(ps[i])?.log.exits == 1, "exit() exactly once") }
+    }
+}
+
+extension SimultaneousLeaveTests {
+    /// A leaver whose older stack still lingers (a member never reported the last view) hears
+    /// of its exit once, not once per stack.
+    @Test func exitIsCalledOnceWhileOldStacksLinger() throws {
+        let world = SimWorld(seed: 9)
+        let stack = GroupScenario.seedStack
+        let ps = (0 ..< 3).map { i in world.addProcess(name: "p\(i)") { p in _ = try? EndpointProcess(p, stack: stack) } }
+        let eps = ps.compactMap { EndpointProcess.of($0)?.endpoint }
+        let view = ViewState(group: GroupID("g"), protocolStack: stack, ltime: 1, members: eps.map(\.id),
+                             addresses: ps.map { $0.address(port: 6793) })
+        for e in eps { try e.join(view: view) }
+        world.run(for: .milliseconds(50))
+        // Member 2 goes silent right after the next view: the old stacks wait for its report.
+        eps[0].prompt()
+        world.run(until: { EndpointProcess.of(ps[1])?.log.views.count == 2 }, timeout: .seconds(1))
+        world.crash(ps[2])
+        world.run(for: .milliseconds(20))
+        eps[1].leave()
+        world.run(for: .seconds(5))
+        #expect(EndpointProcess.of(ps[1])?.log.exits == 1, "exit() exactly once")
     }
 }

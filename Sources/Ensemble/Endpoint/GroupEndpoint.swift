@@ -136,7 +136,9 @@ public final class GroupEndpoint: TransportDelegate {
             host.exited = true
             let wasNewest = host === hosts.last
             hosts.removeAll { $0 === host }
-            if wasNewest && leaveRequested {
+            if wasNewest && leaveRequested && !hasLeft {
+                // The leave is complete: the older stacks end too (each is then the newest
+                // left, but the application hears of the exit once).
                 hasLeft = true
                 for h in hosts { h.stack?.injectDown(.exit, at: 0) }
                 alarmsChanged()

@@ -79,7 +79,8 @@ public struct ViewChecker {
                 if msg.kind == .cast { castCount[key, default: 0] += 1 } else { sendCount[key, default: 0] += 1 }
             case let .crashed(m): crashed.insert(m)
             case let .leaveRequested(m): leaveRequested.insert(m)
-            case let .left(m): exited.insert(m)
+            case let .left(m):
+                if !exited.insert(m).inserted { fail("leave", "\(m)'s exit() was called twice") }
             case .note, .membership: break
             }
         }
