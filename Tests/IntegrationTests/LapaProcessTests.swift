@@ -13,14 +13,21 @@ import ToolSupport
                                   "--heartbeat-ms", "100", "--params", Self.fast])
     }
 
+    /// Every line the processes printed while waited for (a transfer may be reported before
+    /// the view that ends it).
+    final class Seen { var lines: [String] = [] }
+
     /// Waits until one of `procs` prints a coordinator line with `n` members, all servers.
-    func waitForComplete(_ procs: [ChildProcess], members n: Int, timeout: Double) -> Int? {
+    func waitForComplete(_ procs: [ChildProcess], members n: Int, timeout: Double, seen: Seen = Seen()) -> Int? {
         let deadline = Date().addingTimeInterval(timeout)
         let wanted = ": \(n) members, \(n) servers, 0 xfer-servers, 0 clients"
         while Date() < deadline {
             for (i, p) in procs.enumerated() where p.isRunning {
-                if p.waitForLine(timeout: 0.05, { $0.hasSuffix(wanted) }) != nil { return i }
+                let lines = p.takeLines()
+                seen.lines += lines
+                if lines.contains(where: { $0.hasSuffix(wanted) }) { return i }
             }
+            usleep(20_000)
         }
         return nil
     }
@@ -42,9 +49,10 @@ import ToolSupport
         // A restarted process joins and pulls the state.
         let again = try lapa(rendezvous)
         procs[victim] = again
-        #expect(waitForComplete(survivors + [again], members: 3, timeout: 30) != nil, "the restarted process never became a server")
-        let transferred = again.waitForLine(timeout: 10) { $0.hasPrefix("(Asynchronous) Xfer Successful") }
-            ?? survivors.lazy.compactMap { $0.waitForLine(timeout: 1) { $0.hasPrefix("(Asynchronous) Xfer Successful") } }.first
+        let seen = Seen()
+        #expect(waitForComplete(survivors + [again], members: 3, timeout: 30, seen: seen) != nil, "the restarted process never became a server")
+        let transferred = seen.lines.first { $0.hasPrefix("(Asynchronous) Xfer Successful") }
+            ?? again.waitForLine(timeout: 10) { $0.hasPrefix("(Asynchronous) Xfer Successful") }
         #expect(transferred != nil, "no state transfer was reported")
         for p in procs where p.isRunning { p.kill(SIGTERM) }
         gossip.kill(SIGTERM)
