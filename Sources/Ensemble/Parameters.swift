@@ -64,8 +64,8 @@ public struct Parameters: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Named sets of parameters:
-    /// - `default`: none (the defaults: failure detection in 1.2–1.6 s, repairs on round trips);
-    /// - `fast`: failure detection in 0.25–0.35 s (a ping every 50 ms, suspicion after 5
+    /// - `default`: none (the defaults: failure detection in about 1.0–1.4 s, repairs on round trips);
+    /// - `fast`: failure detection in about 0.2–0.3 s (a ping every 50 ms, suspicion after 5
     ///   unanswered), gossip every second, merges re-sent every 300 ms and given up after 2 s,
     ///   every repair timer at most 200 ms (for a LAN whose members answer within milliseconds);
     /// - `ensemble`: Ensemble's own timers (a ping a second, suspicion after 15 unanswered).

@@ -189,7 +189,6 @@ open class CSX: ClientServer {
         return tally.fold(into: l, view: v)
     }
 
-
     /// My stamp for a state I send now. None (no lineage) while a multicast of mine waits to
     /// go out: the state may include it already (applied when it was made), and the joiner
     /// would then get it again on top.

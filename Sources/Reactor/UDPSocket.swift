@@ -272,7 +272,7 @@ extension UDPSocket {
         }
         loggedFailures.insert(key)
         var hint = ""
-        if reason == EINVAL && localAddress.ip >> 24 == 127 && destination.ip >> 24 != 127 {
+        if reason == EINVAL && LocalAddress.isLoopback(localAddress.ip) && !LocalAddress.isLoopback(destination.ip) {
             hint = ": this socket is bound to \(Address.ipString(localAddress.ip)), which cannot reach another host; bind an address that routes there (MaestroOptions.bind, --bind) or leave the default (the address that routes to the rendezvous)"
         } else if reason == ENETUNREACH || reason == EHOSTUNREACH {
             hint = ": no route to that host from here (is the network interface down?)"

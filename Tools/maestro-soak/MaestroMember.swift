@@ -67,7 +67,7 @@ extension Member {
         var ops = MaestroOptions()
         ops.groupName = group
         ops.gossip = gossip.compactMap(Address.init)
-        ops.bind = bind.address.map { $0.port == 0 ? Address(ip: $0.ip, port: port) : $0 }
+        ops.bind = bindAddress
         ops.port = port
         ops.protocolStack = protocolStack
         ops.params = params

@@ -39,6 +39,9 @@ struct Member: ParsableCommand {
     @Option(help: "UDP port (0: any free port), unless --bind gives one.")
     var port: UInt16 = 0
 
+    /// `--bind`, with `--port` when the bind address gives none.
+    var bindAddress: Address? { bind.address.map { $0.port == 0 ? Address(ip: $0.ip, port: port) : $0 } }
+
     @Option(help: "On SIGTERM, the longest to wait for the leave to complete, in seconds.")
     var leaveTimeout = 2.0
 
@@ -79,7 +82,7 @@ struct Member: ParsableCommand {
         let reactor = Reactor()
         let transport: UDPTransport
         do {
-            let local = try LocalAddress.forMember(bind: bind.address.map { $0.port == 0 ? Address(ip: $0.ip, port: port) : $0 },
+            let local = try LocalAddress.forMember(bind: bindAddress,
                                                    port: port, rendezvous: gossip.compactMap(Address.init))
             transport = try UDPTransport(reactor: reactor, bind: local.bind, advertise: local.advertise, label: "member of group \(group)")
         } catch {

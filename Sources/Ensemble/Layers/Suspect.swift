@@ -76,7 +76,8 @@ public final class Suspect: Layer {
     private var elected = false
 
     /// A ping every 200 ms, suspicion after 6 unanswered: a crashed member is suspected within
-    /// 1.2 to 1.6 s (Ensemble's defaults, a ping a second and 15 unanswered, took 15 to 17 s;
+    /// about 1.0 to 1.4 s, 1.0 to 1.2 s measured on loopback (Ensemble's defaults, a ping a
+    /// second and 15 unanswered, took about 14 to 16 s;
     /// the `ensemble` parameter profile restores them).
     public static let defaultSweep = Time.milliseconds(200)
     public static let defaultMaxIdle = 6
