@@ -8,7 +8,11 @@ let package = Package(
     name: "EnsembleSwift",
     platforms: [.macOS(.v13)],
     products: [
+        // What a daemon imports: the toolkit, the libev runtime as its default shell, and
+        // the engine's value types.
         .library(name: "Maestro", targets: ["Maestro"]),
+        // The toolkit alone (imports the engine only): for programs with their own shell.
+        .library(name: "MaestroCore", targets: ["MaestroCore"]),
         .library(name: "Ensemble", targets: ["Ensemble"]),
         .library(name: "Reactor", targets: ["Reactor"]),
         .executable(name: "maestro-perf", targets: ["maestro-perf"]),
@@ -40,9 +44,17 @@ let package = Package(
             name: "Reactor",
             dependencies: ["CLibev", "CNetShim", "Ensemble", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Reactor"),
+        // Maestro's toolkit: GroupMember, ClientServer, CSX. Sans-IO: every clock, socket and
+        // deferred call comes through a MaestroShell.
+        .target(
+            name: "MaestroCore",
+            dependencies: ["Ensemble", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/MaestroCore"),
+        // Load-time hook that makes the libev runtime Maestro's default shell.
+        .target(name: "CMaestroStartup", path: "Sources/CMaestroStartup"),
         .target(
             name: "Maestro",
-            dependencies: ["Ensemble", "Reactor", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["MaestroCore", "Reactor", "Ensemble", "CMaestroStartup"],
             path: "Sources/Maestro"),
         .target(
             name: "Simulation",
@@ -99,7 +111,7 @@ let package = Package(
             ],
             path: "Tools/maestro-soak"),
         // Feeds arbitrary bytes to every decoder: the libFuzzer target and the corpus tests.
-        .target(name: "FuzzHarness", dependencies: ["Ensemble", "Maestro"], path: "Tools/FuzzHarness"),
+        .target(name: "FuzzHarness", dependencies: ["Ensemble", "MaestroCore"], path: "Tools/FuzzHarness"),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Ensemble", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble", "Reactor", "FuzzHarness"]),

@@ -1,6 +1,7 @@
 import Ensemble
 import Testing
-@testable import Maestro
+import Maestro
+@testable import MaestroCore
 
 /// The order of a member's view and block callbacks when the stack's events and the
 /// coordinator's view message interleave, driven event by event (no network): every accepted

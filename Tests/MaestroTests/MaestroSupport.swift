@@ -1,5 +1,6 @@
 import Ensemble
-@testable import Maestro
+import Maestro
+@testable import MaestroCore
 import Reactor
 
 /// A CSX server like the seed's, recording what happens to it.
@@ -19,10 +20,13 @@ final class TestServer: CSX {
     var pendingRequests: [(EndpID, XferID)] = []
     var providedTo: [EndpID] = []
 
+    let runtime: Runtime
+
     init(_ ops: CSXOptions, state: Int, blob: Int = 0, runtime: Runtime) throws {
+        self.runtime = runtime
         self.state = state
         self.blob = [UInt8](repeating: UInt8(truncatingIfNeeded: state), count: blob)
-        super.init(ops, runtime: runtime)
+        super.init(ops, shell: runtime)
         try join()
     }
 

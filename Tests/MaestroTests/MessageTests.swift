@@ -2,7 +2,8 @@ import Ensemble
 import Foundation
 import Testing
 
-@testable import Maestro
+import Maestro
+@testable import MaestroCore
 
 // MARK: Helpers
 

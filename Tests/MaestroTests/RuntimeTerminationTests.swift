@@ -1,6 +1,7 @@
 import Ensemble
 import Testing
-@testable import Maestro
+import Maestro
+@testable import MaestroCore
 import Reactor
 #if canImport(Glibc)
 import Glibc
@@ -28,8 +29,8 @@ import Glibc
 
     @Test func membersRegisterAtJoinAndUnregisterAtExitAndCrash() throws {
         let runtime = Runtime()
-        let a = Recorder(ops("reg-\(UInt32.random(in: 0 ... .max))"), runtime: runtime)
-        let b = Recorder(ops("reg-\(UInt32.random(in: 0 ... .max))"), runtime: runtime)
+        let a = Recorder(ops("reg-\(UInt32.random(in: 0 ... .max))"), shell: runtime)
+        let b = Recorder(ops("reg-\(UInt32.random(in: 0 ... .max))"), shell: runtime)
         #expect(runtime.joinedMembers.isEmpty)
         try a.join()
         try b.join()
@@ -45,7 +46,7 @@ import Glibc
         let runtime = Runtime()
         weak var gone: Recorder?
         do {
-            let m = Recorder(ops("weak-\(UInt32.random(in: 0 ... .max))"), runtime: runtime)
+            let m = Recorder(ops("weak-\(UInt32.random(in: 0 ... .max))"), shell: runtime)
             try m.join()
             gone = m
             #expect(runtime.joinedMembers.count == 1)
@@ -59,7 +60,7 @@ import Glibc
         let runtime = Runtime()
         let group = "all-\(UInt32.random(in: 0 ... .max))"
         let members = try (0 ..< 3).map { _ in
-            let m = Recorder(ops(group), runtime: runtime)
+            let m = Recorder(ops(group), shell: runtime)
             try m.join()
             return m
         }
@@ -78,7 +79,7 @@ import Glibc
 
     @Test func leaveAllGivesUpAfterItsTimeout() throws {
         let runtime = Runtime()
-        let stuck = Stuck(ops("stuck-\(UInt32.random(in: 0 ... .max))"), runtime: runtime)
+        let stuck = Stuck(ops("stuck-\(UInt32.random(in: 0 ... .max))"), shell: runtime)
         try stuck.join()
         var result: Bool?
         let started = runtime.now
@@ -111,7 +112,7 @@ import Glibc
 
     @Test func fastParametersLowerTheSlowCallbackThreshold() throws {
         let runtime = Runtime()
-        let m = Recorder(ops("slow-\(UInt32.random(in: 0 ... .max))"), runtime: runtime)
+        let m = Recorder(ops("slow-\(UInt32.random(in: 0 ... .max))"), shell: runtime)
         try m.join()
         // suspect_sweep 50 ms, suspected after 4 + 1 unanswered: a quarter of 250 ms.
         #expect(runtime.reactor.slowCallbackThreshold == .microseconds(62_500))
@@ -125,11 +126,11 @@ import Glibc
         let runtime = Runtime()
         var o = MaestroOptions()
         o.groupName = "bind-\(UInt32.random(in: 0 ... .max))"
-        let m = GroupMember(o, runtime: runtime)
+        let m = GroupMember(o, shell: runtime)
         try m.join()
         let id = try #require(m.myEndpID)
         #expect(id.host == Address.loopbackIP)
-        #expect(m.udpTransport?.localAddress == Address(ip: id.host, port: id.port))
+        #expect(m.localAddress == Address(ip: id.host, port: id.port))
         m.crash()
     }
 
@@ -138,7 +139,7 @@ import Glibc
         var o = MaestroOptions()
         o.groupName = "any-\(UInt32.random(in: 0 ... .max))"
         o.bind = Address(ip: 0, port: 0)
-        let m = GroupMember(o, runtime: runtime)
+        let m = GroupMember(o, shell: runtime)
         try m.join()
         #expect(m.myEndpID?.host == Address.loopbackIP)  // the embedded rendezvous is local
         m.crash()
@@ -151,7 +152,7 @@ import Glibc
         o.bind = .loopback(port: 0)  // cannot reach the rendezvous below
         o.gossip = [Address(ip: 0x0A4D_00FE, port: 6788)]
         o.params = "top_sweep=0.02:time"
-        let m = GroupMember(o, runtime: runtime)
+        let m = GroupMember(o, shell: runtime)
         try m.join()
         runtime.run(for: .milliseconds(200))
         #expect(m.status.contains("send failures: Invalid argument (errno 22)"), "\(m.status)")

@@ -1,6 +1,7 @@
 import Ensemble
 import Testing
-@testable import Maestro
+import Maestro
+@testable import MaestroCore
 
 /// Cuts the members' sockets off from each other while `on` (the runtime's fault hooks): every
 /// datagram from one member to another is dropped, while the rendezvous still relays their
@@ -15,7 +16,7 @@ final class Cut {
     }
 
     func add(_ members: [TestServer]) {
-        for m in members { if let a = m.udpTransport?.localAddress { addresses.insert(a) } }
+        for m in members { if let a = m.localAddress { addresses.insert(a) } }
     }
 }
 

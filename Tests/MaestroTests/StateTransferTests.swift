@@ -1,6 +1,7 @@
 import Ensemble
 import Testing
-@testable import Maestro
+import Maestro
+@testable import MaestroCore
 
 @Suite struct StateTransferTests {
     /// The seed program: 10 CSX servers in one process, ATOMIC transfer, single-threaded.

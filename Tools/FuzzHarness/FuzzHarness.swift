@@ -1,5 +1,5 @@
 import Ensemble
-import Maestro
+import MaestroCore
 
 /// Feeds arbitrary bytes to every decoder of the runtime: datagram framing, every layer's
 /// header (through a live stack of the seed protocol), gossip records, views, Maestro messages,

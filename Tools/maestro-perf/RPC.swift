@@ -117,7 +117,7 @@ final class RPCMember: CSX {
 
     init(_ ops: CSXOptions, runtime: Runtime, replier: Bool) throws {
         self.replier = replier
-        super.init(ops, runtime: runtime)
+        super.init(ops, shell: runtime)
         try join()
     }
 

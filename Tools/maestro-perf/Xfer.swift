@@ -153,9 +153,12 @@ final class XferMember: CSX {
     /// Every byte arrived as sent (and nothing else).
     var checksumOK = false
 
+    let runtime: Runtime
+
     init(_ ops: CSXOptions, runtime: Runtime, blob: [UInt8]) throws {
         self.blob = blob
-        super.init(ops, runtime: runtime)
+        self.runtime = runtime
+        super.init(ops, shell: runtime)
         try join()
     }
 

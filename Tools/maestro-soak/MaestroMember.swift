@@ -26,7 +26,7 @@ final class PrintingMember: GroupMember {
     /// `ready <address> <endpoint>`, once, before any view line (the first view comes
     /// inside `join`).
     func announce() {
-        guard !announced, let me = myEndpID, let address = udpTransport?.localAddress else { return }
+        guard !announced, let me = myEndpID, let address = localAddress else { return }
         announced = true
         line("ready \(address) \(me)")
     }

@@ -1,11 +1,11 @@
 import Ensemble
 import Foundation
 import Logging
-import Reactor
 
 /// The single-threaded Maestro runtime: one libev loop that runs every member created on this
 /// thread, their UDP sockets, timers and callbacks, plus an embedded gossip rendezvous so a
-/// group living in one process needs no external server.
+/// group living in one process needs no external server. It is Maestro's default shell
+/// (`MaestroShell`, conformed in the `Maestro` module).
 ///
 /// Members use the runtime of the thread that creates them (made on first use). Production
 /// code creates its members and calls `start()`, which never returns; tests use `run(for:)`
@@ -79,9 +79,37 @@ public final class Runtime {
         return e.address
     }
 
-    func nextEndpointCounter() -> UInt16 {
+    /// A new endpoint id at `address`: a fresh incarnation, and a counter that differs for
+    /// every member this runtime makes.
+    public func newEndpointID(at address: Address) -> EndpointID {
         nextCounter &+= 1
-        return nextCounter
+        return .fresh(at: address, counter: nextCounter)
+    }
+
+    /// Opens a member's UDP transport on this runtime's loop, with the runtime's fault hooks.
+    /// `bind` nil: the local address that routes to `rendezvous`, with `port`.
+    public func openMemberTransport(bind: Address?, port: UInt16, rendezvous: [Address], label: String) throws(RuntimeError) -> UDPTransport {
+        let local: (bind: Address, advertise: UInt32)
+        do {
+            local = try LocalAddress.forMember(bind: bind, port: port, rendezvous: rendezvous)
+        } catch {
+            throw RuntimeError("cannot choose the member's address: \(error). Check the rendezvous address (gossip), or set bind to the local address to use")
+        }
+        let t: UDPTransport
+        do {
+            t = try UDPTransport(reactor: reactor, bind: local.bind, advertise: local.advertise, maxDatagram: 65536, batch: 16, label: label)
+        } catch {
+            throw RuntimeError("cannot open the member's UDP socket on \(local.bind): \(error)")
+        }
+        t.dropIncoming = { [unowned self] a in self.dropIncoming?(a) ?? false }
+        t.dropOutgoing = { [unowned self] a in self.dropOutgoing?(a) ?? false }
+        return t
+    }
+
+    /// Slow callbacks are reported from a quarter of the suspicion time of the members (a
+    /// callback that holds the loop longer may get its member suspected by the others).
+    public func membersSuspect(after suspicion: Time) {
+        reactor.lowerSlowCallbackThreshold(to: Time(nanoseconds: suspicion.nanoseconds / 4))
     }
 
     /// Runs the loop forever. SIGINT and SIGTERM make every member leave, then the process
@@ -92,10 +120,12 @@ public final class Runtime {
     }
 
     /// The members that have joined and not exited yet.
-    public var joinedMembers: [GroupMember] { registry.members }
+    public var joinedMembers: [any RuntimeMember] { registry.members }
 
-    func register(_ member: GroupMember) { registry.add(member) }
-    func unregister(_ member: GroupMember) { registry.remove(member) }
+    /// A member joined: it leaves on termination. Held weakly.
+    public func track(_ member: any RuntimeMember) { registry.add(member) }
+    /// A member exited (or crashed).
+    public func untrack(_ member: any RuntimeMember) { registry.remove(member) }
 
     public func run(for duration: Time) { reactor.run(for: duration) }
 
@@ -105,4 +135,11 @@ public final class Runtime {
     }
 
     public var now: Time { reactor.now }
+}
+
+/// A runtime operation that failed (the message says what and what to do).
+public struct RuntimeError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }

@@ -1,6 +1,5 @@
 import Ensemble
 import Foundation
-import Reactor
 
 /// Leaving cleanly: on SIGTERM or SIGINT (under `start()`, or after
 /// `installTerminationHandler()`), or when asked with `terminate()`, every joined member
@@ -38,7 +37,7 @@ extension Runtime {
         let timeout = exitTimeout
         leaveAll(within: timeout) { [logger] all in
             if !all {
-                let left = self.registry.members.map { $0.myEndpID?.description ?? $0.options.groupName }
+                let left = self.registry.members.map(\.label)
                 logger.warning("\(left.count) member(s) had not exited \(timeout.seconds) s after leaving (\(left.joined(separator: ", "))); exiting anyway")
             }
             Runtime.exitProcess(status)

@@ -31,8 +31,8 @@ open class ClientServer: GroupMember {
     /// Transfers this member did not run because its state digest equalled the coordinator's.
     public private(set) var transfersSkipped = 0
 
-    public override init(_ options: MaestroOptions, runtime: Runtime = .current) {
-        super.init(options, runtime: runtime)
+    public override init(_ options: MaestroOptions, shell: (any MaestroShell)? = nil) {
+        super.init(options, shell: shell)
     }
 
     open override func join() throws {

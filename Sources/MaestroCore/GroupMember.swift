@@ -1,6 +1,5 @@
 import Ensemble
 import Logging
-import Reactor
 
 /// One member of one group (`Maestro_GroupMember`): joins and leaves, casts and sends, and
 /// receives views, messages, block, heartbeat and exit through overridable callbacks.
@@ -15,15 +14,17 @@ import Reactor
 /// hence none got anything its members sent after accepting it, and every survivor drops the
 /// same (empty) set.
 ///
-/// Every callback runs on the runtime's loop thread, one at a time.
+/// Every callback runs on the shell's loop, one at a time. The shell (`MaestroShell`) is the
+/// libev runtime of the calling thread unless one is given: the simulator gives its own.
 open class GroupMember: GroupApplication {
     enum MemberState { case bogus, joining, normal, leaving }
     enum MessageType: Int32 { case data = 0, view = 1 }
 
     public let options: MaestroOptions
-    public let runtime: Runtime
+    /// Where the member's clock, transport and deferred calls come from.
+    public let shell: any MaestroShell
     public private(set) var endpoint: GroupEndpoint?
-    private var transport: UDPTransport?
+    private var transport: (any Transport)?
     let logger: Logger
     var memberState = MemberState.bogus
 
@@ -46,9 +47,10 @@ open class GroupMember: GroupApplication {
     /// Views installed by the stack whose view message never came (see the type's comment).
     public private(set) var skippedViews = 0
 
-    public init(_ options: MaestroOptions, runtime: Runtime = .current) {
+    /// - Parameter shell: nil (the default): the libev runtime of the calling thread.
+    public init(_ options: MaestroOptions, shell: (any MaestroShell)? = nil) {
         self.options = options
-        self.runtime = runtime
+        self.shell = shell ?? DefaultShell.resolve()
         logger = Logger(label: "maestro.\(options.groupName)")
     }
 
@@ -56,15 +58,16 @@ open class GroupMember: GroupApplication {
     public var status: String {
         guard let endpoint else { return "\(options.groupName): not joined" }
         var lines = [endpoint.status]
-        if let s = transport?.udpSocket {
-            lines.append("socket \(s.localAddress): sent \(s.datagramsSent) datagrams (\(s.sendsQueued) waited for the buffer), received \(s.datagramsReceived), truncated \(s.truncatedDrops), receive errors \(s.receiveErrors); send failures: \(s.sendFailureSummary)")
-        }
+        if let transport, let line = shell.transportStatus(transport) { lines.append(line) }
         lines.append("maestro: malformed=\(malformedMessages) skipped_views=\(skippedViews) held_incoming=\(heldIncoming.count) pending_sends=\(outgoing.count)")
         return lines.joined(separator: "\n")
     }
 
-    /// The member's UDP transport (nil before join and after exit).
-    public var udpTransport: UDPTransport? { transport }
+    /// The member's transport (nil before join and after exit).
+    public var memberTransport: (any Transport)? { transport }
+
+    /// The address the others reach this member at (nil before join and after exit).
+    public var localAddress: Address? { transport?.localAddress }
 
     /// "member <endpoint> of group <name>" (from join): names the member in logs and in
     /// slow-callback reports.
@@ -85,31 +88,23 @@ open class GroupMember: GroupApplication {
     open func join() throws {
         guard memberState == .bogus else { throw MaestroError("join: this member has already joined") }
         try options.validate()
-        let gossip = options.gossip.isEmpty ? [try runtime.rendezvous()] : options.gossip
-        let local: (bind: Address, advertise: UInt32)
+        let gossip = options.gossip.isEmpty ? [try shell.rendezvous()] : options.gossip
+        let t: any Transport
         do {
-            local = try LocalAddress.forMember(bind: options.bind, port: options.port, rendezvous: gossip)
+            t = try shell.openTransport(bind: options.bind, port: options.port, rendezvous: gossip, label: "member of group \(options.groupName)")
         } catch {
-            throw MaestroError("join: cannot choose the member's address: \(error). Check the rendezvous address (gossip), or set bind to the local address to use")
+            throw MaestroError("join: \(error)")
         }
-        let t: UDPTransport
-        do {
-            t = try UDPTransport(reactor: runtime.reactor, bind: local.bind, advertise: local.advertise, maxDatagram: 65536, batch: 16)
-        } catch {
-            throw MaestroError("join: cannot open the member's UDP socket on \(local.bind): \(error)")
-        }
-        t.dropIncoming = { [unowned runtime] a in runtime.dropIncoming?(a) ?? false }
-        t.dropOutgoing = { [unowned runtime] a in runtime.dropOutgoing?(a) ?? false }
         var params = try Parameters(parsing: options.params)
         if params["heartbeat_rate"] == nil { params["heartbeat_rate"] = .time(.milliseconds(Int64(options.heartbeatRate))) }
-        let e = try GroupEndpoint(id: .fresh(at: t.localAddress, counter: runtime.nextEndpointCounter()),
+        let e = try GroupEndpoint(id: shell.newEndpointID(at: t.localAddress),
                                   group: GroupID(options.groupName), transport: t, protocolStack: options.protocolStack,
                                   params: params, application: self, gossip: gossip,
                                   key: try options.key.map { k throws(KeyError) in
                                       try GroupKey(secret: k, protection: options.encrypt ? .encryption : .mac)
                                   }, logger: logger)
         label = "member \(e.id) of group \(options.groupName)"
-        t.label = label
+        shell.name(t, label)
         transport = t
         endpoint = e
         e.membershipObserver = { [logger] note in
@@ -121,16 +116,9 @@ open class GroupMember: GroupApplication {
             }
         }
         memberState = .joining
-        lowerSlowCallbackThreshold(params)
-        runtime.register(self)
+        shell.suspicionTime(Suspect.suspicionTime(params))
+        shell.memberJoined(self)
         do { try e.join() } catch { throw MaestroError("join: \(error)") }
-    }
-
-    /// Slow callbacks are reported from a quarter of the suspicion time (a callback that holds
-    /// the loop longer may get this member suspected by the others).
-    private func lowerSlowCallbackThreshold(_ params: Parameters) {
-        let suspicion = Suspect.suspicionTime(params)
-        runtime.reactor.lowerSlowCallbackThreshold(to: Time(nanoseconds: suspicion.nanoseconds / 4))
     }
 
     /// Leaves the group; `grpMembExitCallback` follows (asynchronously).
@@ -314,7 +302,7 @@ open class GroupMember: GroupApplication {
         blockOfPendingView = false
         blocked = blockedAlready
         viewData = vd
-        if heartbeatOrigin == nil { heartbeatOrigin = runtime.now }
+        if heartbeatOrigin == nil { heartbeatOrigin = shell.now }
         var m = msg
         grpMembAcceptedViewCallback(vd, &m)
         if !blockedAlready { flushOutgoing() }
@@ -423,11 +411,11 @@ open class GroupMember: GroupApplication {
         // Exit comes from inside the endpoint (a datagram or a timer of its own): keep it and
         // its transport alive until the loop comes round, so nothing on the stack is freed.
         let retired = (endpoint, transport)
-        runtime.reactor.after(.zero, label: "release of an exited member") { withExtendedLifetime(retired) {} }
+        shell.schedule(after: .zero, label: "release of an exited member") { withExtendedLifetime(retired) {} }
         endpoint = nil
         transport?.close()
         transport = nil
-        runtime.unregister(self)
+        shell.memberGone(self)
         ensembleView = nil
         pendingView = nil
         blocked = false

@@ -107,8 +107,8 @@ open class CSX: ClientServer {
     @exclusivity(unchecked) private var tally = DeliveryTally()
     private var tallyView: ViewID?
 
-    public override init(_ options: MaestroOptions, runtime: Runtime = .current) {
-        super.init(options, runtime: runtime)
+    public override init(_ options: MaestroOptions, shell: (any MaestroShell)? = nil) {
+        super.init(options, shell: shell)
     }
 
     // MARK: The application's calls
@@ -358,7 +358,7 @@ open class CSX: ClientServer {
         pumpScheduled = true
         if pumpLabel.isEmpty { pumpLabel = "state transfer stream of \(label)" }
         // A strong capture until the timer fires (a weak one would slow every retain of self).
-        runtime.reactor.after(.zero, label: pumpLabel) { [self] in
+        shell.schedule(after: .zero, label: pumpLabel) { [self] in
             self.pumpScheduled = false
             self.pumpStreams()
         }

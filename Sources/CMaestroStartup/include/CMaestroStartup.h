@@ -1,0 +1,2 @@
+// Runs Maestro's start-up hook when the program is loaded (see startup.c).
+#pragma once
