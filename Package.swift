@@ -60,6 +60,11 @@ let package = Package(
             name: "Simulation",
             dependencies: ["Ensemble", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Simulation"),
+        // Maestro's members on the simulator: its shell, a CSX scenario and its checker.
+        .target(
+            name: "MaestroSimulation",
+            dependencies: ["MaestroCore", "Simulation", "Ensemble"],
+            path: "Sources/MaestroSimulation"),
         .target(
             name: "ToolSupport",
             dependencies: [
@@ -92,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "maestro-sim",
             dependencies: [
-                "Simulation", "Ensemble", "ToolSupport",
+                "Simulation", "MaestroSimulation", "Ensemble", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/maestro-sim"),
@@ -116,6 +121,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Ensemble", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble", "Reactor", "FuzzHarness"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
+        .testTarget(name: "MaestroSimulationTests", dependencies: ["MaestroSimulation", "MaestroCore", "Simulation", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.
         .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "ToolSupport"]),
     ]

@@ -78,7 +78,7 @@ open class GroupMember: GroupApplication {
 
     /// True from `block` until the next view is accepted at Maestro level: what is sent now
     /// goes out in that view, under its rules.
-    var awaitingView: Bool { blocked || pendingView != nil }
+    public var awaitingView: Bool { blocked || pendingView != nil }
 
     /// True between join and exit.
     public var isJoined: Bool { memberState == .normal || memberState == .joining }
@@ -235,7 +235,7 @@ open class GroupMember: GroupApplication {
             return result
         }
         guard let rank = ensembleView?.rank(of: destination) else {
-            logger.warning("send to \(destination): not a member of the current view (dropped)")
+            logger.info("send to \(destination): not a member of the current view (dropped)")
             return .rejected("unknown destination")
         }
         return endpoint.send(to: rank, packet)

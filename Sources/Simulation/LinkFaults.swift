@@ -42,3 +42,24 @@ public struct LinkFaults: Equatable, Sendable, CustomStringConvertible {
         "drop=\(drop) dup=\(duplicate) reorder=\(reorder) delay=\(delay.lowerBound)...\(delay.upperBound)"
     }
 }
+
+extension LinkFaults {
+    /// Per-link, per-direction fault rates drawn from `rng` for the network faults in
+    /// `faults`: up to 20% loss, 10% duplication, 20% reordering, 0.2 to 20 ms of delay.
+    public static func random(for faults: FaultSet, rng r: inout SimRandom, processes: [SimProcess]) -> [(SimProcess, SimProcess, LinkFaults)] {
+        var out: [(SimProcess, SimProcess, LinkFaults)] = []
+        for a in processes {
+            for b in processes where a !== b {
+                var f = LinkFaults.none
+                if faults.contains(.loss) { f.drop = r.double() * 0.2 }
+                if faults.contains(.dup) { f.duplicate = r.double() * 0.1 }
+                if faults.contains(.reorder) { f.reorder = r.double() * 0.2 }
+                if faults.contains(.delay) {
+                    f.delay = .microseconds(100) ... .microseconds(Int64(200 + r.double() * 20_000))
+                }
+                out.append((a, b, f))
+            }
+        }
+        return out
+    }
+}

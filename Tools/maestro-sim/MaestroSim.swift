@@ -1,6 +1,7 @@
 import ArgumentParser
 import Ensemble
 import Foundation
+import MaestroSimulation
 import Simulation
 import ToolSupport
 
@@ -21,6 +22,15 @@ struct MaestroSim: ParsableCommand {
             monotonic and agreed views, virtual synchrony, send synchrony, block discipline, \
             merge correctness, leave, and liveness (one final view of exactly the live members). \
             The same seed always replays the same run. The last line is `N passed, N failed`.
+
+            With --maestro, the members are Maestro CSX servers holding a replicated state (of \
+            random size, streamed in chunks) and some clients, each with a random transfer type \
+            (atomic, protected, free), sending updates and messages of random safety. The \
+            checks: no callback after exit, a client never gets state, exactly one block between \
+            accepted views, FIFO of casts and sends (held messages released in order), every \
+            installed state is the one its provider sent for that transfer, the servers of each \
+            final view hold the same state, and every live member ends in one view with its \
+            transfer done.
             """)
 
     @Option(help: "Number of seeds to run (seeds first-seed, first-seed+1, ...).")
@@ -40,6 +50,15 @@ struct MaestroSim: ParsableCommand {
 
     @Flag(help: "Every member starts in one given view instead of alone.")
     var `static` = false
+
+    @Flag(help: "Run Maestro CSX servers and clients with a replicated state and state transfers (see below).")
+    var maestro = false
+
+    @Option(help: "With --maestro: the largest replicated state, in bytes.")
+    var maxStateBytes = 2 << 20
+
+    @Option(help: "With --maestro: properties whose violations are a known, open bug (comma-separated): printed and counted as known, not failures.")
+    var knownIssue = ""
 
     @Option(help: "Protocol stack, top layer first.")
     var protocolStack = GroupScenario.seedStack
@@ -111,6 +130,10 @@ struct MaestroSim: ParsableCommand {
         var worstLeave: (Time, UInt64, String) = (.zero, 0, "")
         var blockedPerSeed: [Double] = []
         var views = 0
+        if maestro {
+            try runMaestro(list, range, faultSet, parameters)
+            return
+        }
         for (i, s) in list.enumerated() {
             let n = Self.members(for: s, in: range)
             var config = GroupScenario.Config(seed: s, members: n, faults: faultSet)
@@ -178,8 +201,81 @@ struct MaestroSim: ParsableCommand {
         return sorted[min(max(rank, 0), sorted.count - 1)]
     }
 
+    /// `--maestro`: CSX servers and clients on the simulator.
+    func runMaestro(_ list: [UInt64], _ range: ClosedRange<Int>, _ faultSet: FaultSet, _ parameters: Parameters) throws {
+        guard !`static`, key.keyFile == nil else { throw ValidationError("--maestro runs without --static and --key-file") }
+        let progress = Progress()
+        let started = Date()
+        var passed = 0
+        var failed = 0
+        var transfers = 0
+        var canceled = 0
+        var skipped = 0
+        var held = 0
+        var deliveries = 0
+        var known = 0
+        let knownProperties = Set(knownIssue.split(separator: ",").map(String.init))
+        for (i, s) in list.enumerated() {
+            let n = Self.members(for: s, in: range)
+            var config = MaestroScenario.Config(seed: s, members: n, faults: faultSet)
+            config.protocolStack = protocolStack
+            config.params = parameters
+            config.trafficTime = .seconds(trafficSeconds)
+            config.settleTime = .seconds(settleSeconds)
+            config.maxStateBytes = maxStateBytes
+            var r = MaestroScenario(config).run()
+            let knownHere = r.violations.filter { knownProperties.contains($0.property) }
+            if !knownHere.isEmpty {
+                known += 1
+                r.violations.removeAll { knownProperties.contains($0.property) }
+                progress.finish()
+                print("seed \(s): known issue (\(knownHere.count)): \(knownHere[0])")
+            }
+            transfers += r.transfers
+            canceled += r.transfersCanceled
+            skipped += r.transfersSkipped
+            held += r.heldSends
+            deliveries += r.deliveries
+            if r.passed {
+                passed += 1
+                if verbose {
+                    print("seed \(s): passed (\(n) members, state \(r.stateBytes) bytes, \(r.transfers) transfers, \(r.transfersCanceled) canceled, \(r.transfersSkipped) skipped, \(r.heldSends) held sends, \(r.deliveries) deliveries, \(r.views) views, \(r.faultsInjected) faults)")
+                    for v in r.finalViews { print("  \(v)") }
+                }
+            } else {
+                failed += 1
+                progress.finish()
+                print("seed \(s): FAILED with \(n) members (state \(r.stateBytes) bytes): \(r.violations.count) violation(s)")
+                for v in r.violations.prefix(5) { print("  \(v)") }
+                if r.violations.count > 5 { print("  ... and \(r.violations.count - 5) more") }
+                if verbose { for v in r.finalViews { print("  final \(v)") } }
+                if history { for line in r.history { print("  | \(line)") } }
+                print("  replay: \(replayCommand(seed: s, members: n))")
+            }
+            let elapsed = Date().timeIntervalSince(started)
+            progress.update(String(format: "%d/%d seeds, %d failed, %.1f seeds/s, %d transfers", i + 1, list.count, failed,
+                                   Double(i + 1) / max(elapsed, 1e-9), transfers))
+        }
+        progress.finish()
+        let elapsed = Date().timeIntervalSince(started)
+        FileHandle.standardError.write(Data(String(format: "%.1f s, %.1f seeds/s\n", elapsed, Double(list.count) / max(elapsed, 1e-9)).utf8))
+        print("transfers: \(transfers) completed, \(canceled) canceled, \(skipped) skipped (equal digests); \(held) sends held; \(deliveries) deliveries")
+        if !knownProperties.isEmpty { print("\(known) seeds with known issues (\(knownIssue))") }
+        print("\(passed) passed, \(failed) failed")
+        if json {
+            print(jsonLine([
+                ("passed", passed), ("failed", failed), ("seeds", list.count), ("members", members), ("faults", faults),
+                ("transfers", transfers), ("transfers_canceled", canceled), ("transfers_skipped", skipped),
+                ("held_sends", held), ("deliveries", deliveries), ("known_issue_seeds", known), ("seconds", elapsed),
+            ]))
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+
     func replayCommand(seed s: UInt64, members n: Int) -> String {
         var cmd = "maestro-sim --seed \(s) --members \(n) --faults \(faults)"
+        if maestro { cmd += " --maestro" }
+        if maestro && maxStateBytes != 2 << 20 { cmd += " --max-state-bytes \(maxStateBytes)" }
         if `static` { cmd += " --static" }
         if protocolStack != GroupScenario.seedStack { cmd += " --protocol-stack '\(protocolStack)'" }
         if !params.isEmpty { cmd += " --params '\(params)'" }

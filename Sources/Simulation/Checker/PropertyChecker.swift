@@ -5,6 +5,11 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
     public var property: String
     public var detail: String
     public var description: String { "\(property): \(detail)" }
+
+    public init(property: String, detail: String) {
+        self.property = property
+        self.detail = detail
+    }
 }
 
 /// Checks a recorded run against the guarantees of reference §7.2 that concern message

@@ -27,6 +27,9 @@ public struct FaultSet: OptionSet, Hashable, Sendable, CustomStringConvertible {
         ("partition", .partition), ("heal", .heal),
     ]
 
+    /// Every single fault, in the order of their names (the order scenarios draw them in).
+    public static let kinds: [FaultSet] = names.map(\.1)
+
     /// Parses "loss,dup,reorder,delay" (or "none", or "all").
     public init(parsing text: String) throws(ScenarioError) {
         var set: FaultSet = []

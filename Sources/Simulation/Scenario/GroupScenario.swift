@@ -188,7 +188,7 @@ public struct GroupScenario {
         }
 
         private func injectFault(_ rng: inout SimRandom, _ kinds: FaultSet) {
-            let choices = FaultSet.names.map(\.1).filter { kinds.contains($0) }
+            let choices = FaultSet.kinds.filter { kinds.contains($0) }
             guard !choices.isEmpty else { return }
             let kind = choices[rng.int(in: 0 ..< choices.count)]
             let active = processes.indices.filter { members[$0]?.isActive == true }
@@ -237,18 +237,7 @@ public struct GroupScenario {
         /// Draws per-link, per-direction fault rates from the seed.
         func applyLinkFaults() {
             var r = rng.split()
-            for a in processes {
-                for b in processes where a !== b {
-                    var f = LinkFaults.none
-                    if config.faults.contains(.loss) { f.drop = r.double() * 0.2 }
-                    if config.faults.contains(.dup) { f.duplicate = r.double() * 0.1 }
-                    if config.faults.contains(.reorder) { f.reorder = r.double() * 0.2 }
-                    if config.faults.contains(.delay) {
-                        f.delay = .microseconds(100) ... .microseconds(Int64(200 + r.double() * 20_000))
-                    }
-                    world.setFaults(from: a, to: b, f)
-                }
-            }
+            for (a, b, f) in LinkFaults.random(for: config.faults, rng: &r, processes: processes) { world.setFaults(from: a, to: b, f) }
         }
 
         func clearLinkFaults() {

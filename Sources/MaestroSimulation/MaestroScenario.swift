@@ -1,0 +1,252 @@
+import Ensemble
+import MaestroCore
+import Simulation
+
+/// One seeded run of Maestro members (CSX servers with a replicated state, and some
+/// clients) on the simulator, under random traffic and faults, judged by `MaestroChecker`.
+///
+/// Phases as in `GroupScenario`: every member starts alone and finds the others through a
+/// gossip rendezvous; traffic and faults for `trafficTime`; then the faults stop and the
+/// group settles, traffic going on until `drainTime` before the end. Each member's transfer
+/// type (atomic, protected, free) is drawn from the seed, as are the size of the replicated
+/// state (up to `maxStateBytes`) and the chunk size that streams it.
+public struct MaestroScenario {
+    public struct Config: Sendable {
+        public var seed: UInt64
+        public var members: Int
+        public var faults: FaultSet
+        public var protocolStack = GroupScenario.seedStack
+        public var params = Parameters()
+        public var trafficTime: Time = .seconds(6)
+        public var settleTime: Time = .seconds(30)
+        public var drainTime: Time = .seconds(5)
+        /// Mean gap between two messages of one member, with faults and then while settling.
+        public var meanGap: Time = .milliseconds(40)
+        public var settleGap: Time = .milliseconds(300)
+        public var meanFaultGap: Time = .seconds(1)
+        /// Largest replicated state (a seed draws 0, small, or up to this).
+        public var maxStateBytes = 2 << 20
+        /// Fraction of members that are clients (drawn per member).
+        public var clientFraction = 0.25
+
+        public init(seed: UInt64, members: Int, faults: FaultSet) {
+            self.seed = seed
+            self.members = members
+            self.faults = faults
+        }
+    }
+
+    public struct Result: Sendable {
+        public var seed: UInt64
+        public var members: Int
+        public var violations: [Violation]
+        public var stateBytes = 0
+        public var transfers = 0
+        public var transfersCanceled = 0
+        public var transfersSkipped = 0
+        public var heldSends = 0
+        public var deliveries = 0
+        public var views = 0
+        public var faultsInjected = 0
+        public var finalViews: [String] = []
+        /// Every recorded event, one line each ("time member event").
+        public var history: [String] = []
+        public var passed: Bool { violations.isEmpty }
+    }
+
+    public let config: Config
+    public init(_ config: Config) { self.config = config }
+
+    static let memberPort: UInt16 = 6793
+    static let gossipPort: UInt16 = 6788
+
+    final class Run {
+        let config: Config
+        let world: SimWorld
+        let history = MaestroHistory()
+        var processes: [SimProcess] = []
+        var servers: [SimServer?] = []
+        var relay = Address(ip: 0, port: 0)
+        var rng: SimRandom
+        let stateBytes: Int
+        let chunkBytes: Int
+        var faultsInjected = 0
+        var skippedBefore = 0
+
+        init(config: Config) {
+            self.config = config
+            world = SimWorld(seed: config.seed, trace: .off)
+            rng = world.random.split()
+            let r = rng.double()
+            let most = max(8, config.maxStateBytes)
+            stateBytes = r < 0.3 ? rng.int(in: 0 ..< 1024) : r < 0.8 ? rng.int(in: 1024 ..< min(most, 128 << 10) + 1) : rng.int(in: 0 ..< most + 1)
+            chunkBytes = [1024, 4096, 16 << 10, 64 << 10][rng.int(in: 0 ..< 4)]
+            history.clock = { [unowned world] in world.now }
+        }
+
+        func boot(_ p: SimProcess) {
+            let index = p.id - 1
+            let shell = SimShell(process: p, relay: relay)
+            var ops = CSXOptions()
+            ops.groupName = "maestro-sim"
+            ops.protocolStack = config.protocolStack
+            ops.params = config.params.description
+            ops.port = MaestroScenario.memberPort
+            ops.heartbeatRate = 1000
+            ops.stateChunkBytes = chunkBytes
+            var local = p.random.split()
+            ops.membershipType = local.chance(config.clientFraction) ? .client : .server
+            ops.xferType = [XferType.atomic, .protected, .free][local.int(in: 0 ..< 3)]
+            let me = MaestroHistory.Member(process: index, incarnation: p.incarnation)
+            let s = SimServer(me: me, history: history, options: ops, shell: shell, blobBytes: stateBytes)
+            p.state = s
+            servers[index] = s
+            do {
+                try s.join()
+                if let id = s.myEndpID { history.register(me, endpoint: id) }
+            } catch {
+                history.violation("setup", "\(me): join failed: \(error)")
+            }
+            scheduleTraffic(s, &local)
+        }
+
+        func scheduleTraffic(_ s: SimServer, _ r: inout SimRandom) {
+            let faultsEnd = config.trafficTime
+            let trafficEnd = config.trafficTime + config.settleTime - config.drainTime
+            let (meanGap, settleGap) = (config.meanGap, config.settleGap)
+            var local = r.split()
+            func next() {
+                let mean = world.now < faultsEnd ? meanGap : settleGap
+                let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(mean.nanoseconds)) + 1)
+                guard world.now + gap < trafficEnd else { return }
+                world.schedule(after: gap) { [weak s] in
+                    guard let s, s.isActive else { return }
+                    s.sendOne()
+                    next()
+                }
+            }
+            next()
+        }
+
+        func scheduleFaults() {
+            let kinds = FaultSet.membership.intersection(config.faults)
+            guard !kinds.isEmpty else { return }
+            var local = rng.split()
+            let mean = config.meanFaultGap
+            func next() {
+                let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(mean.nanoseconds)) + 1)
+                guard world.now + gap < config.trafficTime else { return }
+                world.schedule(after: gap) { [unowned self] in
+                    self.inject(&local, kinds)
+                    next()
+                }
+            }
+            next()
+        }
+
+        private func inject(_ rng: inout SimRandom, _ kinds: FaultSet) {
+            let choices = FaultSet.kinds.filter { kinds.contains($0) }
+            guard !choices.isEmpty else { return }
+            let kind = choices[rng.int(in: 0 ..< choices.count)]
+            let active = processes.indices.filter { servers[$0]?.isActive == true }
+            let down = processes.indices.filter { !processes[$0].isUp || servers[$0] == nil || servers[$0]?.exited == true }
+            switch kind {
+            case .crash where active.count > 1:
+                let i = active[rng.int(in: 0 ..< active.count)]
+                servers[i] = nil
+                world.crash(processes[i])
+            case .restart where !down.isEmpty:
+                let i = down[rng.int(in: 0 ..< down.count)]
+                servers[i] = nil
+                world.restart(processes[i])
+            case .quickRestart where active.count > 1:
+                let i = active[rng.int(in: 0 ..< active.count)]
+                servers[i] = nil
+                world.crash(processes[i])
+                let delay = Time(nanoseconds: Int64(rng.double() * 1e9))
+                world.schedule(after: delay) { [unowned self] in
+                    guard !self.processes[i].isUp else { return }
+                    self.world.restart(self.processes[i])
+                }
+            case .leave where active.count > 1:
+                let i = active[rng.int(in: 0 ..< active.count)]
+                servers[i]?.simLeave()
+            case .partition where processes.count > 1:
+                var a: [SimProcess] = []
+                var b: [SimProcess] = []
+                for p in world.processes { if rng.chance(0.5) { a.append(p) } else { b.append(p) } }
+                world.partition([a, b].filter { !$0.isEmpty })
+            case .heal:
+                world.heal()
+            default:
+                return
+            }
+            faultsInjected += 1
+        }
+    }
+
+    public func run() -> Result {
+        let run = Run(config: config)
+        let world = run.world
+        let relayProcess = world.addProcess(name: "gossip") { p in
+            p.state = GossipRelay(transport: p.makeTransport(port: MaestroScenario.gossipPort))
+        }
+        run.relay = relayProcess.address(port: MaestroScenario.gossipPort)
+        run.servers = Array(repeating: nil, count: config.members)
+        for i in 0 ..< config.members {
+            run.processes.append(world.addProcess(name: "p\(i)") { [unowned run] p in run.boot(p) })
+        }
+        var linkRandom = run.rng.split()
+        let links = LinkFaults.random(for: config.faults, rng: &linkRandom, processes: run.processes)
+        for (a, b, f) in links { world.setFaults(from: a, to: b, f) }
+        run.scheduleFaults()
+        world.run(until: config.trafficTime)
+        world.heal()
+        world.defaultFaults = .none
+        for (a, b, _) in links { world.setFaults(from: a, to: b, nil) }
+        world.run(for: config.settleTime)
+        return evaluate(run)
+    }
+
+    private func evaluate(_ run: Run) -> Result {
+        let live = run.servers.compactMap { $0 }.filter(\.isActive)
+        let finals = live.map { s in
+            MaestroChecker.Final(member: s.me, view: s.clsvViewData?.viewID, isServer: s.isServer, state: s.clsvState,
+                                 digest: s.isServer && s.hasState && !s.awaitingState ? s.replica.digest : nil)
+        }
+        var result = Result(seed: config.seed, members: config.members,
+                            violations: MaestroChecker().check(run.history, finals: finals))
+        result.stateBytes = run.stateBytes
+        let h = run.history
+        result.transfers = h.count { if case .installed = $0 { return true }; return false }
+        result.transfersCanceled = h.count { if case .xferCanceled = $0 { return true }; return false }
+        result.heldSends = h.count { if case .held = $0 { return true }; return false }
+        result.deliveries = h.count { switch $0 { case .cast, .send: return true; default: return false } }
+        result.views = h.count { if case .view = $0 { return true }; return false }
+        result.transfersSkipped = run.servers.compactMap { $0 }.reduce(0) { $0 + $1.transfersSkipped }
+        result.faultsInjected = run.faultsInjected
+        result.history = h.entries.map { e in
+            func who(_ id: EndpID) -> String { h.endpoints[id].map(String.init(describing:)) ?? "\(id)" }
+            let what: String
+            switch e.event {
+            case let .view(id, members): what = "view \(id.ltime) [\(members.map(who).joined(separator: ","))]"
+            case .block: what = "block"
+            case .leave: what = "leave"
+            case .exit: what = "exit"
+            case let .cast(o, s, q): what = "cast #\(s) of \(who(o)) safety \(q)"
+            case let .send(o, s, q): what = "send #\(s) of \(who(o)) safety \(q)"
+            case .held: what = "held a send"
+            case let .xferStart(x): what = "transfer \(x) starts"
+            case let .xferCanceled(x): what = "transfer \(x) canceled"
+            case let .xferTerminated(x): what = "transfer \(x) terminated"
+            case let .provided(to, x, d): what = "provides \(x) to \(who(to)): \(hex(d))"
+            case let .installed(x, d): what = "installs \(x): \(hex(d))"
+            }
+            return "\(e.time) \(e.member) \(what)"
+        }
+        result.finalViews = live.map { s in
+            "\(s.me) \(s.isServer ? "server" : "client") \(s.clsvState): \(s.clsvViewData.map { "\($0.viewID.ltime) of \($0.nmembers)" } ?? "none")"
+        }
+        return result
+    }
+}
