@@ -111,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "maestro-soak",
             dependencies: [
-                "Reactor", "Ensemble", "Maestro", "Simulation", "ToolSupport",
+                "Reactor", "Ensemble", "Maestro", "Simulation", "MaestroSimulation", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/maestro-soak"),

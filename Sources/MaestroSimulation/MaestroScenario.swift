@@ -112,76 +112,25 @@ public struct MaestroScenario {
 
         func scheduleTraffic(_ s: SimServer, _ r: inout SimRandom) {
             let faultsEnd = config.trafficTime
-            let trafficEnd = config.trafficTime + config.settleTime - config.drainTime
             let (meanGap, settleGap) = (config.meanGap, config.settleGap)
-            var local = r.split()
-            func next() {
-                let mean = world.now < faultsEnd ? meanGap : settleGap
-                let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(mean.nanoseconds)) + 1)
-                guard world.now + gap < trafficEnd else { return }
-                world.schedule(after: gap) { [weak s] in
-                    guard let s, s.isActive else { return }
-                    s.sendOne()
-                    next()
-                }
+            ScenarioDriver.repeatAtRandomGaps(in: world, rng: r.split(), meanGap: { $0 < faultsEnd ? meanGap : settleGap },
+                                              until: config.trafficTime + config.settleTime - config.drainTime) { [weak s] _ in
+                guard let s, s.isActive else { return false }
+                s.sendOne()
+                return true
             }
-            next()
         }
 
         func scheduleFaults() {
-            let kinds = FaultSet.membership.intersection(config.faults)
-            guard !kinds.isEmpty else { return }
-            var local = rng.split()
-            let mean = config.meanFaultGap
-            func next() {
-                let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(mean.nanoseconds)) + 1)
-                guard world.now + gap < config.trafficTime else { return }
-                world.schedule(after: gap) { [unowned self] in
-                    self.inject(&local, kinds)
-                    next()
-                }
-            }
-            next()
-        }
-
-        private func inject(_ rng: inout SimRandom, _ kinds: FaultSet) {
-            let choices = FaultSet.kinds.filter { kinds.contains($0) }
-            guard !choices.isEmpty else { return }
-            let kind = choices[rng.int(in: 0 ..< choices.count)]
-            let active = processes.indices.filter { servers[$0]?.isActive == true }
-            let down = processes.indices.filter { !processes[$0].isUp || servers[$0] == nil || servers[$0]?.exited == true }
-            switch kind {
-            case .crash where active.count > 1:
-                let i = active[rng.int(in: 0 ..< active.count)]
-                servers[i] = nil
-                world.crash(processes[i])
-            case .restart where !down.isEmpty:
-                let i = down[rng.int(in: 0 ..< down.count)]
-                servers[i] = nil
-                world.restart(processes[i])
-            case .quickRestart where active.count > 1:
-                let i = active[rng.int(in: 0 ..< active.count)]
-                servers[i] = nil
-                world.crash(processes[i])
-                let delay = Time(nanoseconds: Int64(rng.double() * 1e9))
-                world.schedule(after: delay) { [unowned self] in
-                    guard !self.processes[i].isUp else { return }
-                    self.world.restart(self.processes[i])
-                }
-            case .leave where active.count > 1:
-                let i = active[rng.int(in: 0 ..< active.count)]
-                servers[i]?.simLeave()
-            case .partition where processes.count > 1:
-                var a: [SimProcess] = []
-                var b: [SimProcess] = []
-                for p in world.processes { if rng.chance(0.5) { a.append(p) } else { b.append(p) } }
-                world.partition([a, b].filter { !$0.isEmpty })
-            case .heal:
-                world.heal()
-            default:
-                return
-            }
-            faultsInjected += 1
+            var hooks = ScenarioDriver.MembershipHooks(
+                isActive: { [unowned self] i in servers[i]?.isActive == true },
+                isDown: { [unowned self] i in !processes[i].isUp || servers[i] == nil || servers[i]?.exited == true },
+                crashing: { [unowned self] i in servers[i] = nil },
+                restarting: { [unowned self] i in servers[i] = nil },
+                leave: { [unowned self] i in servers[i]?.simLeave() })
+            hooks.injected = { [unowned self] in faultsInjected += 1 }
+            ScenarioDriver.injectMembershipFaults(in: world, processes: processes, faults: config.faults, meanGap: config.meanFaultGap,
+                                                  until: config.trafficTime, rng: rng.split(), hooks)
         }
     }
 
@@ -197,13 +146,10 @@ public struct MaestroScenario {
             run.processes.append(world.addProcess(name: "p\(i)") { [unowned run] p in run.boot(p) })
         }
         var linkRandom = run.rng.split()
-        let links = LinkFaults.random(for: config.faults, rng: &linkRandom, processes: run.processes)
-        for (a, b, f) in links { world.setFaults(from: a, to: b, f) }
+        for (a, b, f) in LinkFaults.random(for: config.faults, rng: &linkRandom, processes: run.processes) { world.setFaults(from: a, to: b, f) }
         run.scheduleFaults()
         world.run(until: config.trafficTime)
-        world.heal()
-        world.defaultFaults = .none
-        for (a, b, _) in links { world.setFaults(from: a, to: b, nil) }
+        world.clearFaults()
         world.run(for: config.settleTime)
         return evaluate(run)
     }

@@ -1,19 +1,15 @@
 import Ensemble
 import MaestroCore
 
-/// The replicated state of the simulated CSX servers: a blob of bytes that every update XORs
-/// at a position of its own, how many updates were applied and a wrapping sum of their
-/// hashes, and the last update applied from each origin.
+/// The replicated state of the simulated CSX servers: the soak's `ReplicatedState` (a count,
+/// a sum and a blob, every update commuting with the others), plus the set of updates applied
+/// from each origin.
 ///
-/// Updates commute, so servers that applied the same set hold the same state whatever the
-/// order. The set of updates applied from each origin makes applying idempotent: a joiner
-/// applies the updates delivered to it while its state was on its way, and skips those the
-/// provider's state already holds. (A set, not the highest number: an update of higher
-/// safety may overtake held ones of its origin.)
-struct SimReplica: Equatable {
-    private(set) var blob: [UInt8]
-    private(set) var count: UInt64 = 0
-    private(set) var sum: UInt64 = 0
+/// The sets make applying idempotent: a joiner applies the updates delivered to it while its
+/// state was on its way, and skips those the provider's state already holds. (Sets, not the
+/// highest number per origin: an update of higher safety may overtake held ones.)
+struct SimReplica {
+    private(set) var state: ReplicatedState
     /// The updates applied, per origin.
     private(set) var applied: [EndpID: Applied] = [:]
 
@@ -29,50 +25,35 @@ struct SimReplica: Equatable {
             while above.remove(below) != nil { below += 1 }
         }
 
-        var digest: UInt64 { above.reduce(SimReplica.mix(below)) { $0 ^ SimReplica.mix($1 &+ 0x5555) } }
+        var digest: UInt64 { above.reduce(SimRandomMix.mix(below)) { $0 ^ SimRandomMix.mix($1 &+ 0x5555) } }
     }
-    /// Σ blob[i] × weight(i), wrapping: kept up to date by `apply`.
-    private(set) var blobHash: UInt64 = 0
 
-    init(blobBytes: Int) { blob = [UInt8](repeating: 0, count: blobBytes) }
+    init(blobBytes: Int) { state = ReplicatedState(blobBytes: blobBytes) }
 
-    /// Applies update `seq` of `origin` unless an update of that origin at or after it was
-    /// applied already. Returns whether it was applied.
+    /// Applies update `seq` of `origin` unless it was applied already. Returns whether it was.
     @discardableResult
     mutating func apply(origin: EndpID, seq: UInt64, value: UInt64) -> Bool {
         if applied[origin]?.contains(seq) == true { return false }
         applied[origin, default: Applied()].insert(seq)
-        let h = SimReplica.mix(value ^ SimReplica.mix(seq ^ UInt64(origin.incarnation)))
-        count &+= 1
-        sum &+= h
-        if blob.count >= 8 {
-            let at = Int(h % UInt64(blob.count - 7))
-            var v = h
-            for i in 0 ..< 8 {
-                let old = blob[at + i]
-                let new = old ^ UInt8(truncatingIfNeeded: v)
-                blob[at + i] = new
-                blobHash &+= (UInt64(new) &- UInt64(old)) &* SimReplica.weight(at + i)
-                v >>= 8
-            }
-        }
+        state.apply(hash: SimRandomMix.mix(value ^ SimRandomMix.mix(seq ^ origin.incarnation)))
         return true
     }
 
-    /// A digest of the whole state (in time linear in the number of origins).
+    /// A digest of the whole state, the applied sets included (in time linear in their size).
     var digest: UInt64 {
-        var h = SimReplica.mix(count) ^ SimReplica.mix(sum &+ 1) ^ SimReplica.mix(blobHash &+ 2) ^ SimReplica.mix(UInt64(blob.count) &+ 3)
+        var h = state.digest
         for (origin, set) in applied {  // order-independent: XOR of per-entry mixes
-            h ^= SimReplica.mix(UInt64(origin.host) << 32 ^ UInt64(origin.port) << 16 ^ UInt64(origin.counter)
-                                ^ SimReplica.mix(origin.incarnation) ^ set.digest)
+            h ^= SimRandomMix.mix(UInt64(origin.host) << 32 ^ UInt64(origin.port) << 16 ^ UInt64(origin.counter)
+                                  ^ SimRandomMix.mix(origin.incarnation) ^ set.digest)
         }
         return h
     }
 
     // MARK: Transfer
 
-    /// The state's header (everything but the blob), pushed first.
-    func pushHeader(onto m: inout Message, digest: UInt64) {
+    /// The state's header (the applied sets, the `ReplicatedState` header, the whole digest),
+    /// sent before the blob's bytes.
+    func pushHeader(onto m: inout Message, provider: EndpID, digest: UInt64) {
         for (origin, set) in applied.sorted(by: { $0.key < $1.key }) {
             for seq in set.above.sorted() { m << seq }
             m << Int64(set.above.count)
@@ -80,78 +61,45 @@ struct SimReplica: Equatable {
             m << origin
         }
         m << Int64(applied.count)
-        m << Int64(blob.count)
-        m << blobHash
-        m << sum
-        m << count
+        ReplicatedState.push(state.header(provider: provider), onto: &m)
         m << digest
     }
 
     /// A state received: its header, then its blob's bytes (`add`), then `finish`.
     struct Incoming {
-        var replica: SimReplica
+        let header: ReplicatedState.Header
         let digest: UInt64
-        let expectedBlob: Int
-        var received = 0
-        var hash: UInt64 = 0
+        var applied: [EndpID: Applied] = [:]
+        var blob: BlobHasher
 
-        init(header m: inout Message, maxBlob: Int) throws {
+        init(header m: inout Message, blobBytes: Int) throws {
             digest = try m.pop()
-            let count: UInt64 = try m.pop()
-            let sum: UInt64 = try m.pop()
-            _ = try m.pop(UInt64.self)  // the provider's blob hash: recomputed from the bytes
-            let blobBytes: Int64 = try m.pop()
+            header = try ReplicatedState.popHeader(from: &m)
             let origins: Int64 = try m.pop()
-            guard blobBytes >= 0, blobBytes <= Int64(maxBlob), origins >= 0, origins <= 1 << 16 else {
-                throw SimShellError("a state header out of bounds")
+            guard header.blobBytes == Int64(blobBytes), origins >= 0, origins <= 1 << 16 else {
+                throw MaestroError("a state header out of bounds")
             }
-            var r = SimReplica(blobBytes: Int(blobBytes))
-            r.count = count
-            r.sum = sum
             for _ in 0 ..< origins {
                 let origin: EndpID = try m.pop()
                 var set = Applied()
                 set.below = try m.pop()
                 let n: Int64 = try m.pop()
-                guard n >= 0, n <= 1 << 20 else { throw SimShellError("a state header out of bounds") }
+                guard n >= 0, n <= 1 << 20 else { throw MaestroError("a state header out of bounds") }
                 for _ in 0 ..< n { set.above.insert(try m.pop()) }
-                r.applied[origin] = set
+                applied[origin] = set
             }
-            replica = r
-            expectedBlob = Int(blobBytes)
+            blob = BlobHasher(expected: blobBytes)
         }
 
-        mutating func add(_ bytes: UnsafeRawBufferPointer) {
-            let take = min(bytes.count, expectedBlob - received)
-            guard take > 0 else { return }
-            var h = hash
-            replica.blob.withUnsafeMutableBytes { dst in
-                for i in 0 ..< take {
-                    let b = bytes[i]
-                    dst[received + i] = b
-                    h &+= UInt64(b) &* SimReplica.weight(received + i)
-                }
-            }
-            hash = h
-            received += take
-        }
+        mutating func add(_ bytes: UnsafeRawBufferPointer) { blob.add(bytes) }
 
-        /// The installed state, or nil when bytes are missing.
+        /// The installed state, or nil when bytes are missing or in excess.
         func finish() -> SimReplica? {
-            guard received == expectedBlob else { return nil }
-            var r = replica
-            r.blobHash = hash
+            guard blob.received == blob.blob.count, blob.excess == 0 else { return nil }
+            var r = SimReplica(blobBytes: 0)
+            r.state.install(count: header.count, sum: header.sum, blob: blob.blob, hash: blob.hash)
+            r.applied = applied
             return r
         }
-    }
-
-    @inline(__always) static func weight(_ offset: Int) -> UInt64 { mix(UInt64(offset)) | 1 }
-
-    /// The SplitMix64 finalizer.
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

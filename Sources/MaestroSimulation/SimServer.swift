@@ -176,20 +176,23 @@ final class SimServer: CSX {
             history.violation("client state", "\(me): asked for a state it does not hold (by \(origin), \(xferID))")
             return
         }
+        guard let myID = myEndpID else { return }
         let snapshot = replica
         let digest = snapshot.digest
         note(.provided(to: origin, xferID, digest))
+        // The header, then the blob as it was now (copy-on-write), one chunk per call.
         var offset = -1
         sendState(to: origin, xferID: xferID) { most in
             var m = Message()
+            let blob = snapshot.state.blob
             if offset < 0 {
                 offset = 0
-                snapshot.pushHeader(onto: &m, digest: digest)
+                snapshot.pushHeader(onto: &m, provider: myID, digest: digest)
                 return m
             }
-            guard offset < snapshot.blob.count else { return nil }
-            let end = min(snapshot.blob.count, offset + most)
-            m.push(raw: snapshot.blob[offset ..< end])
+            guard offset < blob.count else { return nil }
+            let end = min(blob.count, offset + most)
+            blob.withBytes(offset ..< end) { m.push(raw: $0) }
             offset = end
             return m
         }
@@ -207,7 +210,7 @@ final class SimServer: CSX {
         if isClient { history.violation("client state", "\(me): a client got a state chunk (\(xferID))") }
         if index == 0 {
             do {
-                incoming = try SimReplica.Incoming(header: &chunk, maxBlob: blobBytes)
+                incoming = try SimReplica.Incoming(header: &chunk, blobBytes: blobBytes)
             } catch {
                 history.violation("transfer", "\(me): a malformed state header for \(xferID): \(error)")
                 incoming = nil

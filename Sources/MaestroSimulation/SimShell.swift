@@ -30,7 +30,7 @@ public final class SimShell: MaestroShell {
     public func openTransport(bind: Address?, port: UInt16, rendezvous: [Address], label: String) throws -> any Transport {
         let wanted = bind?.port ?? port
         if wanted != 0 && process.isBound(port: wanted) {
-            throw SimShellError("port \(wanted) of \(process.name) is in use")
+            throw MaestroError("port \(wanted) of \(process.name) is in use")
         }
         return process.makeTransport(port: wanted)
     }
@@ -62,9 +62,4 @@ public final class SimShell: MaestroShell {
 
 private struct WeakMember {
     weak var member: GroupMember?
-}
-
-public struct SimShellError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -51,6 +51,15 @@ extension SimWorld {
         setFaults(from: b, to: a, faults)
     }
 
+    /// Ends every fault: heals any partition, and every link is perfect again.
+    public func clearFaults() {
+        heal()
+        baseFaults = .none
+        for a in processTable {
+            for b in processTable where a !== b { setFaults(from: a, to: b, nil) }
+        }
+    }
+
     /// The faults in force from `sender` to `receiver`.
     public func faults(from sender: SimProcess, to receiver: SimProcess) -> LinkFaults {
         links[sender.id][receiver.id].faults ?? baseFaults

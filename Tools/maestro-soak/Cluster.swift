@@ -1,5 +1,6 @@
 import Foundation
 import Maestro
+import MaestroSimulation
 import ToolSupport
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Ensemble
 import Foundation
 import Maestro
+import MaestroSimulation
 import Reactor
 import Simulation
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import Ensemble
 import Maestro
+import MaestroSimulation
 import Simulation
 
 /// One CSX server of a soak node: it holds the replicated state (`ReplicatedState`), sends

@@ -140,98 +140,45 @@ public struct GroupScenario {
 
         func scheduleTraffic(_ m: SimMember) {
             let faultsEnd = config.trafficTime
-            let trafficEnd = config.trafficTime + config.settleTime - config.drainTime
             let (meanGap, settleGap) = (config.meanGap, config.settleGap)
             let maxSize = config.maxSize
-            var local = rng.split()
-            func next() {
-                let mean = world.now < faultsEnd ? meanGap : settleGap
-                let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(mean.nanoseconds)) + 1)
-                guard world.now + gap < trafficEnd else { return }
-                world.schedule(after: gap) { [weak m] in
-                    guard let m, m.isActive else { return }
-                    let r = local.double()
-                    let filler: Int
-                    if r < 0.6 { filler = local.int(in: 0 ..< 100) }
-                    else if r < 0.85 { filler = local.int(in: 100 ..< 2000) }
-                    else if r < 0.95 { filler = local.int(in: 2000 ..< 20000) }
-                    else { filler = local.int(in: 20000 ..< max(20001, maxSize - TestMessage.headerSize)) }
-                    let n = m.view?.count ?? 1
-                    if local.chance(0.7) || n < 2 {
-                        m.sendTest(to: nil, filler: filler)
-                    } else {
-                        var d = local.int(in: 0 ..< n - 1)
-                        if d >= m.rank { d += 1 }
-                        m.sendTest(to: d, filler: filler)
-                    }
-                    next()
+            ScenarioDriver.repeatAtRandomGaps(in: world, rng: rng.split(), meanGap: { $0 < faultsEnd ? meanGap : settleGap },
+                                              until: config.trafficTime + config.settleTime - config.drainTime) { [weak m] local in
+                guard let m, m.isActive else { return false }
+                let r = local.double()
+                let filler: Int
+                if r < 0.6 { filler = local.int(in: 0 ..< 100) }
+                else if r < 0.85 { filler = local.int(in: 100 ..< 2000) }
+                else if r < 0.95 { filler = local.int(in: 2000 ..< 20000) }
+                else { filler = local.int(in: 20000 ..< max(20001, maxSize - TestMessage.headerSize)) }
+                let n = m.view?.count ?? 1
+                if local.chance(0.7) || n < 2 {
+                    m.sendTest(to: nil, filler: filler)
+                } else {
+                    var d = local.int(in: 0 ..< n - 1)
+                    if d >= m.rank { d += 1 }
+                    m.sendTest(to: d, filler: filler)
                 }
+                return true
             }
-            next()
         }
 
         /// Injects one membership fault at random gaps until the traffic time is over.
         func scheduleFaults() {
-            let kinds = FaultSet.membership.intersection(config.faults)
-            guard !kinds.isEmpty else { return }
-            var local = rng.split()
-            let mean = config.meanFaultGap
-            func next() {
-                let gap = Time(nanoseconds: Int64(local.double() * 2 * Double(mean.nanoseconds)) + 1)
-                guard world.now + gap < config.trafficTime else { return }
-                world.schedule(after: gap) { [unowned self] in
-                    self.injectFault(&local, kinds)
-                    next()
-                }
-            }
-            next()
-        }
-
-        private func injectFault(_ rng: inout SimRandom, _ kinds: FaultSet) {
-            let choices = FaultSet.kinds.filter { kinds.contains($0) }
-            guard !choices.isEmpty else { return }
-            let kind = choices[rng.int(in: 0 ..< choices.count)]
-            let active = processes.indices.filter { members[$0]?.isActive == true }
-            // Down, or left the group: a restart brings the process back as a new member.
-            let down = processes.indices.filter { !processes[$0].isUp || members[$0] == nil || members[$0]?.exited == true }
-            switch kind {
-            case .crash where active.count > 1:
-                let i = active[rng.int(in: 0 ..< active.count)]
-                if let m = members[i] { recorder.record(.crashed(m.me)) }
-                members[i] = nil
-                world.crash(processes[i])
-            case .restart where !down.isEmpty:
-                let i = down[rng.int(in: 0 ..< down.count)]
-                members[i] = nil
-                world.restart(processes[i])
-            case .quickRestart where active.count > 1:
-                // kill -9 and start again on the same address within a second.
-                let i = active[rng.int(in: 0 ..< active.count)]
-                if let m = members[i] { recorder.record(.crashed(m.me)) }
-                members[i] = nil
-                world.crash(processes[i])
-                let delay = Time(nanoseconds: Int64(rng.double() * 1e9))
-                recorder.note("quick restart of p\(i) in \(delay)")
-                world.schedule(after: delay) { [unowned self] in
-                    guard !self.processes[i].isUp else { return }
-                    self.world.restart(self.processes[i])
-                }
-            case .leave where active.count > 1:
-                let i = active[rng.int(in: 0 ..< active.count)]
-                members[i]?.leave()
-            case .partition where processes.count > 1:
-                var a: [SimProcess] = []
-                var b: [SimProcess] = []
-                for p in world.processes { if rng.chance(0.5) { a.append(p) } else { b.append(p) } }
-                world.partition([a, b].filter { !$0.isEmpty })
-                recorder.note("partition \(a.map(\.name)) | \(b.map(\.name))")
-            case .heal:
-                world.heal()
-                recorder.note("heal")
-            default:
-                return
-            }
-            faultsInjected += 1
+            var hooks = ScenarioDriver.MembershipHooks(
+                isActive: { [unowned self] i in members[i]?.isActive == true },
+                // Down, or left the group: a restart brings the process back as a new member.
+                isDown: { [unowned self] i in !processes[i].isUp || members[i] == nil || members[i]?.exited == true },
+                crashing: { [unowned self] i in
+                    if let m = members[i] { recorder.record(.crashed(m.me)) }
+                    members[i] = nil
+                },
+                restarting: { [unowned self] i in members[i] = nil },
+                leave: { [unowned self] i in members[i]?.leave() })
+            hooks.note = { [unowned self] text in recorder.note(text) }
+            hooks.injected = { [unowned self] in faultsInjected += 1 }
+            ScenarioDriver.injectMembershipFaults(in: world, processes: processes, faults: config.faults, meanGap: config.meanFaultGap,
+                                                  until: config.trafficTime, rng: rng.split(), hooks)
         }
 
         /// Draws per-link, per-direction fault rates from the seed.
@@ -240,13 +187,7 @@ public struct GroupScenario {
             for (a, b, f) in LinkFaults.random(for: config.faults, rng: &r, processes: processes) { world.setFaults(from: a, to: b, f) }
         }
 
-        func clearLinkFaults() {
-            world.heal()
-            world.defaultFaults = .none
-            for a in world.processes {
-                for b in world.processes where a !== b { world.setFaults(from: a, to: b, nil) }
-            }
-        }
+
     }
 
     public func run() -> Result {
@@ -278,7 +219,7 @@ public struct GroupScenario {
         run.applyLinkFaults()
         run.scheduleFaults()
         world.run(until: config.trafficTime)
-        run.clearLinkFaults()
+        world.clearFaults()
         world.run(for: config.settleTime)
         return evaluate(run)
     }

@@ -6,7 +6,7 @@ import Glibc
 /// nothing up front (`calloc`: the kernel hands out zeroed pages when they are first touched),
 /// so making or dropping a blob of any size never holds the loop. (An array of zeros is
 /// written byte by byte: half a second for 256 MB.)
-struct Blob {
+public struct Blob {
     private final class Storage {
         let bytes: UnsafeMutableRawPointer
         let count: Int
@@ -28,11 +28,11 @@ struct Blob {
 
     private var storage: Storage
 
-    init(zeros count: Int) { storage = Storage(zeros: count) }
+    public init(zeros count: Int) { storage = Storage(zeros: count) }
 
-    var count: Int { storage.count }
+    public var count: Int { storage.count }
 
-    subscript(i: Int) -> UInt8 {
+    public subscript(i: Int) -> UInt8 {
         get {
             precondition(i >= 0 && i < storage.count)
             return storage.bytes.load(fromByteOffset: i, as: UInt8.self)
@@ -45,7 +45,7 @@ struct Blob {
     }
 
     /// Copies `source` in at `offset` (which must fit).
-    mutating func write(_ source: UnsafeRawBufferPointer, at offset: Int) {
+    public mutating func write(_ source: UnsafeRawBufferPointer, at offset: Int) {
         precondition(offset >= 0 && offset + source.count <= storage.count)
         guard let base = source.baseAddress, source.count > 0 else { return }
         unique()
@@ -53,7 +53,7 @@ struct Blob {
     }
 
     /// Calls `body` with the bytes of `range` (no copy).
-    func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    public func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         precondition(range.lowerBound >= 0 && range.upperBound <= storage.count)
         return try body(UnsafeRawBufferPointer(start: storage.bytes + range.lowerBound, count: range.count))
     }

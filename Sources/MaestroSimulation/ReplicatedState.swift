@@ -1,5 +1,5 @@
 import Ensemble
-import Maestro
+import MaestroCore
 
 /// The replicated state of the soak servers: how many casts were applied, the wrapping sum of
 /// a 64-bit hash of each, and (with `--state-bytes`) a blob in which each cast XORs its hash
@@ -13,21 +13,21 @@ import Maestro
 /// loop past the suspicion time): `blobHash`, a weighted sum of the blob's bytes, is kept up
 /// to date by `apply` and computed chunk by chunk by a joiner (`BlobHasher`), so `digest` is
 /// O(1); a blob of zeros costs nothing to make (`Blob`), so `reset` is O(1) too.
-struct ReplicatedState {
-    var count: UInt64 = 0
-    var sum: UInt64 = 0
-    var blob: Blob
+public struct ReplicatedState {
+    public private(set) var count: UInt64 = 0
+    public private(set) var sum: UInt64 = 0
+    public private(set) var blob: Blob
     /// Σ blob[i] × weight(i), wrapping.
-    var blobHash: UInt64 = 0
+    public private(set) var blobHash: UInt64 = 0
 
-    init(blobBytes: Int) {
+    public init(blobBytes: Int) {
         blob = Blob(zeros: blobBytes)
     }
 
     /// The blob's size (--state-bytes), which every member's blob has.
-    var blobBytes: Int { blob.count }
+    public var blobBytes: Int { blob.count }
 
-    mutating func reset() {
+    public mutating func reset() {
         count = 0
         sum = 0
         blobHash = 0
@@ -35,7 +35,7 @@ struct ReplicatedState {
     }
 
     /// Replaces the whole state with a transferred one (`hash`: the blob's, from `BlobHasher`).
-    mutating func install(count: UInt64, sum: UInt64, blob: Blob, hash: UInt64) {
+    public mutating func install(count: UInt64, sum: UInt64, blob: Blob, hash: UInt64) {
         self.count = count
         self.sum = sum
         self.blob = blob
@@ -43,8 +43,10 @@ struct ReplicatedState {
     }
 
     /// Applies one cast, identified by its payload.
-    mutating func apply(_ payload: UnsafeRawBufferPointer) {
-        let h = ReplicatedState.hash(payload)
+    public mutating func apply(_ payload: UnsafeRawBufferPointer) { apply(hash: ReplicatedState.hash(payload)) }
+
+    /// Applies one update known by its 64-bit identity.
+    public mutating func apply(hash h: UInt64) {
         count &+= 1
         sum &+= h
         if blob.count >= 8 {
@@ -61,10 +63,10 @@ struct ReplicatedState {
     }
 
     /// The weight of the blob byte at `offset` in `blobHash`.
-    @inline(__always) static func weight(_ offset: Int) -> UInt64 { SimRandomMix.mix(UInt64(offset)) | 1 }
+    @inline(__always) public static func weight(_ offset: Int) -> UInt64 { SimRandomMix.mix(UInt64(offset)) | 1 }
 
     /// FNV-1a with a final avalanche: the identity of a payload.
-    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         return SimRandomMix.mix(h)
@@ -72,7 +74,7 @@ struct ReplicatedState {
 
     /// A digest of the whole state (count, sum, the blob's length and every blob byte, through
     /// `blobHash`), in constant time.
-    var digest: UInt64 {
+    public var digest: UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         func eat(_ v: UInt64) {
             var x = v
@@ -92,19 +94,19 @@ struct ReplicatedState {
 
     /// The header of a transferred state: the scalar part, the blob's length, the provider's
     /// digest of the whole state, and who provides it (checked against the provider's log).
-    struct Header {
-        var count: UInt64
-        var sum: UInt64
-        var blobBytes: Int64
-        var digest: UInt64
-        var provider: EndpID
+    public struct Header {
+        public var count: UInt64
+        public var sum: UInt64
+        public var blobBytes: Int64
+        public var digest: UInt64
+        public var provider: EndpID
     }
 
-    func header(provider: EndpID) -> Header {
+    public func header(provider: EndpID) -> Header {
         Header(count: count, sum: sum, blobBytes: Int64(blob.count), digest: digest, provider: provider)
     }
 
-    static func push(_ h: Header, onto m: inout Message) {
+    public static func push(_ h: Header, onto m: inout Message) {
         m << h.provider
         m << h.digest
         m << h.blobBytes
@@ -112,7 +114,7 @@ struct ReplicatedState {
         m << h.count
     }
 
-    static func popHeader(from m: inout Message) throws -> Header {
+    public static func popHeader(from m: inout Message) throws -> Header {
         let count: UInt64 = try m.pop()
         let sum: UInt64 = try m.pop()
         let blobBytes: Int64 = try m.pop()
@@ -124,19 +126,19 @@ struct ReplicatedState {
 
 /// A blob arriving in chunks: its bytes collected (up to the expected size) and its
 /// `blobHash` computed as they come, one chunk per callback.
-struct BlobHasher {
-    private(set) var blob: Blob
-    private(set) var hash: UInt64 = 0
+public struct BlobHasher {
+    public private(set) var blob: Blob
+    public private(set) var hash: UInt64 = 0
     /// Bytes collected so far.
-    private(set) var received = 0
+    public private(set) var received = 0
     /// Bytes beyond the expected size (dropped, not collected).
-    private(set) var excess = 0
+    public private(set) var excess = 0
 
-    init(expected: Int) {
+    public init(expected: Int) {
         blob = Blob(zeros: expected)
     }
 
-    mutating func add(_ chunk: UnsafeRawBufferPointer) {
+    public mutating func add(_ chunk: UnsafeRawBufferPointer) {
         let take = min(chunk.count, blob.count - received)
         excess += chunk.count - take
         guard take > 0 else { return }
@@ -153,8 +155,8 @@ struct BlobHasher {
 }
 
 /// The SplitMix64 finalizer (a bijection that spreads every input bit over the output).
-enum SimRandomMix {
-    static func mix(_ x: UInt64) -> UInt64 {
+public enum SimRandomMix {
+    public static func mix(_ x: UInt64) -> UInt64 {
         var z = x
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
