@@ -24,20 +24,14 @@ struct Leave: ParsableCommand {
     @OptionGroup var log: LogOptions
 
     func run() throws {
-        let (members, params, target, rounds, bare, json) = (churn.members, churn.params, churn.target, churn.rounds, churn.bare, churn.json)
+        let (members, target, rounds, json) = (churn.members, churn.target, churn.rounds, churn.json)
         log.bootstrap()
         let progress = Progress()
         var results: [(slowest: Double, fastest: Double, exit: Double, status: Int32)] = []
         for round in 1 ... rounds {
-            progress.update("round \(round)/\(rounds): starting \(members) member processes")
-            let g = try ProcessGroup(keyArguments: key.childArguments, maestro: !bare)
-            try g.startAndForm(members, params: params)
-            let order = g.lastView(0) ?? g.addresses
-            let leaverAddress = churn.pick(order)
-            guard let leaver = g.addresses.firstIndex(of: leaverAddress) else { throw ChildError("cannot find the member to stop") }
+            let (g, leaver, leaverAddress) = try churn.formGroup(key: key, progress: progress, round: round)
             let survivors = Set(g.addresses).subtracting([leaverAddress])
             let others = g.members.indices.filter { $0 != leaver }
-            for i in others { _ = g.members[i].takeLines() }  // views of the formation
             progress.update("round \(round)/\(rounds): SIGTERM to \(leaverAddress)")
             let signalled = Date()
             g.members[leaver].kill(SIGTERM)

@@ -31,6 +31,19 @@ struct MemberChurnOptions: ParsableArguments {
     /// The member `target` names, given the addresses in view (rank) order.
     func pick(_ order: [String]) -> String { target == "coordinator" ? order[0] : order[order.count - 1] }
 
+    /// Starts a rendezvous and the member processes, waits for one view of them all, and
+    /// picks the target: the group (the formation's output consumed), the target's index and
+    /// address.
+    func formGroup(key: KeyOptions, progress: Progress, round: Int) throws -> (group: ProcessGroup, index: Int, address: String) {
+        progress.update("round \(round)/\(rounds): starting \(members) member processes")
+        let g = try ProcessGroup(keyArguments: key.childArguments, maestro: !bare)
+        try g.startAndForm(members, params: params)
+        let address = pick(g.lastView(0) ?? g.addresses)
+        guard let index = g.addresses.firstIndex(of: address) else { throw ChildError("cannot find the member \(address) in the group") }
+        for i in g.members.indices { _ = g.members[i].takeLines() }  // views of the formation
+        return (g, index, address)
+    }
+
     /// What the JSON line of either benchmark starts with.
     func jsonFields(_ benchmark: String) -> [(String, Any)] {
         [("benchmark", benchmark), ("members", members), ("params", params), ("target", target),

@@ -25,18 +25,12 @@ struct Restart: ParsableCommand {
     @OptionGroup var log: LogOptions
 
     func run() throws {
-        let (members, params, target, rounds, bare, json) = (churn.members, churn.params, churn.target, churn.rounds, churn.bare, churn.json)
+        let (members, params, target, rounds, json) = (churn.members, churn.params, churn.target, churn.rounds, churn.json)
         log.bootstrap()
         let progress = Progress()
         var results: [(slowest: Double, fastest: Double)] = []
         for round in 1 ... rounds {
-            progress.update("round \(round)/\(rounds): starting \(members) member processes")
-            let g = try ProcessGroup(keyArguments: key.childArguments, maestro: !bare)
-            try g.startAndForm(members, params: params)
-            let order = g.lastView(0) ?? g.addresses
-            let victimAddress = churn.pick(order)
-            guard let victim = g.addresses.firstIndex(of: victimAddress) else { throw ChildError("cannot find the member to restart") }
-            for i in g.members.indices { _ = g.members[i].takeLines() }  // views of the formation
+            let (g, victim, victimAddress) = try churn.formGroup(key: key, progress: progress, round: round)
             progress.update("round \(round)/\(rounds): kill -9 and restart \(victimAddress)")
             g.members[victim].kill(SIGKILL)
             guard g.waitForEnd(victim, timeout: 10) != nil else { throw ChildError("the killed process did not end") }

@@ -121,10 +121,6 @@ struct MaestroSim: ParsableCommand {
         let parameters = try Parameters(parsing: params)
         let secret = try key.secret()
         let list: [UInt64] = seed.map { [$0] } ?? (0 ..< UInt64(seeds)).map { firstSeed + $0 }
-        let progress = Progress()
-        let started = Date()
-        var passed = 0
-        var failed = 0
         var sent = 0
         var worstBlocked: (Time, UInt64, String) = (.zero, 0, "")
         var worstLeave: (Time, UInt64, String) = (.zero, 0, "")
@@ -134,8 +130,7 @@ struct MaestroSim: ParsableCommand {
             try runMaestro(list, range, faultSet, parameters)
             return
         }
-        for (i, s) in list.enumerated() {
-            let n = Self.members(for: s, in: range)
+        let (passed, failed, elapsed) = forEachSeed(list, range) { s, n in
             var config = GroupScenario.Config(seed: s, members: n, faults: faultSet)
             config.staticView = `static`
             config.protocolStack = protocolStack
@@ -150,30 +145,11 @@ struct MaestroSim: ParsableCommand {
             if result.longestLeaveExclusion > worstLeave.0 { worstLeave = (result.longestLeaveExclusion, s, result.longestLeaveExclusionMember) }
             blockedPerSeed.append(result.longestBlocked.seconds)
             views += result.viewsInstalled
-            if result.passed {
-                passed += 1
-                if verbose {
-                    print("seed \(s): passed (\(n) members, \(result.messagesSent) messages, \(result.deliveries) deliveries, \(result.viewsInstalled) views, \(result.faultsInjected) faults, converged at \(result.convergedAt), longest blocked \(result.longestBlocked))")
-                    for v in result.finalViews { print("  \(v)") }
-                }
-                if history && seed != nil { for h in result.history { print("  | \(h)") } }
-            } else {
-                failed += 1
-                progress.finish()
-                print("seed \(s): FAILED with \(n) members: \(result.violations.count) violation(s)")
-                for v in result.violations.prefix(5) { print("  \(v)") }
-                if result.violations.count > 5 { print("  ... and \(result.violations.count - 5) more") }
-                if verbose { for v in result.finalViews { print("  final \(v)") } }
-                if history { for h in result.history { print("  | \(h)") } }
-                print("  replay: \(replayCommand(seed: s, members: n))")
-            }
-            let elapsed = Date().timeIntervalSince(started)
-            progress.update(String(format: "%d/%d seeds, %d failed, %.1f seeds/s, %d messages", i + 1, list.count, failed,
-                                   Double(i + 1) / max(elapsed, 1e-9), sent))
+            return SeedOutcome(
+                violations: result.violations,
+                summary: "\(result.messagesSent) messages, \(result.deliveries) deliveries, \(result.viewsInstalled) views, \(result.faultsInjected) faults, converged at \(result.convergedAt), longest blocked \(result.longestBlocked)",
+                finalViews: result.finalViews, history: result.history, progress: "\(sent) messages")
         }
-        progress.finish()
-        let elapsed = Date().timeIntervalSince(started)
-        FileHandle.standardError.write(Data(String(format: "%.1f s, %.1f seeds/s\n", elapsed, Double(list.count) / max(elapsed, 1e-9)).utf8))
         let p90 = Self.percentile(blockedPerSeed, 0.9)
         if worstBlocked.0 > .zero {
             print("longest blocked: \(worstBlocked.0) (seed \(worstBlocked.1), member \(worstBlocked.2)); 90th percentile of each seed's longest: \(String(format: "%.3f", p90)) s")
@@ -204,10 +180,6 @@ struct MaestroSim: ParsableCommand {
     /// `--maestro`: CSX servers and clients on the simulator.
     func runMaestro(_ list: [UInt64], _ range: ClosedRange<Int>, _ faultSet: FaultSet, _ parameters: Parameters) throws {
         guard !`static`, key.keyFile == nil else { throw ValidationError("--maestro runs without --static and --key-file") }
-        let progress = Progress()
-        let started = Date()
-        var passed = 0
-        var failed = 0
         var transfers = 0
         var canceled = 0
         var skipped = 0
@@ -215,50 +187,27 @@ struct MaestroSim: ParsableCommand {
         var deliveries = 0
         var known = 0
         let knownProperties = Set(knownIssue.split(separator: ",").map(String.init))
-        for (i, s) in list.enumerated() {
-            let n = Self.members(for: s, in: range)
+        let (passed, failed, elapsed) = forEachSeed(list, range) { s, n in
             var config = MaestroScenario.Config(seed: s, members: n, faults: faultSet)
             config.protocolStack = protocolStack
             config.params = parameters
             config.trafficTime = .seconds(trafficSeconds)
             config.settleTime = .seconds(settleSeconds)
             config.maxStateBytes = maxStateBytes
-            var r = MaestroScenario(config).run()
-            let knownHere = r.violations.filter { knownProperties.contains($0.property) }
-            if !knownHere.isEmpty {
-                known += 1
-                r.violations.removeAll { knownProperties.contains($0.property) }
-                progress.finish()
-                print("seed \(s): known issue (\(knownHere.count)): \(knownHere[0])")
-            }
+            let r = MaestroScenario(config).run()
             transfers += r.transfers
             canceled += r.transfersCanceled
             skipped += r.transfersSkipped
             held += r.heldSends
             deliveries += r.deliveries
-            if r.passed {
-                passed += 1
-                if verbose {
-                    print("seed \(s): passed (\(n) members, state \(r.stateBytes) bytes, \(r.transfers) transfers, \(r.transfersCanceled) canceled, \(r.transfersSkipped) skipped, \(r.heldSends) held sends, \(r.deliveries) deliveries, \(r.views) views, \(r.faultsInjected) faults)")
-                    for v in r.finalViews { print("  \(v)") }
-                }
-            } else {
-                failed += 1
-                progress.finish()
-                print("seed \(s): FAILED with \(n) members (state \(r.stateBytes) bytes): \(r.violations.count) violation(s)")
-                for v in r.violations.prefix(5) { print("  \(v)") }
-                if r.violations.count > 5 { print("  ... and \(r.violations.count - 5) more") }
-                if verbose { for v in r.finalViews { print("  final \(v)") } }
-                if history { for line in r.history { print("  | \(line)") } }
-                print("  replay: \(replayCommand(seed: s, members: n))")
-            }
-            let elapsed = Date().timeIntervalSince(started)
-            progress.update(String(format: "%d/%d seeds, %d failed, %.1f seeds/s, %d transfers", i + 1, list.count, failed,
-                                   Double(i + 1) / max(elapsed, 1e-9), transfers))
+            let knownHere = r.violations.filter { knownProperties.contains($0.property) }
+            if !knownHere.isEmpty { known += 1 }
+            return SeedOutcome(
+                violations: r.violations.filter { !knownProperties.contains($0.property) },
+                summary: "state \(r.stateBytes) bytes, \(r.transfers) transfers, \(r.transfersCanceled) canceled, \(r.transfersSkipped) skipped, \(r.heldSends) held sends, \(r.deliveries) deliveries, \(r.views) views, \(r.faultsInjected) faults",
+                finalViews: r.finalViews, history: r.history, progress: "\(transfers) transfers",
+                notes: knownHere.first.map { ["seed \(s): known issue (\(knownHere.count)): \($0)"] } ?? [])
         }
-        progress.finish()
-        let elapsed = Date().timeIntervalSince(started)
-        FileHandle.standardError.write(Data(String(format: "%.1f s, %.1f seeds/s\n", elapsed, Double(list.count) / max(elapsed, 1e-9)).utf8))
         print("transfers: \(transfers) completed, \(canceled) canceled, \(skipped) skipped (equal digests); \(held) sends held; \(deliveries) deliveries")
         if !knownProperties.isEmpty { print("\(known) seeds with known issues (\(knownIssue))") }
         print("\(passed) passed, \(failed) failed")
@@ -270,6 +219,60 @@ struct MaestroSim: ParsableCommand {
             ]))
         }
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// What one seed of either kind of run reports to `forEachSeed`.
+    struct SeedOutcome {
+        var violations: [Violation]
+        /// Printed after "seed S: passed (M members, " with --verbose.
+        var summary: String
+        var finalViews: [String]
+        var history: [String]
+        /// The running totals shown in the progress line.
+        var progress: String
+        /// Lines to print whatever the outcome.
+        var notes: [String] = []
+    }
+
+    /// Runs `body` on every seed of `list` (with its member count): prints each failure with
+    /// its violations and the command that replays it, the progress, and the rate at the end.
+    func forEachSeed(_ list: [UInt64], _ range: ClosedRange<Int>, _ body: (UInt64, Int) -> SeedOutcome) -> (passed: Int, failed: Int, elapsed: Double) {
+        let progress = Progress()
+        let started = Date()
+        var passed = 0
+        var failed = 0
+        for (i, s) in list.enumerated() {
+            let n = Self.members(for: s, in: range)
+            let r = body(s, n)
+            if !r.notes.isEmpty {
+                progress.finish()
+                for line in r.notes { print(line) }
+            }
+            if r.violations.isEmpty {
+                passed += 1
+                if verbose {
+                    print("seed \(s): passed (\(n) members, \(r.summary))")
+                    for v in r.finalViews { print("  \(v)") }
+                }
+                if history && seed != nil { for h in r.history { print("  | \(h)") } }
+            } else {
+                failed += 1
+                progress.finish()
+                print("seed \(s): FAILED with \(n) members: \(r.violations.count) violation(s)")
+                for v in r.violations.prefix(5) { print("  \(v)") }
+                if r.violations.count > 5 { print("  ... and \(r.violations.count - 5) more") }
+                if verbose { for v in r.finalViews { print("  final \(v)") } }
+                if history { for h in r.history { print("  | \(h)") } }
+                print("  replay: \(replayCommand(seed: s, members: n))")
+            }
+            let elapsed = Date().timeIntervalSince(started)
+            progress.update(String(format: "%d/%d seeds, %d failed, %.1f seeds/s, ", i + 1, list.count, failed,
+                                   Double(i + 1) / max(elapsed, 1e-9)) + r.progress)
+        }
+        progress.finish()
+        let elapsed = Date().timeIntervalSince(started)
+        FileHandle.standardError.write(Data(String(format: "%.1f s, %.1f seeds/s\n", elapsed, Double(list.count) / max(elapsed, 1e-9)).utf8))
+        return (passed, failed, elapsed)
     }
 
     func replayCommand(seed s: UInt64, members n: Int) -> String {
