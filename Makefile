@@ -37,8 +37,8 @@ simulate: deps
 	$(SIM) --seeds 300 --first-seed 30000 --members 3-8 --faults all --settle-seconds 36
 	$(SIM) --seeds 60 --first-seed 40000 --members 12-16 --faults all --params fast --settle-seconds 12
 	$(SIM) --seeds 40 --first-seed 50000 --members 12-16 --faults all --settle-seconds 36
-	$(SIM) --maestro --seeds 300 --first-seed 60000 --members 3-8 --faults all --params fast --settle-seconds 12 --max-state-bytes 262144 --known-issue replicas
-	$(SIM) --maestro --seeds 30 --first-seed 70000 --members 3-6 --faults all --params fast --settle-seconds 12 --known-issue replicas
+	$(SIM) --maestro --seeds 300 --first-seed 60000 --members 3-8 --faults all --params fast --settle-seconds 12 --max-state-bytes 262144
+	$(SIM) --maestro --seeds 30 --first-seed 70000 --members 3-6 --faults all --params fast --settle-seconds 12
 	$(SIM) --seeds 300 --first-seed 1 --members 3-8 --faults network --static --protocol-stack Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom --traffic-seconds 2 --settle-seconds 15
 
 lapa: build

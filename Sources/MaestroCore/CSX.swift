@@ -292,6 +292,8 @@ open class CSX: ClientServer {
         }
         if let o = outstanding {
             if clsvState != .serverXfer || o.xferID != currentXferID {
+                // Abandoned (my provider went with every other server): a restart gets a new id.
+                if o.xferID == currentXferID { currentXferID.value += 1 }
                 outstanding = nil
                 accumulated = nil
                 lineage = nil

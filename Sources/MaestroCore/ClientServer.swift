@@ -9,6 +9,13 @@ import Ensemble
 /// it as a transfer server, and messages whose safety is below the view's transfer type are
 /// held at their senders until the transfers are done (XFER_DONE), then released in order.
 ///
+/// **When no server is left** (every server failed or left while others waited for the state,
+/// or a merge put servers under a coordinator whose side had none), one holder becomes the
+/// server and the others take the state from it, instead of all becoming servers with states
+/// that may differ: each member waiting to be a server tells the coordinator whether it holds a
+/// state (it was a server before, or finished its transfer); the first that does becomes the
+/// server; if none does, once every one has said so, the first of them.
+///
 /// A subclass that can name the lineage of its replicated state (`stateDigest`, CSX) lets a
 /// server that lost a merge skip a transfer it does not need: the coordinator publishes its
 /// digest with every view, and a member about to receive state whose digest equals it reports
@@ -17,6 +24,9 @@ open class ClientServer: GroupMember {
     enum ClSvType: Int32 {
         case cast = 0, scast = 1, lsend = 2, send = 3, becomeServer = 4, xferDone = 5, askState = 6, sendState = 7
         case stateChunk = 8
+        /// To the coordinator, from a member waiting to be a server in a view with no server
+        /// left: it holds a state (it was a server, or finished its transfer) or it does not.
+        case holdsState = 9, holdsNoState = 10
     }
 
     public private(set) var clsvState = ClSvState.initial
@@ -30,6 +40,13 @@ open class ClientServer: GroupMember {
     private var held: [(destination: EndpID?, message: Message, safety: MessageSafety)] = []
     /// Transfers this member did not run because its state digest equalled the coordinator's.
     public private(set) var transfersSkipped = 0
+    /// I hold a state I can serve: I was a server, or my transfer ended (from
+    /// `serverNormal` or `xferDone` until a transfer starts again).
+    private var holdsState = false
+    /// Coordinator: the transfer servers of the current view, and those of them that said they
+    /// hold no state while no server is left (see `noServerLeft`).
+    private var xferOfView: [EndpID] = []
+    private var stateless: Set<EndpID> = []
 
     public override init(_ options: MaestroOptions, shell: (any MaestroShell)? = nil) {
         super.init(options, shell: shell)
@@ -255,6 +272,7 @@ open class ClientServer: GroupMember {
     /// Reports the end of my transfer (no-op unless I am a transfer server in `vd`).
     open func xferDone(_ vd: inout ClSvViewData) {
         guard vd.xferServers.contains(vd.myEndpID) else { return }
+        holdsState = true
         if vd.myRank == 0 && vd.nmembers == 1 {
             becomeLoneServer(&vd)
         } else if vd.myRank == 0 {
@@ -284,6 +302,38 @@ open class ClientServer: GroupMember {
         } else if !serversNext.contains(s) {
             serversNext.append(s)
         }
+        requestNewView()
+    }
+
+    /// No server in `vd` while I wait to be one: I tell the coordinator whether I hold a state.
+    private func noServerLeft(_ vd: ClSvViewData) {
+        if vd.myRank == 0 {
+            stateReport(from: vd.myEndpID, holds: holdsState)
+        } else {
+            var m = Message()
+            m << (holdsState ? ClSvType.holdsState : .holdsNoState).rawValue
+            _ = raw(m, to: vd.coordinator)
+        }
+    }
+
+    /// Coordinator: a transfer server of this view, with no server left, holds a state or not.
+    /// The first holder becomes the server; if none holds one, the first transfer server does,
+    /// once every one has answered. The others take the state from it in the next view.
+    private func stateReport(from s: EndpID, holds: Bool) {
+        guard serversNext.isEmpty, xferOfView.contains(s) else { return }
+        if !holds {
+            stateless.insert(s)
+            guard xferOfView.allSatisfy(stateless.contains), let first = xferOfView.first else { return }
+            promote(first)
+        } else {
+            promote(s)
+        }
+    }
+
+    private func promote(_ s: EndpID) {
+        xferServersNext.removeAll { $0 == s }
+        serversNext.append(s)
+        if xferServersNext.isEmpty { viewTypeNext = .noXfer }
         requestNewView()
     }
 
@@ -345,6 +395,8 @@ open class ClientServer: GroupMember {
         serversNext = servers
         xferServersNext = xfer
         viewTypeNext = vd.viewType
+        xferOfView = xfer
+        stateless = []
 
         let me = vd.myEndpID
         switch clsvState {
@@ -354,8 +406,10 @@ open class ClientServer: GroupMember {
             if servers.contains(me) {
                 vd.state = .serverNormal
             } else if xfer.contains(me) {
-                if servers.isEmpty {
-                    xferDone(&vd)
+                if servers.isEmpty && vd.nmembers == 1 {
+                    xferDone(&vd)  // alone: a server at once
+                } else if servers.isEmpty {
+                    noServerLeft(vd)
                 } else if let d = coordinatorDigest, d == stateDigest {
                     // I hold the coordinator's state already (a server that lost a merge and
                     // missed nothing): no transfer.
@@ -370,7 +424,14 @@ open class ClientServer: GroupMember {
             }
         case .serverXfer:
             if xfer.contains(me) {
-                if servers.isEmpty { xferDone(&vd) }
+                if servers.isEmpty && vd.nmembers == 1 {
+                    xferDone(&vd)  // alone: a server at once
+                } else if servers.isEmpty {
+                    // My provider is gone with every other server: the transfer restarts from
+                    // the member that becomes the server.
+                    vd.state = .becomingServer
+                    noServerLeft(vd)
+                }
             } else if servers.contains(me) {
                 vd.state = .serverNormal
             } else {
@@ -384,6 +445,8 @@ open class ClientServer: GroupMember {
             break
         }
         vd.startXfer = vd.state == .serverXfer && vd.oldState != .serverXfer
+        if vd.state == .serverNormal { holdsState = true }
+        if vd.startXfer { holdsState = false }
         clsvState = vd.state
         clsvViewData = vd
 
@@ -451,6 +514,8 @@ open class ClientServer: GroupMember {
             if clsvViewData?.myRank == 0 { becomeServerRequest(from: origin, xferType: x) }
         case .xferDone:
             if clsvViewData?.myRank == 0 { xferDoneRequest(from: origin) }
+        case .holdsState, .holdsNoState:
+            if clsvViewData?.myRank == 0 { stateReport(from: origin, holds: type == .holdsState) }
         case .askState:
             askStateCallback(origin, &msg)
         case .sendState:
@@ -466,6 +531,7 @@ open class ClientServer: GroupMember {
     open override func grpMembHeartbeatCallback(_ time: Int) { clSvHeartbeatCallback(time) }
     open override func grpMembExitCallback() {
         clsvState = .initial
+        holdsState = false
         held.removeAll()
         clsvViewData = nil
         serversNext = []

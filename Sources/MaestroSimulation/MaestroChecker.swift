@@ -41,7 +41,7 @@ public struct MaestroChecker {
         var seenView: Set<MaestroHistory.Member> = []
         for e in h.entries {
             switch e.event {
-            case .view(let id, _):
+            case .view(let id, _, _):
                 if seenView.contains(e.member), blocks[e.member, default: 0] != 1 {
                     out.append(Violation(property: "block discipline",
                                          detail: "\(e.time): \(e.member) accepted \(id) after \(blocks[e.member, default: 0]) blocks in its previous view"))

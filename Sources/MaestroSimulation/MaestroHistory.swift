@@ -15,7 +15,8 @@ public final class MaestroHistory {
     }
 
     public enum Event: Sendable {
-        case view(ViewID, [EndpID])
+        /// A view accepted: its id, members, and my client/server state in it.
+        case view(ViewID, [EndpID], ClSvState)
         case block
         case leave
         case exit

@@ -57,9 +57,6 @@ public struct MaestroScenario {
     public let config: Config
     public init(_ config: Config) { self.config = config }
 
-    static let memberPort: UInt16 = 6793
-    static let gossipPort: UInt16 = 6788
-
     final class Run {
         let config: Config
         let world: SimWorld
@@ -91,7 +88,7 @@ public struct MaestroScenario {
             ops.groupName = "maestro-sim"
             ops.protocolStack = config.protocolStack
             ops.params = config.params.description
-            ops.port = MaestroScenario.memberPort
+            ops.port = ScenarioDriver.memberPort
             ops.heartbeatRate = 1000
             ops.stateChunkBytes = chunkBytes
             var local = p.random.split()
@@ -137,10 +134,7 @@ public struct MaestroScenario {
     public func run() -> Result {
         let run = Run(config: config)
         let world = run.world
-        let relayProcess = world.addProcess(name: "gossip") { p in
-            p.state = GossipRelay(transport: p.makeTransport(port: MaestroScenario.gossipPort))
-        }
-        run.relay = relayProcess.address(port: MaestroScenario.gossipPort)
+        run.relay = ScenarioDriver.addRendezvous(to: world)
         run.servers = Array(repeating: nil, count: config.members)
         for i in 0 ..< config.members {
             run.processes.append(world.addProcess(name: "p\(i)") { [unowned run] p in run.boot(p) })
@@ -175,7 +169,7 @@ public struct MaestroScenario {
             func who(_ id: EndpID) -> String { h.endpoints[id].map(String.init(describing:)) ?? "\(id)" }
             let what: String
             switch e.event {
-            case let .view(id, members): what = "view \(id.ltime) [\(members.map(who).joined(separator: ","))]"
+            case let .view(id, members, role): what = "view \(id.ltime) [\(members.map(who).joined(separator: ","))] as \(role)"
             case .block: what = "block"
             case .leave: what = "leave"
             case .exit: what = "exit"

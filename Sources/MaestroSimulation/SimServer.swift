@@ -97,7 +97,7 @@ final class SimServer: CSX {
 
     override func csxAcceptedViewCallback(_ viewData: CSXViewData, _ msg: inout Message) {
         callback("accepted view")
-        note(.view(viewData.viewID, viewData.members))
+        note(.view(viewData.viewID, viewData.members, clsvState))
         if awaitingState && clsvState == .serverNormal {
             // A server without a state from a transfer (it became the group's only server):
             // its state is what it applied since.

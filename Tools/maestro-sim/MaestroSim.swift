@@ -57,9 +57,6 @@ struct MaestroSim: ParsableCommand {
     @Option(help: "With --maestro: the largest replicated state, in bytes.")
     var maxStateBytes = 2 << 20
 
-    @Option(help: "With --maestro: properties whose violations are a known, open bug (comma-separated): printed and counted as known, not failures.")
-    var knownIssue = ""
-
     @Option(help: "Protocol stack, top layer first.")
     var protocolStack = GroupScenario.seedStack
 
@@ -185,8 +182,6 @@ struct MaestroSim: ParsableCommand {
         var skipped = 0
         var held = 0
         var deliveries = 0
-        var known = 0
-        let knownProperties = Set(knownIssue.split(separator: ",").map(String.init))
         let (passed, failed, elapsed) = forEachSeed(list, range) { s, n in
             var config = MaestroScenario.Config(seed: s, members: n, faults: faultSet)
             config.protocolStack = protocolStack
@@ -200,22 +195,18 @@ struct MaestroSim: ParsableCommand {
             skipped += r.transfersSkipped
             held += r.heldSends
             deliveries += r.deliveries
-            let knownHere = r.violations.filter { knownProperties.contains($0.property) }
-            if !knownHere.isEmpty { known += 1 }
             return SeedOutcome(
-                violations: r.violations.filter { !knownProperties.contains($0.property) },
+                violations: r.violations,
                 summary: "state \(r.stateBytes) bytes, \(r.transfers) transfers, \(r.transfersCanceled) canceled, \(r.transfersSkipped) skipped, \(r.heldSends) held sends, \(r.deliveries) deliveries, \(r.views) views, \(r.faultsInjected) faults",
-                finalViews: r.finalViews, history: r.history, progress: "\(transfers) transfers",
-                notes: knownHere.first.map { ["seed \(s): known issue (\(knownHere.count)): \($0)"] } ?? [])
+                finalViews: r.finalViews, history: r.history, progress: "\(transfers) transfers")
         }
         print("transfers: \(transfers) completed, \(canceled) canceled, \(skipped) skipped (equal digests); \(held) sends held; \(deliveries) deliveries")
-        if !knownProperties.isEmpty { print("\(known) seeds with known issues (\(knownIssue))") }
         print("\(passed) passed, \(failed) failed")
         if json {
             print(jsonLine([
                 ("passed", passed), ("failed", failed), ("seeds", list.count), ("members", members), ("faults", faults),
                 ("transfers", transfers), ("transfers_canceled", canceled), ("transfers_skipped", skipped),
-                ("held_sends", held), ("deliveries", deliveries), ("known_issue_seeds", known), ("seconds", elapsed),
+                ("held_sends", held), ("deliveries", deliveries), ("seconds", elapsed),
             ]))
         }
         if failed > 0 { throw ExitCode(1) }
@@ -230,8 +221,6 @@ struct MaestroSim: ParsableCommand {
         var history: [String]
         /// The running totals shown in the progress line.
         var progress: String
-        /// Lines to print whatever the outcome.
-        var notes: [String] = []
     }
 
     /// Runs `body` on every seed of `list` (with its member count): prints each failure with
@@ -244,10 +233,6 @@ struct MaestroSim: ParsableCommand {
         for (i, s) in list.enumerated() {
             let n = Self.members(for: s, in: range)
             let r = body(s, n)
-            if !r.notes.isEmpty {
-                progress.finish()
-                for line in r.notes { print(line) }
-            }
             if r.violations.isEmpty {
                 passed += 1
                 if verbose {

@@ -74,9 +74,6 @@ public struct GroupScenario {
     public let config: Config
     public init(_ config: Config) { self.config = config }
 
-    static let memberPort: UInt16 = 6793
-    static let gossipPort: UInt16 = 6788
-
     /// The run's mutable state, shared with the closures the simulator runs.
     final class Run {
         let config: Config
@@ -103,8 +100,8 @@ public struct GroupScenario {
         /// Boots a member process: a transport and a member, joined unless the static view is pending.
         func boot(_ p: SimProcess) {
             let index = p.id - 1  // process 0 is the rendezvous
-            let t = p.makeTransport(port: GroupScenario.memberPort)
-            let id = EndpointID(host: p.ip, port: GroupScenario.memberPort, counter: 0, incarnation: p.random.next())
+            let t = p.makeTransport(port: ScenarioDriver.memberPort)
+            let id = EndpointID(host: p.ip, port: ScenarioDriver.memberPort, counter: 0, incarnation: p.random.next())
             let m = SimMember(me: .init(process: index, incarnation: p.incarnation), recorder: recorder) { [unowned self] in
                 self.lastInstall = self.world.now
             }
@@ -193,11 +190,7 @@ public struct GroupScenario {
     public func run() -> Result {
         let run = Run(config: config)
         let world = run.world
-        // The gossip rendezvous runs on a process of its own; its links are fault-free.
-        let relayProcess = world.addProcess(name: "gossip") { p in
-            p.state = GossipRelay(transport: p.makeTransport(port: GroupScenario.gossipPort))
-        }
-        run.relay = relayProcess.address(port: GroupScenario.gossipPort)
+        run.relay = ScenarioDriver.addRendezvous(to: world)
         run.members = Array(repeating: nil, count: config.members)
         for i in 0 ..< config.members {
             run.processes.append(world.addProcess(name: "p\(i)") { [unowned run] p in
@@ -209,7 +202,7 @@ public struct GroupScenario {
             let ms = run.members.compactMap { $0 }
             let ids = ms.compactMap { $0.endpoint?.id }
             let view = ViewState(group: GroupID("sim"), protocolStack: config.protocolStack, ltime: 1, members: ids,
-                                 addresses: run.processes.map { $0.address(port: GroupScenario.memberPort) })
+                                 addresses: run.processes.map { $0.address(port: ScenarioDriver.memberPort) })
             for m in ms {
                 do { try m.endpoint?.join(view: view) } catch {
                     run.setupErrors.append(Violation(property: "setup", detail: "\(error)"))

@@ -3,6 +3,18 @@ import Ensemble
 /// What the scenarios (`GroupScenario`, Maestro's) share: repeating an action at random gaps,
 /// and injecting membership faults at random.
 public enum ScenarioDriver {
+    /// The members' UDP port, and the rendezvous's.
+    public static let memberPort: UInt16 = 6793
+    public static let gossipPort: UInt16 = 6788
+
+    /// Adds the gossip rendezvous, on a process of its own (the first one, so its links are
+    /// those no fault is drawn for), and returns its address.
+    public static func addRendezvous(to world: SimWorld) -> Address {
+        world.addProcess(name: "gossip") { p in
+            p.state = GossipRelay(transport: p.makeTransport(port: gossipPort))
+        }.address(port: gossipPort)
+    }
+
     /// Runs `action` at random gaps (uniform over 0 to twice `meanGap(now)`) until `end`, or
     /// until it returns false. The gaps and the action draw from one stream, `rng`.
     public static func repeatAtRandomGaps(in world: SimWorld, rng: SimRandom, meanGap: @escaping (Time) -> Time,
