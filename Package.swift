@@ -120,6 +120,8 @@ let package = Package(
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Ensemble", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble", "Reactor", "FuzzHarness"]),
+        // Compiles against the public API only (no @testable): what a daemon can reach.
+        .testTarget(name: "PublicAPITests", dependencies: ["Maestro", "Ensemble"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
         .testTarget(name: "MaestroSimulationTests", dependencies: ["MaestroSimulation", "MaestroCore", "Simulation", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.

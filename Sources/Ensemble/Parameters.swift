@@ -39,8 +39,10 @@ public struct Parameters: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `name=value:type;name=value:type` (`;` or `,` separated; whitespace ignored).
     /// A bare profile name (`fast`, `ensemble`, `default`) stands for that profile's
-    /// parameters; later items override it (`fast;suspect_max_idle=5:int`).
-    public init(parsing text: String) throws(ParameterError) {
+    /// parameters; later items override it (`fast;suspect_max_idle=5:int`). A name that no
+    /// layer reads is an error listing the known ones (`ParameterCatalog`), unless
+    /// `checkingNames` is false.
+    public init(parsing text: String, checkingNames: Bool = true) throws(ParameterError) {
         for item in text.split(whereSeparator: { $0 == ";" || $0 == "," }) {
             let entry = item.trimmingSpaces
             if entry.isEmpty { continue }
@@ -59,6 +61,7 @@ public struct Parameters: Hashable, Sendable, CustomStringConvertible {
             let value = String(rest[..<colon]).trimmingSpaces
             let type = String(rest[rest.index(after: colon)...]).trimmingSpaces.lowercased()
             guard !name.isEmpty else { throw ParameterError("parameter '\(entry)' has an empty name") }
+            if checkingNames && ParameterCatalog.entry(name) == nil { throw ParameterCatalog.unknown(name) }
             values[name] = try ParameterValue.parse(value, type: type, name: name)
         }
     }

@@ -18,6 +18,17 @@ public struct Time: Hashable, Comparable, Sendable, CustomStringConvertible {
     @inlinable public static func milliseconds(_ ms: Int64) -> Time { Time(nanoseconds: ms &* 1_000_000) }
     @inlinable public static func microseconds(_ us: Int64) -> Time { Time(nanoseconds: us &* 1_000) }
 
+    /// A span given as a Swift `Duration` (saturating beyond ±292 years).
+    public init(_ duration: Duration) {
+        let (s, atto) = duration.components
+        let (ns, o1) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        let (sum, o2) = ns.addingReportingOverflow(atto / 1_000_000_000)
+        nanoseconds = o1 || o2 ? (s < 0 ? .min : .max) : sum
+    }
+
+    /// This span as a Swift `Duration`.
+    public var duration: Duration { .nanoseconds(nanoseconds) }
+
     @inlinable public var seconds: Double { Double(nanoseconds) / 1e9 }
     @inlinable public var milliseconds: Int64 { nanoseconds / 1_000_000 }
 

@@ -19,6 +19,8 @@ extension Runtime: MaestroShell {
     public func suspicionTime(_ suspicion: Time) { membersSuspect(after: suspicion) }
     public func name(_ transport: any Transport, _ label: String) { (transport as? UDPTransport)?.label = label }
 
+    public func resolve(host: String) throws -> UInt32 { try HostResolver.ipv4(host) }
+
     public func transportStatus(_ transport: any Transport) -> String? {
         guard let s = (transport as? UDPTransport)?.udpSocket else { return nil }
         return "socket \(s.localAddress): sent \(s.datagramsSent) datagrams (\(s.sendsQueued) waited for the buffer), received \(s.datagramsReceived), truncated \(s.truncatedDrops), receive errors \(s.receiveErrors); send failures: \(s.sendFailureSummary)"

@@ -91,7 +91,6 @@ open class CSX: ClientServer {
         }
     }
 
-    public private(set) var currentXferID = XferID(0)
     private var outstanding: Outstanding?
     private var streams: [OutboundStream] = []
     private var accumulated: Message?
@@ -154,14 +153,6 @@ open class CSX: ClientServer {
         streams.removeAll { $0.joiner == destination }
         streams.append(OutboundStream(joiner: destination, xferID: xferID, stamp: currentStamp(), next: next))
         schedulePump()
-    }
-
-    /// Ends this member's transfer (if `xferID` is current): it becomes a full server at the
-    /// next view.
-    public func xferDone(_ xferID: XferID) {
-        guard xferID == currentXferID else { return }
-        currentXferID.value += 1
-        xferDone()
     }
 
     /// Maestro's hook for the application's own state reset (Maestro never calls it; the seed
@@ -248,21 +239,10 @@ open class CSX: ClientServer {
     open func csxAcceptedViewCallback(_ viewData: CSXViewData, _ msg: inout Message) {}
     open func csxBlockCallback() {}
     open func csxExitCallback() {}
-    open func csxHeartbeatCallback(_ time: Int) {}
+    /// Every `heartbeatRate` while not blocked; `elapsed`: the time since the first view.
+    open func csxHeartbeatCallback(_ elapsed: Duration) {}
 
     // MARK: Client/server plumbing
-
-    open override func becomeServer(_ vd: inout ClSvViewData) {
-        let wasClient = vd.clients.contains(vd.myEndpID)
-        super.becomeServer(&vd)
-        if wasClient { currentXferID.value += 1 }
-    }
-
-    open override func xferDone(_ vd: inout ClSvViewData) {
-        let wasXfer = vd.xferServers.contains(vd.myEndpID)
-        super.xferDone(&vd)
-        if wasXfer && vd.state != .serverXfer { currentXferID.value += 1 }
-    }
 
     override func viewStarting(_ viewData: GroupMemberViewData) {
         guard viewData.viewID != tallyView else { return }
@@ -312,12 +292,12 @@ open class CSX: ClientServer {
         csxAcceptedViewCallback(vd, &msg)
     }
 
-    open override func askStateCallback(_ origin: EndpID, _ msg: inout Message) {
+    override func rcvAskState(_ origin: EndpID, _ msg: inout Message) {
         guard let id = try? msg.pop(XferID.self) else { return }
         askStateCallback(origin, id, &msg)
     }
 
-    open override func rcvStateCallback(_ origin: EndpID, _ msg: inout Message) {
+    override func rcvState(_ origin: EndpID, _ msg: inout Message) {
         guard let id = try? msg.pop(XferID.self), let o = outstanding, o.xferID == id, id == currentXferID,
               o.provider == origin else { return }  // stale or from a replaced provider: dropped
         guard let stamp = try? msg.pop(DigestStamp.self) else {
@@ -402,14 +382,17 @@ open class CSX: ClientServer {
 
     // MARK: Client/server callbacks, renamed for CSX
 
-    open override func clSvReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveCastCallback(origin, &msg) }
-    open override func clSvReceiveScastCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveScastCallback(origin, &msg) }
-    open override func clSvReceiveLsendCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveLsendCallback(origin, &msg) }
-    open override func clSvReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveSendCallback(origin, &msg) }
-    open override func clSvViewMsgCallback(_ viewData: ClSvViewData, _ msg: inout Message) { csxViewMsgCallback(viewData, &msg) }
-    open override func clSvBlockCallback() { csxBlockCallback() }
-    open override func clSvHeartbeatCallback(_ time: Int) { csxHeartbeatCallback(time) }
-    open override func clSvExitCallback() {
+    public final override func clSvReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveCastCallback(origin, &msg) }
+    public final override func clSvReceiveScastCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveScastCallback(origin, &msg) }
+    public final override func clSvReceiveLsendCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveLsendCallback(origin, &msg) }
+    public final override func clSvReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) { csxReceiveSendCallback(origin, &msg) }
+    public final override func clSvViewMsgCallback(_ viewData: ClSvViewData, _ msg: inout Message) { csxViewMsgCallback(viewData, &msg) }
+    public final override func clSvAcceptedViewCallback(_ viewData: ClSvViewData, _ msg: inout Message) {
+        csxAcceptedViewCallback(viewData, &msg)
+    }
+    public final override func clSvBlockCallback() { csxBlockCallback() }
+    public final override func clSvHeartbeatCallback(_ elapsed: Duration) { csxHeartbeatCallback(elapsed) }
+    public final override func clSvExitCallback() {
         outstanding = nil
         streams.removeAll()
         accumulated = nil

@@ -30,6 +30,9 @@ open class ClientServer: GroupMember {
     }
 
     public private(set) var clsvState = ClSvState.initial
+    /// The current state transfer's id (`Maestro_XferID`): it changes at every (re)start of
+    /// this member's transfer and at its end, so `xferDone` with a stale id does nothing.
+    public internal(set) var currentXferID = XferID(0)
     /// The last view data delivered.
     public private(set) var clsvViewData: ClSvViewData?
     private var serversNext: [EndpID] = []
@@ -229,19 +232,22 @@ open class ClientServer: GroupMember {
     open func clSvAcceptedViewCallback(_ viewData: ClSvViewData, _ msg: inout Message) {}
     open func clSvBlockCallback() {}
     open func clSvExitCallback() {}
-    open func clSvHeartbeatCallback(_ time: Int) {}
+    /// Every `heartbeatRate` while not blocked; `elapsed`: the time since the first view.
+    open func clSvHeartbeatCallback(_ elapsed: Duration) {}
     /// At a server: a transfer server asks for state (low level; CSX handles it).
-    open func askStateCallback(_ origin: EndpID, _ msg: inout Message) {}
+    func rcvAskState(_ origin: EndpID, _ msg: inout Message) {}
     /// At a transfer server: state arrived (low level; CSX handles it).
-    open func rcvStateCallback(_ origin: EndpID, _ msg: inout Message) {}
+    func rcvState(_ origin: EndpID, _ msg: inout Message) {}
     /// A chunk of a streamed state arrived (low level; CSX handles it).
     func rcvStateChunk(_ origin: EndpID, _ msg: inout Message) {}
 
     // MARK: Role changes
 
-    /// Asks to become a server (no-op unless I am a client in `vd`).
-    open func becomeServer(_ vd: inout ClSvViewData) {
+    /// Asks to become a server (no-op unless I am a client in `vd`). A new transfer id: the
+    /// transfer that follows is a new one.
+    private func becomeServer(_ vd: inout ClSvViewData) {
         guard vd.clients.contains(vd.myEndpID) else { return }
+        currentXferID.value += 1
         if vd.myRank == 0 && vd.nmembers == 1 {
             becomeLoneServer(&vd)
         } else if vd.myRank == 0 {
@@ -269,9 +275,11 @@ open class ClientServer: GroupMember {
         vd.state = .serverNormal
     }
 
-    /// Reports the end of my transfer (no-op unless I am a transfer server in `vd`).
-    open func xferDone(_ vd: inout ClSvViewData) {
+    /// Reports the end of my transfer (no-op unless I am a transfer server in `vd`); the
+    /// transfer id expires unless the transfer is still running (a re-sent XFER_DONE).
+    private func finishTransfer(_ vd: inout ClSvViewData) {
         guard vd.xferServers.contains(vd.myEndpID) else { return }
+        defer { if vd.state != .serverXfer { currentXferID.value += 1 } }
         holdsState = true
         if vd.myRank == 0 && vd.nmembers == 1 {
             becomeLoneServer(&vd)
@@ -286,10 +294,13 @@ open class ClientServer: GroupMember {
         }
     }
 
-    /// The end of my transfer, for the current view.
-    public func xferDone() {
-        guard var vd = clsvViewData else { return }
-        xferDone(&vd)
+    /// Ends this member's state transfer `xferID` (`stateTransferCallback`'s id in CSX;
+    /// `viewData.xferID` of the view that said `startXfer` in a plain client/server member): it
+    /// becomes a full server at the next view. Nothing happens if `xferID` is stale (the
+    /// transfer was restarted or has ended) or this member is not receiving state.
+    public func xferDone(_ xferID: XferID) {
+        guard xferID == currentXferID, clsvState == .serverXfer, var vd = clsvViewData else { return }
+        finishTransfer(&vd)
         clsvState = vd.state
         clsvViewData = vd
     }
@@ -347,7 +358,7 @@ open class ClientServer: GroupMember {
 
     // MARK: The group member's callbacks
 
-    open override func grpMembViewMsgCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
+    public final override func grpMembViewMsgCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
         viewStarting(viewData)
         clSvViewMsgCallback(ClSvViewData(base: viewData), &msg)
         msg << serversNext
@@ -358,7 +369,7 @@ open class ClientServer: GroupMember {
         msg.push(optional: published)
     }
 
-    open override func grpMembAcceptedViewCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
+    public final override func grpMembAcceptedViewCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {
         viewStarting(viewData)
         var vd = ClSvViewData(base: viewData)
         let coordinatorDigest: UInt64?
@@ -407,7 +418,7 @@ open class ClientServer: GroupMember {
                 vd.state = .serverNormal
             } else if xfer.contains(me) {
                 if servers.isEmpty && vd.nmembers == 1 {
-                    xferDone(&vd)  // alone: a server at once
+                    finishTransfer(&vd)  // alone: a server at once
                 } else if servers.isEmpty {
                     noServerLeft(vd)
                 } else if let d = coordinatorDigest, d == stateDigest {
@@ -415,7 +426,7 @@ open class ClientServer: GroupMember {
                     // missed nothing): no transfer.
                     transfersSkipped += 1
                     logger.info("view \(vd.viewID): my state digest equals the coordinator's: state transfer skipped")
-                    xferDone(&vd)
+                    finishTransfer(&vd)
                 } else {
                     vd.state = .serverXfer
                 }
@@ -425,7 +436,7 @@ open class ClientServer: GroupMember {
         case .serverXfer:
             if xfer.contains(me) {
                 if servers.isEmpty && vd.nmembers == 1 {
-                    xferDone(&vd)  // alone: a server at once
+                    finishTransfer(&vd)  // alone: a server at once
                 } else if servers.isEmpty {
                     // My provider is gone with every other server: the transfer restarts from
                     // the member that becomes the server.
@@ -438,13 +449,14 @@ open class ClientServer: GroupMember {
                 becomeServer(&vd)
             }
         case .serverXferDone:
-            if servers.contains(me) { vd.state = .serverNormal } else if xfer.contains(me) { xferDone(&vd) } else { becomeServer(&vd) }
+            if servers.contains(me) { vd.state = .serverNormal } else if xfer.contains(me) { finishTransfer(&vd) } else { becomeServer(&vd) }
         case .serverNormal:
             if !servers.contains(me) { becomeServer(&vd) }
         case .initial, .clientNormal, .leaving:
             break
         }
         vd.startXfer = vd.state == .serverXfer && vd.oldState != .serverXfer
+        vd.xferID = currentXferID
         if vd.state == .serverNormal { holdsState = true }
         if vd.startXfer { holdsState = false }
         clsvState = vd.state
@@ -470,7 +482,7 @@ open class ClientServer: GroupMember {
         clSvAcceptedViewCallback(vd, &msg)
     }
 
-    open override func grpMembReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {
+    public final override func grpMembReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {
         guard let raw = try? msg.pop(Int32.self), let type = ClSvType(rawValue: raw) else {
             noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
             droppedMalformed("dropped a cast without a client/server header from \(origin)")
@@ -500,7 +512,7 @@ open class ClientServer: GroupMember {
         }
     }
 
-    open override func grpMembReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) {
+    public final override func grpMembReceiveSendCallback(_ origin: EndpID, _ msg: inout Message) {
         guard let raw = try? msg.pop(Int32.self), let type = ClSvType(rawValue: raw) else {
             droppedMalformed("dropped a send without a client/server header from \(origin)")
             return
@@ -517,9 +529,9 @@ open class ClientServer: GroupMember {
         case .holdsState, .holdsNoState:
             if clsvViewData?.myRank == 0 { stateReport(from: origin, holds: type == .holdsState) }
         case .askState:
-            askStateCallback(origin, &msg)
+            rcvAskState(origin, &msg)
         case .sendState:
-            rcvStateCallback(origin, &msg)
+            rcvState(origin, &msg)
         case .stateChunk:
             rcvStateChunk(origin, &msg)
         case .cast, .scast, .lsend:
@@ -527,9 +539,9 @@ open class ClientServer: GroupMember {
         }
     }
 
-    open override func grpMembBlockCallback() { clSvBlockCallback() }
-    open override func grpMembHeartbeatCallback(_ time: Int) { clSvHeartbeatCallback(time) }
-    open override func grpMembExitCallback() {
+    public final override func grpMembBlockCallback() { clSvBlockCallback() }
+    public final override func grpMembHeartbeatCallback(_ elapsed: Duration) { clSvHeartbeatCallback(elapsed) }
+    public final override func grpMembExitCallback() {
         clsvState = .initial
         holdsState = false
         held.removeAll()

@@ -7,3 +7,6 @@
 @_exported import struct Ensemble.Time
 @_exported import struct Ensemble.ViewID
 @_exported import typealias Ensemble.Rank
+@_exported import struct Ensemble.ParameterError
+@_exported import enum Ensemble.ParameterCatalog
+@_exported import protocol Ensemble.Transport

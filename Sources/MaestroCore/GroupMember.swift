@@ -16,7 +16,11 @@ import Logging
 ///
 /// Every callback runs on the shell's loop, one at a time. The shell (`MaestroShell`) is the
 /// libev runtime of the calling thread unless one is given: the simulator gives its own.
-open class GroupMember: GroupApplication {
+///
+/// The engine's calls (`GroupApplication`: install, receive, block, heartbeat, exit) reach the
+/// member through a private adapter (`EngineAdapter`), as the original kept its dispatchers
+/// private: a subclass sees only the `grpMemb…Callback` methods.
+open class GroupMember {
     enum MemberState { case bogus, joining, normal, leaving }
     enum MessageType: Int32 { case data = 0, view = 1 }
 
@@ -25,6 +29,8 @@ open class GroupMember: GroupApplication {
     public let shell: any MaestroShell
     public private(set) var endpoint: GroupEndpoint?
     private var transport: (any Transport)?
+    /// Receives the engine's calls for this member (owned here; the endpoint holds it unowned).
+    private lazy var adapter = EngineAdapter(self)
     let logger: Logger
     var memberState = MemberState.bogus
 
@@ -63,6 +69,10 @@ open class GroupMember: GroupApplication {
         return lines.joined(separator: "\n")
     }
 
+    /// The engine's interface to this member, for harnesses that feed it events directly (the
+    /// fuzzer): `@_spi(Engine) import MaestroCore`. Not part of the API a daemon uses.
+    @_spi(Engine) public var engineInterface: any GroupApplication { adapter }
+
     /// The member's transport (nil before join and after exit).
     public var memberTransport: (any Transport)? { transport }
 
@@ -88,7 +98,8 @@ open class GroupMember: GroupApplication {
     open func join() throws {
         guard memberState == .bogus else { throw MaestroError("join: this member has already joined") }
         try options.validate()
-        let gossip = options.gossip.isEmpty ? [try shell.rendezvous()] : options.gossip
+        let gossip = options.gossip.isEmpty ? [try shell.rendezvous()]
+            : try options.gossip.map { try GossipAddress(parsing: $0).resolve(with: shell) }
         let t: any Transport
         do {
             t = try shell.openTransport(bind: options.bind, port: options.port, rendezvous: gossip, label: "member of group \(options.groupName)")
@@ -96,10 +107,10 @@ open class GroupMember: GroupApplication {
             throw MaestroError("join: \(error)")
         }
         var params = try Parameters(parsing: options.params)
-        if params["heartbeat_rate"] == nil { params["heartbeat_rate"] = .time(.milliseconds(Int64(options.heartbeatRate))) }
+        if params["heartbeat_rate"] == nil { params["heartbeat_rate"] = .time(Time(options.heartbeatRate)) }
         let e = try GroupEndpoint(id: shell.newEndpointID(at: t.localAddress),
                                   group: GroupID(options.groupName), transport: t, protocolStack: options.protocolStack,
-                                  params: params, application: self, gossip: gossip,
+                                  params: params, application: adapter, gossip: gossip,
                                   key: try options.key.map { k throws(KeyError) in
                                       try GroupKey(secret: k, protection: options.encrypt ? .encryption : .mac)
                                   }, logger: logger)
@@ -196,8 +207,8 @@ open class GroupMember: GroupApplication {
     open func grpMembAcceptedViewCallback(_ viewData: GroupMemberViewData, _ msg: inout Message) {}
     open func grpMembBlockCallback() {}
     open func grpMembExitCallback() {}
-    /// `time`: milliseconds since the member joined.
-    open func grpMembHeartbeatCallback(_ time: Int) {}
+    /// Every `heartbeatRate` while not blocked; `elapsed`: the time since the member's first view.
+    open func grpMembHeartbeatCallback(_ elapsed: Duration) {}
 
     // MARK: Sending
 
@@ -242,7 +253,7 @@ open class GroupMember: GroupApplication {
     }
 
     /// Sends what waited (for the next view, or for room in the window), in order.
-    private func flushOutgoing() {
+    func flushOutgoing() {
         guard pendingView == nil else { return }  // sent once the view is accepted
         while let (destination, bytes) = outgoing.first {
             switch tryTransmit(bytes, to: destination) {
@@ -267,9 +278,9 @@ open class GroupMember: GroupApplication {
     /// accepted by the stack in the current view: ClientServer accounts for it here.
     func castTransmitted(_ bytes: [UInt8]) {}
 
-    // MARK: GroupApplication
+    // MARK: The engine's calls (through EngineAdapter)
 
-    public func install(view: ViewState, rank: Rank) {
+    func engineInstall(_ view: ViewState, rank: Rank) {
         let vd = GroupMemberViewData(view: view, rank: rank, previous: viewData)
         if let skipped = pendingView {
             skippedViews += 1
@@ -319,7 +330,7 @@ open class GroupMember: GroupApplication {
         }
     }
 
-    public func receiveCast(from origin: Rank, _ payload: Packet) {
+    func engineReceiveCast(from origin: Rank, _ payload: Packet) {
         guard let v = ensembleView, origin < v.count else { return }
         let who = v.members[origin]
         var msg = payload.withBytes { Message(copying: $0) }
@@ -357,7 +368,7 @@ open class GroupMember: GroupApplication {
         accept(pending, m)
     }
 
-    public func receiveSend(from origin: Rank, _ payload: Packet) {
+    func engineReceiveSend(from origin: Rank, _ payload: Packet) {
         guard let v = ensembleView, origin < v.count else { return }
         let who = v.members[origin]
         var msg = payload.withBytes { Message(copying: $0) }
@@ -369,7 +380,7 @@ open class GroupMember: GroupApplication {
         }
     }
 
-    public func block() {
+    func engineBlock() {
         blocked = true
         if pendingView != nil {
             // The block of a view not accepted yet: its view message may still come during
@@ -380,24 +391,24 @@ open class GroupMember: GroupApplication {
         grpMembBlockCallback()
     }
 
-    public func heartbeat(now: Time) {
+    func engineHeartbeat(now: Time) {
         let origin = heartbeatOrigin ?? now
-        grpMembHeartbeatCallback(Int((now - origin).milliseconds))
+        grpMembHeartbeatCallback((now - origin).duration)
     }
 
-    public func writable(peer: Rank?) { flushOutgoing() }
+    func engineWritable() { flushOutgoing() }
 
     /// The rank of `member` in the current (Ensemble) view.
     func rank(of member: EndpID) -> Rank? { ensembleView?.rank(of: member) }
 
     /// Stops this member dead, as a crash would: no leave, no more callbacks; the others
     /// find out by suspicion. For tests of failures inside one process.
-    public func crash() {
+    func crash() {
         endpoint?.application = nil
         detach()
     }
 
-    public func exit() {
+    func engineExit() {
         detach()
         grpMembExitCallback()
     }
@@ -410,7 +421,7 @@ open class GroupMember: GroupApplication {
         endpointDropsBefore.maestroMalformed = 0
         // Exit comes from inside the endpoint (a datagram or a timer of its own): keep it and
         // its transport alive until the loop comes round, so nothing on the stack is freed.
-        let retired = (endpoint, transport)
+        let retired = (endpoint, transport, adapter)
         shell.schedule(after: .zero, label: "release of an exited member") { withExtendedLifetime(retired) {} }
         endpoint = nil
         transport?.close()

@@ -43,6 +43,10 @@ public protocol MaestroShell: AnyObject {
     /// Names the member's transport in logs, once its endpoint id is known.
     func name(_ transport: any Transport, _ label: String)
 
+    /// The IPv4 address of a host name (`MaestroOptions.gossip`). Dotted quads and
+    /// "localhost" never get here. Default: an error (no name service).
+    func resolve(host: String) throws -> UInt32
+
     /// One line on the transport's own counters for the member's status dump (nil: nothing
     /// more than the endpoint's counters).
     func transportStatus(_ transport: any Transport) -> String?
@@ -52,6 +56,9 @@ extension MaestroShell {
     public func suspicionTime(_ suspicion: Time) {}
     public func transportStatus(_ transport: any Transport) -> String? { nil }
     public func name(_ transport: any Transport, _ label: String) {}
+    public func resolve(host: String) throws -> UInt32 {
+        throw MaestroError("this shell cannot resolve host names: give the address as a dotted quad")
+    }
 }
 
 /// The shell of members created without one: set by the `Maestro` module (to the calling

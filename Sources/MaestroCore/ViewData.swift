@@ -74,6 +74,9 @@ public struct ClSvViewData: Sendable {
     public var myOldServerRank = -1
     /// This member must (re)start pulling its state now.
     public var startXfer = false
+    /// The id of this member's transfer as of this view: with `startXfer`, the one to pass to
+    /// `xferDone` when the state is in (CSX passes it to `stateTransferCallback`).
+    public var xferID = XferID(0)
 
     init(base: GroupMemberViewData) { self.base = base }
 

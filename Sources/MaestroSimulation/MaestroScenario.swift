@@ -89,7 +89,7 @@ public struct MaestroScenario {
             ops.protocolStack = config.protocolStack
             ops.params = config.params.description
             ops.port = ScenarioDriver.memberPort
-            ops.heartbeatRate = 1000
+            ops.heartbeatRate = .seconds(1)
             ops.stateChunkBytes = chunkBytes
             var local = p.random.split()
             ops.membershipType = local.chance(config.clientFraction) ? .client : .server

@@ -118,7 +118,7 @@ final class SimServer: CSX {
         note(.exit)
     }
 
-    override func csxHeartbeatCallback(_ time: Int) { callback("heartbeat") }
+    override func csxHeartbeatCallback(_ elapsed: Duration) { callback("heartbeat") }
 
     // MARK: Messages
 

@@ -127,11 +127,12 @@ public final class Runtime {
     /// A member exited (or crashed).
     public func untrack(_ member: any RuntimeMember) { registry.remove(member) }
 
-    public func run(for duration: Time) { reactor.run(for: duration) }
-
+    /// Runs the loop for `duration` (tests and tools; a daemon calls `start()`).
+    public func run(for duration: Duration) { reactor.run(for: Time(duration)) }
+    /// Runs the loop until `condition` holds (true) or `timeout` passes (false).
     @discardableResult
-    public func run(until condition: () -> Bool, timeout: Time) -> Bool {
-        reactor.run(until: condition, timeout: timeout)
+    public func run(until condition: () -> Bool, timeout: Duration) -> Bool {
+        reactor.run(until: condition, timeout: Time(timeout))
     }
 
     public var now: Time { reactor.now }

@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import Ensemble
 
 @Suite struct ValueTypeTests {
@@ -33,7 +34,7 @@ import Testing
     }
 
     @Test func parametersParseTheEnsembleWay() throws {
-        let p = try Parameters(parsing: "suspect_max_idle=3:int;suspect_sweep=0.100:time; top_gossip = false:bool,name=x y:string")
+        let p = try Parameters(parsing: "suspect_max_idle=3:int;suspect_sweep=0.100:time; top_gossip = false:bool,name=x y:string", checkingNames: false)
         #expect(try p.int("suspect_max_idle", default: 15) == 3)
         #expect(try p.time("suspect_sweep", default: .seconds(1)) == .milliseconds(100))
         #expect(try p.bool("top_gossip", default: true) == false)
@@ -42,12 +43,45 @@ import Testing
         #expect(throws: ParameterError.self) { try p.bool("suspect_max_idle", default: false) }
         #expect(try p.time("suspect_max_idle", default: .zero) == .seconds(3))
         #expect(throws: ParameterError.self) { _ = try Parameters(parsing: "x=1") }
-        #expect(throws: ParameterError.self) { _ = try Parameters(parsing: "x=1:integer") }
-        #expect(throws: ParameterError.self) { _ = try Parameters(parsing: "x=abc:int") }
+        #expect(throws: ParameterError.self) { _ = try Parameters(parsing: "x=1:integer", checkingNames: false) }
+        #expect(throws: ParameterError.self) { _ = try Parameters(parsing: "x=abc:int", checkingNames: false) }
+    }
+
+    @Test func unknownParameterNamesAreErrorsListingTheKnownOnes() throws {
+        do {
+            _ = try Parameters(parsing: "fast;pt2pt_windw=1024:int")
+            Issue.record("a misspelled name was accepted")
+        } catch {
+            #expect(error.message.contains("unknown parameter 'pt2pt_windw'"))
+            #expect(error.message.contains("did you mean pt2pt_window"))
+            #expect(error.message.contains("suspect_sweep (time, default 0.2)"))
+            #expect(error.message.contains("profiles: default, ensemble, fast"))
+        }
+        var p = try Parameters(parsing: "pt2pt_window=1024:int")
+        try p.checkNames()
+        p["bogus"] = .int(1)
+        #expect(throws: ParameterError.self) { try p.checkNames() }
+    }
+
+    /// The catalog lists exactly the names the sources read (`params.int("name", default: …)`).
+    @Test func parameterCatalogMatchesTheSources() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let sources = root.appendingPathComponent("Sources/Ensemble")
+        var read = Set<String>()
+        let pattern = try Regex(#"\.(int|time|bool|float|string)\("([a-z0-9_]+)", default:"#)
+        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)
+        while let url = files?.nextObject() as? URL {
+            guard url.pathExtension == "swift", let text = try? String(contentsOf: url, encoding: .utf8) else { continue }
+            for m in text.matches(of: pattern) { if let name = m.output[2].substring { read.insert(String(name)) } }
+        }
+        let listed = Set(ParameterCatalog.entries.map(\.name))
+        #expect(!read.isEmpty)
+        #expect(read.subtracting(listed).sorted() == [], "read by the sources but not in ParameterCatalog")
+        #expect(listed.subtracting(read).sorted() == [], "in ParameterCatalog but read nowhere")
     }
 
     @Test func parametersRoundTripOnTheWire() throws {
-        var p = try Parameters(parsing: "a=1:int;b=2.5:float;c=true:bool;d=hi:string;e=0.25:time")
+        var p = try Parameters(parsing: "a=1:int;b=2.5:float;c=true:bool;d=hi:string;e=0.25:time", checkingNames: false)
         p["f"] = .int(-7)
         var w = WireWriter()
         p.encode(into: &w)

@@ -1,7 +1,7 @@
 import Ensemble
 import Testing
 import Maestro
-@testable import MaestroCore
+@_spi(Engine) @testable import MaestroCore
 
 /// The order of a member's view and block callbacks when the stack's events and the
 /// coordinator's view message interleave, driven event by event (no network): every accepted
@@ -37,13 +37,13 @@ import Maestro
     /// application sees view 2, then its block, then view 3, never two blocks in view 1.
     @Test func aBlockBeforeTheViewMessageIsReportedInThatView() {
         let m = Recorder(MaestroOptions())
-        m.install(view: view(1, coordinator: 2), rank: 2)
-        m.receiveCast(from: 0, viewMessage(view(1, coordinator: 2)))
-        m.block()
-        m.install(view: view(2, coordinator: 1), rank: 2)
-        m.block()  // view 2 blocks before its view message came
-        m.receiveCast(from: 0, viewMessage(view(2, coordinator: 1)))
-        m.install(view: view(3, coordinator: 0), rank: 0)
+        m.engineInterface.install(view: view(1, coordinator: 2), rank: 2)
+        m.engineInterface.receiveCast(from: 0, viewMessage(view(1, coordinator: 2)))
+        m.engineInterface.block()
+        m.engineInterface.install(view: view(2, coordinator: 1), rank: 2)
+        m.engineInterface.block()  // view 2 blocks before its view message came
+        m.engineInterface.receiveCast(from: 0, viewMessage(view(2, coordinator: 1)))
+        m.engineInterface.install(view: view(3, coordinator: 0), rank: 0)
         #expect(m.events == ["view 1", "block", "view 2", "block", "view 3"])
     }
 
@@ -51,12 +51,12 @@ import Maestro
     /// goes from view 1 (blocked once) straight to view 3.
     @Test func aSkippedViewTakesItsBlockWithIt() {
         let m = Recorder(MaestroOptions())
-        m.install(view: view(1, coordinator: 2), rank: 2)
-        m.receiveCast(from: 0, viewMessage(view(1, coordinator: 2)))
-        m.block()
-        m.install(view: view(2, coordinator: 1), rank: 2)
-        m.block()
-        m.install(view: view(3, coordinator: 0), rank: 0)
+        m.engineInterface.install(view: view(1, coordinator: 2), rank: 2)
+        m.engineInterface.receiveCast(from: 0, viewMessage(view(1, coordinator: 2)))
+        m.engineInterface.block()
+        m.engineInterface.install(view: view(2, coordinator: 1), rank: 2)
+        m.engineInterface.block()
+        m.engineInterface.install(view: view(3, coordinator: 0), rank: 0)
         #expect(m.events == ["view 1", "block", "view 3"])
         #expect(m.skippedViews == 1)
     }
@@ -126,7 +126,7 @@ import Maestro
                    let first = items.firstIndex(where: { if case let .data(r, _, _) = $0 { return r == 0 }; return false }), first < vm {
                     items.swapAt(first, vm)
                 }
-                m.install(view: v, rank: myRank)
+                m.engineInterface.install(view: v, rank: myRank)
                 if viewMessageComes {
                     expected.append("view \(ltime)")
                     expected += items.compactMap { if case let .data(_, n, _) = $0 { return "data \(ltime).\(n)" }; return nil }
@@ -136,9 +136,9 @@ import Maestro
                 for item in items {
                     switch item {
                     case let .data(r, n, isSend):
-                        if isSend { m.receiveSend(from: r, dataMessage(view: ltime, n: n, cast: false)) } else { m.receiveCast(from: r, dataMessage(view: ltime, n: n, cast: true)) }
-                    case .viewMessage: m.receiveCast(from: 0, viewMessage(v))
-                    case .block: m.block()
+                        if isSend { m.engineInterface.receiveSend(from: r, dataMessage(view: ltime, n: n, cast: false)) } else { m.engineInterface.receiveCast(from: r, dataMessage(view: ltime, n: n, cast: true)) }
+                    case .viewMessage: m.engineInterface.receiveCast(from: 0, viewMessage(v))
+                    case .block: m.engineInterface.block()
                     }
                 }
             }

@@ -125,7 +125,7 @@ final class TestServer: CSX {
         })
     }
 
-    override func csxHeartbeatCallback(_ time: Int) { heartbeats.append(runtime.now) }
+    override func csxHeartbeatCallback(_ elapsed: Duration) { heartbeats.append(runtime.now) }
 
     var lastView: CSXViewData? { views.last }
 }
@@ -144,7 +144,7 @@ extension Array where Element == TestServer {
 func options(_ group: String, xfer: XferType = .atomic, heartbeatMs: Int = 1000, params: String = "") -> CSXOptions {
     var ops = CSXOptions()
     ops.groupName = group
-    ops.heartbeatRate = heartbeatMs
+    ops.heartbeatRate = .milliseconds(heartbeatMs)
     ops.xferType = xfer
     ops.membershipType = .server
     ops.params = params

@@ -150,7 +150,7 @@ import Glibc
         var o = MaestroOptions()
         o.groupName = "unreachable-\(UInt32.random(in: 0 ... .max))"
         o.bind = .loopback(port: 0)  // cannot reach the rendezvous below
-        o.gossip = [Address(ip: 0x0A4D_00FE, port: 6788)]
+        o.gossip = ["10.77.0.254:6788"]
         o.params = "top_sweep=0.02:time"
         let m = GroupMember(o, shell: runtime)
         try m.join()

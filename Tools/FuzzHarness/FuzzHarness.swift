@@ -1,5 +1,5 @@
 import Ensemble
-import MaestroCore
+@_spi(Engine) import MaestroCore
 
 /// Feeds arbitrary bytes to every decoder of the runtime: datagram framing, every layer's
 /// header (through a live stack of the seed protocol), gossip records, views, Maestro messages,
@@ -48,7 +48,7 @@ public final class FuzzHarness {
         ops.xferType = .atomic
         member = CSX(ops)
         maestroView = view
-        member.install(view: maestroView, rank: 1)
+        member.engineInterface.install(view: maestroView, rank: 1)
     }
 
     /// One input. The first byte chooses what to feed; the rest is the payload.
@@ -82,10 +82,10 @@ public final class FuzzHarness {
             _ = try? ViewState.decode(from: &r2)
         case 5:
             // A Maestro member's cast (view messages, client/server headers, scast, lsend).
-            member.receiveCast(from: Int(mode >> 3) % 3, Packet(payload: body, headroom: 0))
+            member.engineInterface.receiveCast(from: Int(mode >> 3) % 3, Packet(payload: body, headroom: 0))
         case 6:
             // A Maestro member's send (ASK_STATE, SEND_STATE, state chunks, BECOME_SERVER, XFER_DONE).
-            member.receiveSend(from: Int(mode >> 3) % 3, Packet(payload: body, headroom: 0))
+            member.engineInterface.receiveSend(from: Int(mode >> 3) % 3, Packet(payload: body, headroom: 0))
         default:
             // Maestro message pops of every type.
             var m = Message(copying: body)

@@ -27,7 +27,7 @@ struct Lapa: ParsableCommand {
     @Option(help: "Servers in this process.")
     var members = 10
 
-    @Option(help: "Use an external rendezvous (HOST:PORT), so several lapa processes form one group.")
+    @Option(help: "Use an external rendezvous (HOST:PORT; a dotted quad, localhost or a host name), so several lapa processes form one group.")
     var gossip: String?
 
     @Option(help: "UDP port of the first member (the next ones use the following ports; 0: any free port). Also given as --bind IP:PORT.")
@@ -59,7 +59,6 @@ struct Lapa: ParsableCommand {
 
     func validate() throws {
         guard members >= 1 else { throw ValidationError("--members must be at least 1") }
-        if let g = gossip, Address(g) == nil { throw ValidationError("--gossip must be HOST:PORT with a dotted-quad host, not '\(g)'") }
         guard heartbeatMs > 0 else { throw ValidationError("--heartbeat-ms must be positive") }
         guard stateBytes >= 0 else { throw ValidationError("--state-bytes cannot be negative") }
         if let b = bind.address, b.port != 0, port != 0 {
@@ -68,16 +67,16 @@ struct Lapa: ParsableCommand {
         if Int(firstPort) + members - 1 > Int(UInt16.max), firstPort != 0 {
             throw ValidationError("ports \(firstPort) to \(Int(firstPort) + members - 1) do not all exist; choose a lower --port")
         }
-        do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
+        do { try options().validate() } catch { throw ValidationError("\(error)") }
     }
 
     /// The first member's port (--port, or the port of --bind IP:PORT; 0: any).
     var firstPort: UInt16 { port != 0 ? port : bind.address?.port ?? 0 }
 
-    func run() throws {
-        log.bootstrap()
+    /// The seed program's options, with this command line's settings.
+    func options() throws -> CSXOptions {
         var ops = CSXOptions()
-        ops.heartbeatRate = heartbeatMs
+        ops.heartbeatRate = .milliseconds(heartbeatMs)
         ops.groupName = group
         ops.protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
         ops.transports = "UDP"
@@ -85,9 +84,15 @@ struct Lapa: ParsableCommand {
         ops.membershipType = .server
         ops.xferType = .atomic
         ops.params = params
-        if let g = gossip, let a = Address(g) { ops.gossip = [a] }
+        ops.gossip = gossip.map { [$0] } ?? []
         ops.key = try key.secret()
         ops.encrypt = key.encrypt
+        return ops
+    }
+
+    func run() throws {
+        log.bootstrap()
+        let ops = try options()
 
         // SIGTERM/SIGINT from now on: every server leaves, then the process exits (status 0).
         let runtime = Runtime.current

@@ -41,7 +41,7 @@ struct RPC: ParsableCommand {
         log.bootstrap()
         var ops = CSXOptions()
         ops.groupName = group
-        ops.heartbeatRate = 10
+        ops.heartbeatRate = .milliseconds(10)
         ops.membershipType = .client
         ops.params = params
         ops.key = try key.secret()
@@ -53,7 +53,7 @@ struct RPC: ParsableCommand {
         let runtime = Runtime.current
         if let serve {
             guard let a = Address(serve) else { throw ValidationError("--serve needs HOST:PORT") }
-            ops.gossip = [a]
+            ops.gossip = [a.description]
             let member = try RPCMember(ops, runtime: runtime, replier: true)
             withExtendedLifetime(member) { runtime.start() }
         }

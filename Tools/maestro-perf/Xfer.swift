@@ -38,7 +38,7 @@ struct Xfer: ParsableCommand {
     func options() -> CSXOptions {
         var ops = CSXOptions()
         ops.groupName = group
-        ops.heartbeatRate = heartbeatMs
+        ops.heartbeatRate = .milliseconds(heartbeatMs)
         ops.xferType = .atomic
         ops.params = params
         ops.stateChunkBytes = chunkBytes
@@ -53,7 +53,7 @@ struct Xfer: ParsableCommand {
         if let join {
             guard let a = Address(join) else { throw ValidationError("--join needs HOST:PORT") }
             var ops = options()
-            ops.gossip = [a]
+            ops.gossip = [a.description]
             let member = try XferMember(ops, runtime: runtime, blob: [])
             member.expectedBytes = stateBytes
             runtime.installTerminationHandler()  // SIGTERM from the parent: leave, then exit
@@ -173,7 +173,7 @@ final class XferMember: CSX {
     }
 
     override func csxAcceptedViewCallback(_ viewData: CSXViewData, _ msg: inout Message) { servers = viewData.servers.count }
-    override func csxHeartbeatCallback(_ time: Int) { beats.append(runtime.now) }
+    override func csxHeartbeatCallback(_ elapsed: Duration) { beats.append(runtime.now) }
 
     override func stateTransferCallback(_ xferID: XferID) {
         received = 0

@@ -66,7 +66,7 @@ extension Member {
     func runMaestro() throws -> Never {
         var ops = MaestroOptions()
         ops.groupName = group
-        ops.gossip = gossip.compactMap(Address.init)
+        ops.gossip = gossip
         ops.bind = bindAddress
         ops.port = port
         ops.protocolStack = protocolStack

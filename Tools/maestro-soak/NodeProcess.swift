@@ -120,11 +120,11 @@ final class NodeProcess {
         var ops = CSXOptions()
         ops.groupName = config.group
         ops.params = config.params
-        ops.gossip = [config.gossip]
+        ops.gossip = [config.gossip.description]
         ops.bind = config.bind
         ops.membershipType = .server
         ops.xferType = .atomic
-        ops.heartbeatRate = 1000
+        ops.heartbeatRate = .seconds(1)
         ops.key = config.key
         ops.encrypt = config.encrypt
         let s = try SoakServer(member: member, incarnation: incarnation, options: ops, log: log, seed: config.seed,
