@@ -178,7 +178,5 @@ public final class ChildProcess {
     }
 }
 
-public struct ChildError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}
+/// What went wrong with a child process (a `ToolError`).
+public typealias ChildError = ToolError

@@ -67,18 +67,14 @@ struct Throughput: ParsableCommand {
         let reactor = Reactor()
         var parameters = try Parameters(parsing: params)
         parameters["batching"] = .bool(batching)
-        let transports = try (0 ..< members).map { _ in try UDPTransport(reactor: reactor, maxDatagram: 65536, batch: 32) }
-        let ids = transports.enumerated().map { i, t in
-            EndpointID(host: t.localAddress.ip, port: t.localAddress.port, counter: UInt16(i), incarnation: UInt64.random(in: 1 ... .max))
+        let apps = (0 ..< members).map { _ in NumberedCasts(size: size, burst: 512) }
+        let nodes = try apps.enumerated().map { i, app in
+            try UDPMember(reactor: reactor, group: "maestro-perf-throughput", rendezvous: [], protocolStack: Self.protocolStack,
+                          params: parameters, application: app, key: try key.groupKey(), counter: UInt16(i))
         }
+        let endpoints = nodes.map(\.endpoint)
         let view = ViewState(group: GroupID("maestro-perf-throughput"), protocolStack: Self.protocolStack, ltime: 1,
-                             members: ids, addresses: transports.map(\.localAddress))
-        let apps = (0 ..< members).map { ThroughputMember(rank: $0, members: members, size: size) }
-        let endpoints = try (0 ..< members).map { i in
-            try GroupEndpoint(id: ids[i], group: view.group, transport: transports[i], protocolStack: Self.protocolStack,
-                              params: parameters, application: apps[i],
-                              key: try key.groupKey())
-        }
+                             members: endpoints.map(\.id), addresses: nodes.map(\.localAddress))
         for (i, e) in endpoints.enumerated() {
             apps[i].endpoint = e
             try e.join(view: view)
@@ -113,8 +109,8 @@ struct Throughput: ParsableCommand {
         let receivers = senders < members ? Array(senders ..< members) : Array(0 ..< members)
         let rates = receivers.map { Double(receivedAtEnd[$0]) / elapsed }
         let slowest = rates.min() ?? 0
-        let lost = apps.enumerated().reduce(0) { acc, x in acc + x.element.missing(sentAtEnd, selfRank: x.offset) }
-        let outOfOrder = apps.reduce(0) { $0 + $1.outOfOrder }
+        let lost = apps.reduce(0) { $0 + $1.missing(sentAtEnd) }
+        let outOfOrder = apps.reduce(0) { $0 + $1.outOfOrder + $1.gaps }
         let corrupt = apps.reduce(0) { $0 + $1.corrupt }
         let senderCounters = (0 ..< senders).map { endpoints[$0].counters }
         let datagrams = senderCounters.enumerated().reduce(UInt64(0)) { $0 + $1.element.datagramsSent - startCounters[$1.offset].datagramsSent }
@@ -191,81 +187,6 @@ extension Throughput {
             print(jsonLine(["benchmark": "throughput", "members": members, "senders": senders, "size": size, "seconds": duration,
                             "batching": batching, "msgs_per_sec": slowest, "mb_per_sec": mb, "sent": sent,
                             "lost": lost, "out_of_order": outOfOrder, "corrupt": corrupt]))
-        }
-    }
-}
-
-/// One member of the throughput group: sends numbered messages, checks what it receives.
-final class ThroughputMember: GroupApplication {
-    let rank: Rank
-    let size: Int
-    var endpoint: GroupEndpoint?
-    var sending = false
-    private(set) var sent = 0
-    private(set) var received = 0
-    private(set) var outOfOrder = 0
-    private(set) var corrupt = 0
-    private(set) var fullWaits = 0
-    private var nextFrom: [UInt64]
-    private var blocked = false
-    private var payload: [UInt8]
-
-    init(rank: Rank, members: Int, size: Int) {
-        self.rank = rank
-        self.size = size
-        nextFrom = Array(repeating: 0, count: members)
-        payload = [UInt8](repeating: 0, count: size)
-    }
-
-    func install(view: ViewState, rank: Rank) {}
-
-    /// Casts until the window is full (at most a burst per call, so receivers get the loop).
-    func pump() {
-        guard sending, !blocked, let endpoint else { return }
-        for _ in 0 ..< 512 {
-            let seq = UInt64(sent)
-            withUnsafeBytes(of: seq.bigEndian) { for i in 0 ..< 8 { payload[i] = $0[i] } }
-            let check = UInt64(truncatingIfNeeded: seq &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(rank))
-            withUnsafeBytes(of: check.bigEndian) { for i in 0 ..< 8 { payload[8 + i] = $0[i] } }
-            switch endpoint.cast(payload) {
-            case .sent: sent += 1
-            case .full:
-                blocked = true
-                fullWaits += 1
-                return
-            default: return
-            }
-        }
-    }
-
-    func writable(peer: Rank?) {
-        if peer == nil {
-            blocked = false
-            pump()
-        }
-    }
-
-    func receiveCast(from origin: Rank, _ payload: Packet) {
-        payload.withBytes { b in
-            guard b.count == size else { corrupt += 1; return }
-            let seq = UInt64(bigEndian: b.loadUnaligned(as: UInt64.self))
-            let check = UInt64(bigEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-            if check != UInt64(truncatingIfNeeded: seq &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(origin)) { corrupt += 1 }
-            if seq != nextFrom[origin] { outOfOrder += 1 }
-            nextFrom[origin] = seq + 1
-        }
-        received += 1
-    }
-
-    func receiveSend(from origin: Rank, _ payload: Packet) {}
-
-    func caughtUp(_ sent: [Int]) -> Bool {
-        sent.enumerated().allSatisfy { o, n in o == rank || nextFrom[o] >= UInt64(n) }
-    }
-
-    func missing(_ sent: [Int], selfRank: Rank) -> Int {
-        sent.enumerated().reduce(0) { acc, x in
-            x.offset == selfRank ? acc : acc + max(0, x.element - Int(nextFrom[x.offset]))
         }
     }
 }

@@ -80,21 +80,18 @@ struct Member: ParsableCommand {
         log.bootstrap()
         if maestro { try runMaestro() }
         let reactor = Reactor()
-        let transport: UDPTransport
-        do {
-            let local = try LocalAddress.forMember(bind: bindAddress,
-                                                   port: port, rendezvous: gossip.compactMap(Address.init))
-            transport = try UDPTransport(reactor: reactor, bind: local.bind, advertise: local.advertise, label: "member of group \(group)")
-        } catch {
-            throw ValidationError("cannot open the member's UDP socket: \(error)")
-        }
-        let app = MemberApp(size: size)
-        let endpoint = try GroupEndpoint(
-            id: .fresh(at: transport.localAddress, counter: 0), group: GroupID(group), transport: transport,
-            protocolStack: protocolStack, params: try Parameters(parsing: params), application: app,
-            gossip: gossip.compactMap(Address.init), key: try key.groupKey())
+        let app = NumberedCasts(size: size)
+        let rendezvous = gossip.compactMap(Address.init)
+        let member = try UDPMember(reactor: reactor, group: group, bind: bindAddress, port: port, rendezvous: rendezvous,
+                                   protocolStack: protocolStack, params: try Parameters(parsing: params), application: app,
+                                   key: try key.groupKey(), batch: 16)
+        let endpoint = member.endpoint
         app.endpoint = endpoint
-        line("ready \(transport.localAddress) \(endpoint.id)")
+        app.onView = { view, _ in
+            line("view \(view.ltime) \(view.count) \(view.addresses.map(\.description).joined(separator: ",")) \(view.members.map(\.description).joined(separator: ","))")
+        }
+        app.onBlock = { line("block") }
+        line("ready \(member.localAddress) \(endpoint.id)")
         try endpoint.join()
 
         var timers: [LoopTimer] = []
@@ -110,7 +107,7 @@ struct Member: ParsableCommand {
         let leaver = LeaveOnTermination(reactor: reactor, timeout: .seconds(leaveTimeout),
                                         leave: { endpoint.leave() }, finish: { reactor.stop() })
         app.onExit = { leaver.exited() }
-        withExtendedLifetime(leaver) { reactor.run() }
+        withExtendedLifetime((leaver, member)) { reactor.run() }
         for t in timers { t.cancel() }
         line("exit")
     }
@@ -120,46 +117,4 @@ struct Member: ParsableCommand {
 func line(_ s: String) {
     print(s)
     fflush(nil)
-}
-
-final class MemberApp: GroupApplication {
-    var endpoint: GroupEndpoint?
-    let size: Int
-    var sent = 0
-    var received = 0
-    var outOfOrder = 0
-    var onExit: (() -> Void)?
-    private var view: ViewState?
-    private var nextFrom: [EndpointID: UInt64] = [:]
-
-    init(size: Int) { self.size = size }
-
-    func install(view: ViewState, rank: Rank) {
-        self.view = view
-        line("view \(view.ltime) \(view.count) \(view.addresses.map(\.description).joined(separator: ",")) \(view.members.map(\.description).joined(separator: ","))")
-    }
-
-    func block() { line("block") }
-
-    func castOne() {
-        guard let endpoint else { return }
-        var payload = [UInt8](repeating: 0, count: size)
-        withUnsafeBytes(of: UInt64(sent).bigEndian) { for i in 0 ..< 8 { payload[i] = $0[i] } }
-        if endpoint.cast(payload) == .sent { sent += 1 }
-    }
-
-    func receiveCast(from origin: Rank, _ payload: Packet) {
-        received += 1
-        guard let view, origin < view.count, payload.count >= 8 else { return }
-        let seq = payload.withBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }
-        let who = view.members[origin]
-        if let expected = nextFrom[who], seq < expected { outOfOrder += 1 }
-        nextFrom[who] = seq + 1
-    }
-
-    func receiveSend(from origin: Rank, _ payload: Packet) {}
-
-    func exit() {
-        onExit?()
-    }
 }
