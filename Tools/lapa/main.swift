@@ -41,9 +41,6 @@ struct Lapa: ParsableCommand {
     @Option(help: "Bytes of state per server besides the seed's integer, streamed in chunks during transfers.")
     var stateBytes = 0
 
-    @Option(help: "Ensemble parameters, name=value:type;...")
-    var params = ""
-
     @Option(help: "Group name.")
     var group = "lapa"
 
@@ -53,9 +50,7 @@ struct Lapa: ParsableCommand {
     @Option(help: "With --exit-when-complete: give up (status 1) after this many seconds.")
     var timeout = 120.0
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func validate() throws {
         guard members >= 1 else { throw ValidationError("--members must be at least 1") }
@@ -83,15 +78,15 @@ struct Lapa: ParsableCommand {
         ops.threadMode = .singleThreaded
         ops.membershipType = .server
         ops.xferType = .atomic
-        ops.params = params
+        ops.params = common.params
         ops.gossip = gossip.map { [$0] } ?? []
-        ops.key = try key.secret()
-        ops.encrypt = key.encrypt
+        ops.key = try common.key.secret()
+        ops.encrypt = common.key.encrypt
         return ops
     }
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         let ops = try options()
 
         // SIGTERM/SIGINT from now on: every server leaves, then the process exits (status 0).

@@ -17,9 +17,6 @@ struct Failover: ParsableCommand {
     @Option(help: "Member processes.")
     var members = 4
 
-    @Option(help: "Ensemble parameters for the members (e.g. fast, or suspect_sweep=0.1:time;suspect_max_idle=3:int).")
-    var params = ""
-
     @Option(help: "Casts per second per member while waiting and after the kill.")
     var load = 0.0
 
@@ -35,9 +32,7 @@ struct Failover: ParsableCommand {
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func validate() throws {
         guard members >= 2 else { throw ValidationError("--members must be at least 2") }
@@ -46,13 +41,13 @@ struct Failover: ParsableCommand {
     }
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         let progress = Progress()
         var results: [(slowest: Double, fastest: Double, falseViews: Int)] = []
         for round in 1 ... rounds {
             progress.update("round \(round)/\(rounds): starting \(members) member processes")
-            let g = try ProcessGroup(keyArguments: key.childArguments)
-            try g.startAndForm(members, params: params, extra: load > 0 ? ["--cast-rate", String(load)] : [])
+            let g = try ProcessGroup(keyArguments: common.key.childArguments)
+            try g.startAndForm(members, params: common.params, extra: load > 0 ? ["--cast-rate", String(load)] : [])
             let all = Set(g.addresses)
             // Under load, any further view before the kill is a false suspicion.
             progress.update("round \(round)/\(rounds): \(loadSeconds) s of load")
@@ -87,7 +82,7 @@ struct Failover: ParsableCommand {
                      members, kill, load, median.slowest, median.fastest, falseTotal))
         if rounds > 1 { print("rounds: " + results.map { String(format: "%.3f", $0.slowest) }.joined(separator: " ")) }
         if json {
-            print(jsonLine(["benchmark": "failover", "members": members, "params": params, "load": load,
+            print(jsonLine(["benchmark": "failover", "members": members, "params": common.params, "load": load,
                             "seconds": median.slowest, "fastest_seconds": median.fastest, "false_views": falseTotal, "rounds": rounds]))
         }
     }
@@ -101,31 +96,26 @@ struct Formation: ParsableCommand {
     @Option(help: "Member processes.")
     var members = 3
 
-    @Option(help: "Ensemble parameters for the members.")
-    var params = ""
-
     @Option(help: "Rounds; the median is reported.")
     var rounds = 3
 
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         let progress = Progress()
         var totals: [Double] = []
         var afterReady: [Double] = []
         for round in 1 ... max(1, rounds) {
             progress.update("round \(round)/\(rounds)")
-            let g = try ProcessGroup(keyArguments: key.childArguments)
+            let g = try ProcessGroup(keyArguments: common.key.childArguments)
             let start = Date()
             var procs: [ChildProcess] = []
             for _ in 0 ..< members {
-                procs.append(try ChildProcess("maestro-soak", ["member", "--gossip", g.rendezvous, "--group", g.group, "--params", params] + key.childArguments))
+                procs.append(try ChildProcess("maestro-soak", ["member", "--gossip", g.rendezvous, "--group", g.group, "--params", common.params] + common.key.childArguments))
             }
             var lastReady = start
             for p in procs {

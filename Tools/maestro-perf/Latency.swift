@@ -20,15 +20,10 @@ struct Latency: ParsableCommand {
     @Option(help: "Seconds of traffic.")
     var seconds = 3.0
 
-    @Option(help: "Ensemble parameters.")
-    var params = ""
-
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func validate() throws {
         guard members >= 2 else { throw ValidationError("--members must be at least 2") }
@@ -37,16 +32,16 @@ struct Latency: ParsableCommand {
     }
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         let progress = Progress()
         progress.update("starting \(members) member processes")
-        let g = try ProcessGroup(keyArguments: key.childArguments)
+        let g = try ProcessGroup(keyArguments: common.key.childArguments)
         var nodes: [ChildProcess] = []
         for i in 0 ..< members {
             nodes.append(try ChildProcess("maestro-perf", ["node", "--gossip", g.rendezvous, "--group", g.group, "--members", String(members),
                                                            "--role", i == 0 ? "latency-sender" : "receiver", "--size", String(size),
-                                                           "--seconds", String(seconds), "--rate", String(rate), "--params", params]
-                                                           + key.childArguments))
+                                                           "--seconds", String(seconds), "--rate", String(rate), "--params", common.params]
+                                                           + common.key.childArguments))
         }
         defer { for n in nodes where n.isRunning { n.kill(SIGKILL) } }
         for n in nodes where n.waitForLine(timeout: 60, { $0 == "joined" }) == nil {

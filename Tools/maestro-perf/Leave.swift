@@ -19,17 +19,13 @@ struct Leave: ParsableCommand {
 
     @OptionGroup var churn: MemberChurnOptions
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
-
     func run() throws {
         let (members, target, rounds, json) = (churn.members, churn.target, churn.rounds, churn.json)
-        log.bootstrap()
+        churn.common.log.bootstrap()
         let progress = Progress()
         var results: [(slowest: Double, fastest: Double, exit: Double, status: Int32)] = []
         for round in 1 ... rounds {
-            let (g, leaver, leaverAddress) = try churn.formGroup(key: key, progress: progress, round: round)
+            let (g, leaver, leaverAddress) = try churn.formGroup(progress: progress, round: round)
             let survivors = Set(g.addresses).subtracting([leaverAddress])
             let others = g.members.indices.filter { $0 != leaver }
             progress.update("round \(round)/\(rounds): SIGTERM to \(leaverAddress)")

@@ -7,9 +7,6 @@ struct MemberChurnOptions: ParsableArguments {
     @Option(help: "Member processes.")
     var members = 4
 
-    @Option(help: "Ensemble parameters for the members (default: the project's defaults).")
-    var params = ""
-
     @Option(help: "Which member: member (the last rank) or coordinator (rank 0).")
     var target = "member"
 
@@ -21,6 +18,8 @@ struct MemberChurnOptions: ParsableArguments {
 
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
+
+    @OptionGroup var common: GroupOptions
 
     func validate() throws {
         guard members >= 2 else { throw ValidationError("--members must be at least 2") }
@@ -34,10 +33,10 @@ struct MemberChurnOptions: ParsableArguments {
     /// Starts a rendezvous and the member processes, waits for one view of them all, and
     /// picks the target: the group (the formation's output consumed), the target's index and
     /// address.
-    func formGroup(key: KeyOptions, progress: Progress, round: Int) throws -> (group: ProcessGroup, index: Int, address: String) {
+    func formGroup(progress: Progress, round: Int) throws -> (group: ProcessGroup, index: Int, address: String) {
         progress.update("round \(round)/\(rounds): starting \(members) member processes")
-        let g = try ProcessGroup(keyArguments: key.childArguments, maestro: !bare)
-        try g.startAndForm(members, params: params)
+        let g = try ProcessGroup(keyArguments: common.key.childArguments, maestro: !bare)
+        try g.startAndForm(members, params: common.params)
         let address = pick(g.lastView(0) ?? g.addresses)
         guard let index = g.addresses.firstIndex(of: address) else { throw ChildError("cannot find the member \(address) in the group") }
         for i in g.members.indices { _ = g.members[i].takeLines() }  // views of the formation
@@ -46,7 +45,7 @@ struct MemberChurnOptions: ParsableArguments {
 
     /// What the JSON line of either benchmark starts with.
     func jsonFields(_ benchmark: String) -> [(String, Any)] {
-        [("benchmark", benchmark), ("members", members), ("params", params), ("target", target),
+        [("benchmark", benchmark), ("members", members), ("params", common.params), ("target", target),
          ("members_api", bare ? "endpoint" : "maestro")]
     }
 }

@@ -19,9 +19,6 @@ struct PartitionMerge: ParsableCommand {
     @Option(help: "Members on each side.")
     var size = 4
 
-    @Option(help: "Ensemble parameters.")
-    var params = ""
-
     @Option(help: "Rounds; the median is reported.")
     var rounds = 3
 
@@ -34,14 +31,12 @@ struct PartitionMerge: ParsableCommand {
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func run() throws {
-        log.bootstrap()
-        let parameters = try Parameters(parsing: params)
-        let groupKey = try key.groupKey()
+        common.log.bootstrap()
+        let parameters = try Parameters(parsing: common.params)
+        let groupKey = try common.key.groupKey()
         var times: [Double] = []
         let progress = Progress()
         for round in 1 ... max(1, rounds) {
@@ -89,7 +84,7 @@ struct PartitionMerge: ParsableCommand {
         let median = times.sorted()[times.count / 2]
         print(String(format: "merge of two partitions of %d: %.3f s after the heal (median of %d: %@)", size, median, times.count,
                      times.map { String(format: "%.3f", $0) }.joined(separator: " ")))
-        if json { print(jsonLine(["benchmark": "merge", "size": size, "seconds": median, "params": params])) }
+        if json { print(jsonLine(["benchmark": "merge", "size": size, "seconds": median, "params": common.params])) }
     }
 }
 
@@ -101,15 +96,10 @@ struct Memory: ParsableCommand {
     @Option(help: "Members in the process.")
     var members = 16
 
-    @Option(help: "Ensemble parameters.")
-    var params = ""
-
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     static func residentBytes() -> Int {
         guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
@@ -118,12 +108,12 @@ struct Memory: ParsableCommand {
     }
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         let reactor = Reactor()
         let before = Self.residentBytes()
-        let g = try InProcessGroup(reactor: reactor, members: members, params: try Parameters(parsing: params),
+        let g = try InProcessGroup(reactor: reactor, members: members, params: try Parameters(parsing: common.params),
                                    protocolStack: "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom",
-                                   group: "perf-memory", key: try key.groupKey())
+                                   group: "perf-memory", key: try common.key.groupKey())
         try g.joinAll()
         guard reactor.run(until: { g.together(Array(0 ..< members)) }, timeout: .seconds(60)) else {
             throw ChildError("the members did not form one view")

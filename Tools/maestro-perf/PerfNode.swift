@@ -24,14 +24,12 @@ struct PerfNode: ParsableCommand {
     @Option var size = 100
     @Option var seconds = 3.0
     @Option var rate = 0.0
-    @Option var params = ""
     @Option var protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
     @OptionGroup var bind: BindOptions
-    @OptionGroup var key: KeyOptions
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         guard let rendezvous = Address(gossip) else { throw ValidationError("--gossip must be HOST:PORT") }
         let reactor = Reactor()
         let app = NumberedCasts(size: size, reactor: reactor)
@@ -39,8 +37,8 @@ struct PerfNode: ParsableCommand {
         var joined = false
         app.onView = { view, _ in if view.count >= members { joined = true } }
         let member = try UDPMember(reactor: reactor, group: group, bind: bind.address, rendezvous: [rendezvous],
-                                   protocolStack: protocolStack, params: try Parameters(parsing: params), application: app,
-                                   key: try key.groupKey())
+                                   protocolStack: protocolStack, params: try Parameters(parsing: common.params), application: app,
+                                   key: try common.key.groupKey())
         let endpoint = member.endpoint
         let transport = member.transport
         app.endpoint = endpoint

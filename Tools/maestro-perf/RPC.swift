@@ -16,9 +16,6 @@ struct RPC: ParsableCommand {
     @Option(help: "Round trips.")
     var rounds = 500
 
-    @Option(help: "Ensemble parameters.")
-    var params = ""
-
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
@@ -33,19 +30,17 @@ struct RPC: ParsableCommand {
     @Option(help: "(internal) Group name.")
     var group = "maestro_rpc_perf_test"
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         var ops = CSXOptions()
         ops.groupName = group
         ops.heartbeatRate = .milliseconds(10)
         ops.membershipType = .client
-        ops.params = params
-        ops.key = try key.secret()
-        ops.encrypt = key.encrypt
+        ops.params = common.params
+        ops.key = try common.key.secret()
+        ops.encrypt = common.key.encrypt
         if let cpu = pinCpu {
             let rc = pin_to_cpu(Int32(cpu))
             guard rc == 0 else { throw ValidationError("cannot pin to CPU \(cpu): \(String(cString: strerror(-rc))); see nproc for the CPUs there are") }
@@ -60,8 +55,8 @@ struct RPC: ParsableCommand {
         let rendezvous = try runtime.rendezvous()
         ops.groupName = "\(group)-\(UInt32.random(in: 0 ... .max))"
         let me = try RPCMember(ops, runtime: runtime, replier: false)
-        let child = try ChildProcess("maestro-perf", ["rpc", "--serve", rendezvous.description, "--group", ops.groupName, "--params", params]
-                                     + key.childArguments)
+        let child = try ChildProcess("maestro-perf", ["rpc", "--serve", rendezvous.description, "--group", ops.groupName, "--params", common.params]
+                                     + common.key.childArguments)
         // SIGTERM/SIGINT: the replying process leaves too, then this one's member leaves and it exits.
         runtime.onTermination = { _ in
             child.kill(SIGTERM)

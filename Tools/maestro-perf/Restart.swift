@@ -20,17 +20,13 @@ struct Restart: ParsableCommand {
 
     @OptionGroup var churn: MemberChurnOptions
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
-
     func run() throws {
-        let (members, params, target, rounds, json) = (churn.members, churn.params, churn.target, churn.rounds, churn.json)
-        log.bootstrap()
+        let (members, params, target, rounds, json) = (churn.members, churn.common.params, churn.target, churn.rounds, churn.json)
+        churn.common.log.bootstrap()
         let progress = Progress()
         var results: [(slowest: Double, fastest: Double)] = []
         for round in 1 ... rounds {
-            let (g, victim, victimAddress) = try churn.formGroup(key: key, progress: progress, round: round)
+            let (g, victim, victimAddress) = try churn.formGroup(progress: progress, round: round)
             progress.update("round \(round)/\(rounds): kill -9 and restart \(victimAddress)")
             g.members[victim].kill(SIGKILL)
             guard g.waitForEnd(victim, timeout: 10) != nil else { throw ChildError("the killed process did not end") }

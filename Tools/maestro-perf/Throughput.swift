@@ -35,18 +35,13 @@ struct Throughput: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Batch the messages of one loop turn into one datagram per destination.")
     var batching = true
 
-    @Option(help: "Ensemble parameters, name=value:type;...")
-    var params = ""
-
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
     @Flag(help: "Run the members in this process, in one static view (no membership layers).")
     var inProcess = false
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     static let protocolStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
 
@@ -55,22 +50,21 @@ struct Throughput: ParsableCommand {
         guard (1...members).contains(senders) else { throw ValidationError("--senders must be between 1 and --members") }
         guard size >= 24 else { throw ValidationError("--size must be at least 24 bytes (sequence number, checksum, timestamp)") }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
-        do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
     }
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         if !inProcess {
             try runProcesses()
             return
         }
         let reactor = Reactor()
-        var parameters = try Parameters(parsing: params)
+        var parameters = try Parameters(parsing: common.params)
         parameters["batching"] = .bool(batching)
         let apps = (0 ..< members).map { _ in NumberedCasts(size: size, burst: 512) }
         let nodes = try apps.enumerated().map { i, app in
             try UDPMember(reactor: reactor, group: "maestro-perf-throughput", rendezvous: [], protocolStack: Self.protocolStack,
-                          params: parameters, application: app, key: try key.groupKey(), counter: UInt16(i))
+                          params: parameters, application: app, key: try common.key.groupKey(), counter: UInt16(i))
         }
         let endpoints = nodes.map(\.endpoint)
         let view = ViewState(group: GroupID("maestro-perf-throughput"), protocolStack: Self.protocolStack, ltime: 1,
@@ -139,14 +133,14 @@ extension Throughput {
     func runProcesses() throws {
         let progress = Progress()
         progress.update("starting \(members) member processes")
-        let g = try ProcessGroup(keyArguments: key.childArguments)
+        let g = try ProcessGroup(keyArguments: common.key.childArguments)
         var nodes: [ChildProcess] = []
         for i in 0 ..< members {
             let role = i < senders ? "sender" : "receiver"
             nodes.append(try ChildProcess("maestro-perf", ["node", "--gossip", g.rendezvous, "--group", g.group, "--members", String(members),
                                                            "--role", role, "--size", String(size), "--seconds", String(seconds),
-                                                           "--params", params + (batching ? "" : (params.isEmpty ? "" : ";") + "batching=false:bool")]
-                                                           + key.childArguments))
+                                                           "--params", common.params + (batching ? "" : (common.params.isEmpty ? "" : ";") + "batching=false:bool")]
+                                                           + common.key.childArguments))
         }
         defer { for n in nodes where n.isRunning { n.kill(SIGKILL) } }
         for n in nodes where n.waitForLine(timeout: 60, { $0 == "joined" }) == nil {

@@ -19,9 +19,6 @@ struct Xfer: ParsableCommand {
     @Option(help: "Largest chunk of the streamed state, in bytes.")
     var chunkBytes = 64 << 10
 
-    @Option(help: "Ensemble parameters.")
-    var params = ""
-
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
@@ -31,24 +28,22 @@ struct Xfer: ParsableCommand {
     @Option(help: "(internal) Group name.")
     var group = "maestro-perf-xfer"
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func options() -> CSXOptions {
         var ops = CSXOptions()
         ops.groupName = group
         ops.heartbeatRate = .milliseconds(heartbeatMs)
         ops.xferType = .atomic
-        ops.params = params
+        ops.params = common.params
         ops.stateChunkBytes = chunkBytes
-        ops.key = try? key.secret()
-        ops.encrypt = key.encrypt
+        ops.key = try? common.key.secret()
+        ops.encrypt = common.key.encrypt
         return ops
     }
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         let runtime = Runtime.current
         if let join {
             guard let a = Address(join) else { throw ValidationError("--join needs HOST:PORT") }
@@ -87,7 +82,7 @@ struct Xfer: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: errPath) }
         let child = try ChildProcess("maestro-perf", ["xfer", "--join", try runtime.rendezvous().description, "--group", ops.groupName,
                                                       "--state-bytes", String(stateBytes), "--heartbeat-ms", String(heartbeatMs),
-                                                      "--chunk-bytes", String(chunkBytes), "--params", params] + key.childArguments,
+                                                      "--chunk-bytes", String(chunkBytes), "--params", common.params] + common.key.childArguments,
                                      stderrPath: errPath)
         // SIGTERM/SIGINT: the joining process leaves too, then the providers leave and this one exits.
         runtime.onTermination = { _ in

@@ -60,9 +60,6 @@ struct MaestroSim: ParsableCommand {
     @Option(help: "Protocol stack, top layer first.")
     var protocolStack = GroupScenario.seedStack
 
-    @Option(help: "Ensemble parameters, name=value:type;... (for example pt2pt_sweep=0.5:time).")
-    var params = ""
-
     @Option(help: "Virtual seconds of traffic (and faults) per seed.")
     var trafficSeconds = 6.0
 
@@ -81,15 +78,12 @@ struct MaestroSim: ParsableCommand {
     @Option(help: "Add every membership event of this member (0-based) to the history (debugging).")
     var trace: Int?
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func validate() throws {
         guard seeds > 0 else { throw ValidationError("--seeds must be positive") }
         _ = try memberRange()
         do { _ = try FaultSet(parsing: faults) } catch { throw ValidationError(error.description) }
-        do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
     }
 
     func memberRange() throws -> ClosedRange<Int> {
@@ -112,11 +106,11 @@ struct MaestroSim: ParsableCommand {
     }
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         let range = try memberRange()
         let faultSet = try FaultSet(parsing: faults)
-        let parameters = try Parameters(parsing: params)
-        let secret = try key.secret()
+        let parameters = try Parameters(parsing: common.params)
+        let secret = try common.key.secret()
         let list: [UInt64] = seed.map { [$0] } ?? (0 ..< UInt64(seeds)).map { firstSeed + $0 }
         var sent = 0
         var worstBlocked: (Time, UInt64, String) = (.zero, 0, "")
@@ -176,7 +170,7 @@ struct MaestroSim: ParsableCommand {
 
     /// `--maestro`: CSX servers and clients on the simulator.
     func runMaestro(_ list: [UInt64], _ range: ClosedRange<Int>, _ faultSet: FaultSet, _ parameters: Parameters) throws {
-        guard !`static`, key.keyFile == nil else { throw ValidationError("--maestro runs without --static and --key-file") }
+        guard !`static`, common.key.keyFile == nil else { throw ValidationError("--maestro runs without --static and --key-file") }
         var transfers = 0
         var canceled = 0
         var skipped = 0
@@ -266,10 +260,10 @@ struct MaestroSim: ParsableCommand {
         if maestro && maxStateBytes != 2 << 20 { cmd += " --max-state-bytes \(maxStateBytes)" }
         if `static` { cmd += " --static" }
         if protocolStack != GroupScenario.seedStack { cmd += " --protocol-stack '\(protocolStack)'" }
-        if !params.isEmpty { cmd += " --params '\(params)'" }
+        if !common.params.isEmpty { cmd += " --params '\(common.params)'" }
         if trafficSeconds != 6 { cmd += " --traffic-seconds \(trafficSeconds)" }
         if settleSeconds != 60 { cmd += " --settle-seconds \(settleSeconds)" }
-        if let k = key.keyFile { cmd += " --key-file \(k)" }
+        if let k = common.key.keyFile { cmd += " --key-file \(k)" }
         return cmd + " --verbose"
     }
 }

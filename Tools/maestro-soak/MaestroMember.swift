@@ -70,9 +70,9 @@ extension Member {
         ops.bind = bindAddress
         ops.port = port
         ops.protocolStack = protocolStack
-        ops.params = params
-        ops.key = try key.secret()
-        ops.encrypt = key.encrypt
+        ops.params = common.params
+        ops.key = try common.key.secret()
+        ops.encrypt = common.key.encrypt
         let runtime = Runtime.current
         runtime.exitTimeout = .seconds(leaveTimeout)
         runtime.installTerminationHandler()

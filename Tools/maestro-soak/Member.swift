@@ -51,9 +51,6 @@ struct Member: ParsableCommand {
     @Option(help: "Protocol stack, top layer first.")
     var protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
 
-    @Option(help: "Ensemble parameters, name=value:type;...")
-    var params = ""
-
     @Option(help: "Casts per second (0: none).")
     var castRate = 0.0
 
@@ -63,28 +60,25 @@ struct Member: ParsableCommand {
     @Option(help: "Print a stats line every this many seconds (0: never).")
     var statsEvery = 0.0
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func validate() throws {
         for g in gossip where Address(g) == nil {
             throw ValidationError("--gossip must be HOST:PORT with a dotted-quad host, not '\(g)'")
         }
-        do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
         guard size >= 16 else { throw ValidationError("--size must be at least 16") }
         guard leaveTimeout > 0 else { throw ValidationError("--leave-timeout must be a positive number of seconds") }
     }
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         if maestro { try runMaestro() }
         let reactor = Reactor()
         let app = NumberedCasts(size: size)
         let rendezvous = gossip.compactMap(Address.init)
         let member = try UDPMember(reactor: reactor, group: group, bind: bindAddress, port: port, rendezvous: rendezvous,
-                                   protocolStack: protocolStack, params: try Parameters(parsing: params), application: app,
-                                   key: try key.groupKey(), batch: 16)
+                                   protocolStack: protocolStack, params: try Parameters(parsing: common.params), application: app,
+                                   key: try common.key.groupKey(), batch: 16)
         let endpoint = member.endpoint
         app.endpoint = endpoint
         app.onView = { view, _ in

@@ -32,9 +32,6 @@ struct Node: ParsableCommand {
 
     @OptionGroup var bind: BindOptions
 
-    @Option(help: "Ensemble parameters, name=value:type;...")
-    var params = ""
-
     @Option(help: "Directory of the members' event logs.")
     var logDir: String
 
@@ -56,9 +53,7 @@ struct Node: ParsableCommand {
     @Option(help: "Bytes of extra replicated state (streamed in chunks at each transfer).")
     var stateBytes = 0
 
-    @OptionGroup var key: KeyOptions
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var common: GroupOptions
 
     func validate() throws {
         guard firstMember >= 0 else { throw ValidationError("--first-member must be at least 0") }
@@ -67,7 +62,6 @@ struct Node: ParsableCommand {
         guard rate >= 0, sizeMax >= TestMessageSize.header + 1, stateBytes >= 0, (0 ... 1).contains(castFraction) else {
             throw ValidationError("--rate, --size-max (at least \(TestMessageSize.header + 1)), --state-bytes and --cast-fraction are out of range")
         }
-        do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
     }
 
     private var parsedIncarnations: [UInt64]? {
@@ -77,15 +71,15 @@ struct Node: ParsableCommand {
     }
 
     func run() throws {
-        log.bootstrap()
+        common.log.bootstrap()
         guard let incs = parsedIncarnations, let g = Address(gossip) else {
             throw ValidationError("invalid options")
         }
-        let secret = try key.secret()
+        let secret = try common.key.secret()
         let node = NodeProcess(NodeConfig(
-            firstMember: firstMember, incarnations: incs, group: group, gossip: g, bind: bind.address, params: params,
+            firstMember: firstMember, incarnations: incs, group: group, gossip: g, bind: bind.address, params: common.params,
             logDir: logDir, epochMicros: epochMicros, seed: seed, rate: rate, sizeMax: sizeMax,
-            castFraction: castFraction, stateBytes: stateBytes, key: secret, encrypt: key.encrypt))
+            castFraction: castFraction, stateBytes: stateBytes, key: secret, encrypt: common.key.encrypt))
         do {
             try node.run()
         } catch {
