@@ -167,7 +167,7 @@ open class CSX: ClientServer {
     /// it at every such change. No effect on a member that holds no state.
     public func stateChanged() {
         guard lineage != nil else { return }
-        lineage = UInt64.random(in: .min ... .max)
+        lineage = shell.randomBits()
         tally.clearDeliveries()
     }
 
@@ -249,7 +249,7 @@ open class CSX: ClientServer {
         if let l = lineage, let v = tallyView, tally.deliveredAny { lineage = tally.fold(into: l, view: v) }
         tally = DeliveryTally(members: viewData.members, me: viewData.myEndpID)
         tallyView = viewData.viewID
-        if lineage == nil && clsvState == .serverNormal { lineage = UInt64.random(in: .min ... .max) }
+        if lineage == nil && clsvState == .serverNormal { lineage = shell.randomBits() }
     }
 
     override var tracksDeliveries: Bool { true }
@@ -288,7 +288,7 @@ open class CSX: ClientServer {
         }
         streams.removeAll { !vd.xferServers.contains($0.joiner) }
         // A server without a state from a transfer starts a lineage of its own.
-        if lineage == nil && clsvState == .serverNormal { lineage = UInt64.random(in: .min ... .max) }
+        if lineage == nil && clsvState == .serverNormal { lineage = shell.randomBits() }
         csxAcceptedViewCallback(vd, &msg)
     }
 

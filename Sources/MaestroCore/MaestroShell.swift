@@ -43,6 +43,10 @@ public protocol MaestroShell: AnyObject {
     /// Names the member's transport in logs, once its endpoint id is known.
     func name(_ transport: any Transport, _ label: String)
 
+    /// 64 random bits (CSX names the lineage of a new state with them). Default: the system's
+    /// generator; a simulator draws from its seed, so that a run replays exactly.
+    func randomBits() -> UInt64
+
     /// The IPv4 address of a host name (`MaestroOptions.gossip`). Dotted quads and
     /// "localhost" never get here. Default: an error (no name service).
     func resolve(host: String) throws -> UInt32
@@ -56,6 +60,7 @@ extension MaestroShell {
     public func suspicionTime(_ suspicion: Time) {}
     public func transportStatus(_ transport: any Transport) -> String? { nil }
     public func name(_ transport: any Transport, _ label: String) {}
+    public func randomBits() -> UInt64 { UInt64.random(in: .min ... .max) }
     public func resolve(host: String) throws -> UInt32 {
         throw MaestroError("this shell cannot resolve host names: give the address as a dotted quad")
     }

@@ -13,6 +13,7 @@ public final class SimShell: MaestroShell {
     /// The rendezvous members use when their options name none.
     public let relay: Address
     private let incarnation: UInt64
+    private lazy var lineages = SimRandom(seed: UInt64(process.id), stream: 0x11AE_A6E0 ^ incarnation)
     private var counter: UInt16 = 0
     /// Members joined and not gone (weakly held), in join order.
     private var joined: [WeakMember] = []
@@ -34,6 +35,10 @@ public final class SimShell: MaestroShell {
         }
         return process.makeTransport(port: wanted)
     }
+
+    /// A stream of its own (the process's stream is left as it was, so runs keep their
+    /// shape), fixed by the process and its incarnation.
+    public func randomBits() -> UInt64 { lineages.next() }
 
     public func newEndpointID(at address: Address) -> EndpointID {
         counter &+= 1
