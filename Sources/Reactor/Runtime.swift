@@ -25,7 +25,7 @@ public final class Runtime {
     let logger = Logger(label: "maestro.runtime")
 
     /// The longest a termination waits for the members to exit after they were told to leave.
-    public var exitTimeout = Time.seconds(2)
+    public var exitTimeout: Duration = .seconds(2)
     /// Replaces the default reaction to SIGTERM and SIGINT (every member leaves, then the
     /// process exits): called with the signal number on the loop thread. The handler may do
     /// its own work and then call `terminate()` (or `leaveAll(within:then:)`) itself.

@@ -8,7 +8,7 @@ extension Runtime {
     /// Every joined member leaves. `done` runs once all of them have exited (`true`), or after
     /// `timeout` (`false`); always from the loop, after the member callbacks of the moment
     /// (never inside this call or inside a member's exit callback).
-    public func leaveAll(within timeout: Time, then done: @escaping (_ allExited: Bool) -> Void) {
+    public func leaveAll(within timeout: Duration, then done: @escaping (_ allExited: Bool) -> Void) {
         var finished = false
         var deadline: LoopTimer?
         let finish: (Bool) -> Void = { [unowned reactor] all in
@@ -18,7 +18,7 @@ extension Runtime {
             deadline = nil  // (the deadline's closure refers to this one)
             reactor.after(.zero, label: "members left") { done(all) }
         }
-        deadline = reactor.after(timeout, label: "deadline of the members' leave") { finish(false) }
+        deadline = reactor.after(Time(timeout), label: "deadline of the members' leave") { finish(false) }
         let leaving = registry.members
         for m in leaving where m.isJoined { m.leave() }
         registry.whenEmpty { finish(true) }
@@ -33,12 +33,12 @@ extension Runtime {
         }
         terminating = true
         let count = registry.members.count
-        logger.notice("terminating: \(count) member\(count == 1 ? "" : "s") leaving (at most \(exitTimeout.seconds) s)")
+        logger.notice("terminating: \(count) member\(count == 1 ? "" : "s") leaving (at most \(exitTimeout))")
         let timeout = exitTimeout
         leaveAll(within: timeout) { [logger] all in
             if !all {
                 let left = self.registry.members.map(\.label)
-                logger.warning("\(left.count) member(s) had not exited \(timeout.seconds) s after leaving (\(left.joined(separator: ", "))); exiting anyway")
+                logger.warning("\(left.count) member(s) had not exited \(timeout) after leaving (\(left.joined(separator: ", "))); exiting anyway")
             }
             Runtime.exitProcess(status)
         }
