@@ -39,7 +39,7 @@ import Testing
 
     func decode(_ p: Packet?) -> Intra.Header? {
         guard let p else { return nil }
-        return header(p) { (r: inout WireReader) throws(WireError) in try Intra.Header.decode(from: &r, members: 4) }
+        return ownHeader(p, Intra.Header.self, members: 4)
     }
 
     func view(without failed: [Rank] = []) throws -> ViewState {

@@ -13,7 +13,7 @@ import Testing
 
     func decode(_ p: Packet?) -> Leave.Header? {
         guard let p else { return nil }
-        return header(p) { (r: inout WireReader) throws(WireError) in try Leave.Header.decode(from: &r, members: 3) }
+        return ownHeader(p, Leave.Header.self)
     }
 
     func gotView(_ p: Packet?) -> RankSet? {

@@ -85,6 +85,12 @@ func header<H>(_ p: Packet, _ decode: (inout WireReader) throws(WireError) -> H)
     return try? q.pop(decode)
 }
 
+/// The header of layer header type `H` in front of `p` (popped off a copy), or nil if it is the
+/// pass-through tag or does not decode.
+func ownHeader<H: LayerHeader>(_ p: Packet, _: H.Type, members: Int = 3) -> H? {
+    header(p) { (r: inout WireReader) throws(WireError) in try H.decode(from: &r, members: members) } ?? nil
+}
+
 /// Endpoints of another partition: a different host, so never equal to the harness's.
 func foreignEndpoints(_ n: Int, firstPort: UInt16 = 200) -> [EndpointID] {
     (0 ..< n).map { EndpointID(host: 0x0A00_0002, port: firstPort + UInt16($0), counter: 0, incarnation: 9) }

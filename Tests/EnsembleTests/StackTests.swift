@@ -90,11 +90,11 @@ final class NullApp: GroupApplication {
         #expect(layer.applicationSend(Packet(payload: [2]), to: 0) == .rejected("a member cannot send to itself"))
         #expect(layer.applicationSend(Packet(payload: [2]), to: 5) == .rejected("rank 5 is not in the view of 3"))
         let down = h.takeDown()
-        #expect(down.first?.packet?.bytes == [0, 1])
+        #expect(down.first?.packet?.bytes == [1, 1])
         #expect(layer.castsSent == 1)
-        // From a peer: application tag -> application; pass-through tag -> up.
-        h.fromBelow(.cast(Packet(payload: [0, 7]), peer: 2, flags: []))
-        h.fromBelow(.cast(Packet(payload: [1, 8]), peer: 2, flags: []))
+        // From a peer: application tag (1) -> application; pass-through tag (0) -> up.
+        h.fromBelow(.cast(Packet(payload: [1, 7]), peer: 2, flags: []))
+        h.fromBelow(.cast(Packet(payload: [0, 8]), peer: 2, flags: []))
         #expect(app.casts.map(\.1) == [[7]])
         #expect(layer.castsReceived == [0, 0, 1])
         #expect(h.takeUp().compactMap(\.packet).map(\.bytes) == [[8]])

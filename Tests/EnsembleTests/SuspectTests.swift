@@ -31,7 +31,7 @@ import Testing
 
     func ping(_ e: Event) -> (failed: RankSet, counters: [Int])? {
         guard case let .castUnreliable(p, _) = e,
-              case let .ping(f, c, _)? = header(p, { (r: inout WireReader) throws(WireError) in try Suspect.Header.decode(from: &r, members: 3) })
+              case let .ping(f, c, _)? = ownHeader(p, Suspect.Header.self)
         else { return nil }
         return (f, c)
     }

@@ -33,7 +33,7 @@ import Testing
         let down = h.takeDown()
         #expect(down.kinds == ["cast"])
         #expect(down.first?.peer == 0)
-        guard case let .proto(p)? = header(try #require(down.first?.packet), Switch.Header.decode) else {
+        guard case let .proto(p)? = ownHeader(try #require(down.first?.packet), Switch.Header.self) else {
             Issue.record("not a Proto message"); return
         }
         #expect(p == Self.newProtocol)

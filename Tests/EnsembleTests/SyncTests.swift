@@ -7,7 +7,7 @@ import Testing
     }
 
     func decode(_ p: Packet) -> Sync.Header? {
-        header(p) { (r: inout WireReader) throws(WireError) in try Sync.Header.decode(from: &r, members: 3) }
+        ownHeader(p, Sync.Header.self)
     }
 
     func isBlock(_ p: Packet?) -> Bool {

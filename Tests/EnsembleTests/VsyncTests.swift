@@ -9,9 +9,7 @@ import Testing
     }
 
     func decode(_ p: Packet?) -> (failed: RankSet, reports: [Report])? {
-        guard let p, case let .reports(f, rs)? = header(p, { (r: inout WireReader) throws(WireError) in
-            try Vsync.Header.decode(from: &r, members: 3)
-        }) else { return nil }
+        guard let p, case let .reports(f, rs)? = ownHeader(p, Vsync.Header.self) else { return nil }
         return (f, rs)
     }
 

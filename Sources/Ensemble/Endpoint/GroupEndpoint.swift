@@ -1,14 +1,15 @@
 import Logging
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// One member of one group: owns the protocol stacks of its views, connects them to a
 /// `Transport` (real UDP or the simulator) and to the application.
 ///
 /// Sans-IO: it never opens a socket or reads a clock; everything arrives through the
 /// transport's delegate calls, all on one thread.
-public final class GroupEndpoint: TransportDelegate {
+///
+/// Here: the life cycle of its views and the application's calls. The transport's side
+/// (datagrams in and out, alarms) is in GroupEndpoint+Transport, the status text in
+/// GroupEndpoint+Status, notices to stale incarnations in IncarnationNotices.
+public final class GroupEndpoint {
     public static let maxDatagram = 65507
 
     public let id: EndpointID
@@ -29,8 +30,6 @@ public final class GroupEndpoint: TransportDelegate {
     private let registry: LayerRegistry
 
     private(set) var hosts: [StackHost] = []
-    private var wakeTime = Time.never
-    private var idleRequested = false
     /// Where coordinators gossip (rendezvous servers), set at creation.
     public let gossipServers: [Address]
     /// The group's key: every datagram is authenticated with it (nil: none).
@@ -40,16 +39,15 @@ public final class GroupEndpoint: TransportDelegate {
     var gossipScratch = WireWriter(capacity: 256)
     /// When a notice last went to each address (see `sendNotice`).
     var noticesSent: [Address: Time] = [:]
-    /// The last datagram sealed, before and after (see `sendDatagram`).
-    private var lastPlain: [UInt8] = []
-    private var lastSealed: [UInt8] = []
     private let shared = EndpointSharedState()
-    /// Datagrams for a view not installed yet (its View message is on its way): replayed when
-    /// it is, instead of waiting for a retransmission round. Bounded in count and age.
-    private var early: [(view: UInt64, bytes: [UInt8], at: Time, source: Address)] = []
-    static let earlyLimit = 256
-    static let earlyAge = Time.seconds(2)
     private var leaveRequested = false
+    /// The wake-up asked of the transport (never: none), and whether an idle callback is.
+    var wakeTime = Time.never
+    var idleRequested = false
+    /// The last datagram sealed.
+    var sealCache = SealCache()
+    /// Datagrams for a view not installed yet, replayed when it is.
+    var early = EarlyDatagrams()
     /// When set, every event of every stack is reported (debugging; costly).
     public var tracer: ((_ view: ViewID, _ layer: String, _ up: Bool, _ event: Event) -> Void)? {
         didSet { for h in hosts { traceStack(of: h) } }
@@ -109,11 +107,7 @@ public final class GroupEndpoint: TransportDelegate {
         hosts.append(host)
         logger.debug("view \(v.ltime) by \(v.coordinator): \(v.count) members, rank \(rank)\(silently ? " (leaving: silent)" : "")")
         host.stack?.injectUp(.initialize(transport.now))
-        let waiting = early.filter { $0.view == host.viewHash }
-        if !waiting.isEmpty {
-            early.removeAll { $0.view == host.viewHash }
-            for e in waiting { e.bytes.withUnsafeBytes { receiveDatagram($0, from: e.source) } }
-        }
+        for e in early.take(view: host.viewHash) { e.bytes.withUnsafeBytes { receiveDatagram($0, from: e.source) } }
     }
 
     /// Events leaving the top of a stack: the next view, or the end of a stack.
@@ -209,192 +203,5 @@ public final class GroupEndpoint: TransportDelegate {
     public var membershipObserver: ((MembershipNote) -> Void)? {
         get { shared.observer }
         set { shared.observer = newValue }
-    }
-
-    /// A status dump: identity, view, stacks, and every counter (what was sent and received,
-    /// and everything dropped, by reason).
-    public var status: String {
-        let c = counters
-        var lines = ["endpoint \(id) group \(group) \(key.map { $0.protection == .mac ? "authenticated" : "encrypted" } ?? "unauthenticated")"]
-        if let v = view, let r = rank {
-            lines.append("view \(v.ltime) coordinator \(v.coordinator) rank \(r) of \(v.count); stacks \(hosts.count)")
-        } else {
-            lines.append(hasLeft ? "left the group" : "not joined")
-        }
-        lines.append("sent \(c.datagramsSent) datagrams (\(c.bytesSent) bytes, \(c.messagesSent) messages), received \(c.datagramsReceived) datagrams (\(c.bytesReceived) bytes, \(c.messagesReceived) messages)")
-        lines.append("dropped: malformed \(c.malformed), bad MAC \(c.badMAC), foreign group \(c.foreignGroup), stale or unknown view \(c.unknownView), bad sender \(c.badSender), misaddressed \(c.misaddressed), malformed headers \(drops.malformedHeaders), over limit \(drops.overLimit); oversized local messages \(c.oversized), send failures \(c.sendFailures)")
-        lines.append("notices: sent \(c.noticesSent), received \(c.noticesReceived), stale incarnations found \(c.staleIncarnations)")
-        return lines.joined(separator: "\n")
-    }
-
-    // MARK: Output
-
-    func messageQueued(flushNow: Bool) {
-        if flushNow {
-            for h in hosts { h.flushAll() }
-        } else if !idleRequested {
-            idleRequested = true
-            transport.requestIdleCallback()
-        }
-    }
-
-    /// Sends a datagram; in an authenticated group, it is sealed first (MAC appended, or
-    /// encrypted). A cast goes out as the same bytes to every member: the sealed form of the
-    /// previous datagram is reused when the bytes are the same (a comparison costs far less
-    /// than an HMAC or a cipher).
-    func sendDatagram(_ bytes: inout [UInt8], messages: Int, to address: Address) {
-        if let key {
-            let same = !bytes.isEmpty && bytes.count == lastPlain.count && bytes.withUnsafeBytes { a in
-                lastPlain.withUnsafeBytes { b in
-                    guard let pa = a.baseAddress, let pb = b.baseAddress else { return false }
-                    return memcmp(pa, pb, a.count) == 0
-                }
-            }
-            if same {
-                bytes.removeAll(keepingCapacity: true)
-                bytes.append(contentsOf: lastSealed)
-            } else {
-                lastPlain.removeAll(keepingCapacity: true)
-                lastPlain.append(contentsOf: bytes)
-                key.seal(&bytes)
-                lastSealed.removeAll(keepingCapacity: true)
-                lastSealed.append(contentsOf: bytes)
-            }
-            guard !bytes.isEmpty else {
-                counters.sendFailures += 1  // sealing refused it (no frame header): never sent in clear
-                return
-            }
-        }
-        let ok = bytes.withUnsafeBytes { transport.send($0, to: address) }
-        if ok {
-            counters.datagramsSent += 1
-            counters.bytesSent += UInt64(bytes.count)
-            counters.messagesSent += UInt64(messages)
-        } else {
-            counters.sendFailures += 1
-        }
-    }
-
-    func sendRaw(_ bytes: [UInt8], to address: Address) {
-        if bytes.withUnsafeBytes({ transport.send($0, to: address) }) {
-            counters.datagramsSent += 1
-            counters.bytesSent += UInt64(bytes.count)
-        } else {
-            counters.sendFailures += 1
-        }
-    }
-
-    func countOversized(_ length: Int) {
-        counters.oversized += 1
-        logger.error("dropped a \(length)-byte message: larger than one datagram (\(GroupEndpoint.maxDatagram) bytes); lower frag_max_len")
-    }
-
-    func transmitGossip(_ gossip: Gossip, to address: Address?) {
-        gossipScratch.removeAll()
-        Frame(kind: .gossip, authenticated: key != nil, group: group.hash, view: 0, sender: 0).encode(into: &gossipScratch)
-        gossip.encode(into: &gossipScratch)
-        key?.seal(&gossipScratch.bytes)
-        let datagram = gossipScratch.bytes
-        if let address {
-            sendRaw(datagram, to: address)
-        } else {
-            for server in gossipServers { sendRaw(datagram, to: server) }
-        }
-    }
-
-    func alarmsChanged() {
-        let next = hosts.compactMap(\.alarms.first).min() ?? .never
-        if next != wakeTime {
-            wakeTime = next
-            transport.wake(at: next)
-        }
-    }
-
-    // MARK: TransportDelegate
-
-    public func transport(_ transport: any Transport, received datagram: UnsafeRawBufferPointer, from source: Address) {
-        counters.datagramsReceived += 1
-        counters.bytesReceived += UInt64(datagram.count)
-        if let key {
-            // Checked before anything else is read.
-            guard key.open(datagram, { receiveDatagram($0, from: source) }) != nil else {
-                counters.badMAC += 1
-                return
-            }
-        } else {
-            receiveDatagram(datagram, from: source)
-        }
-    }
-
-    private func receiveDatagram(_ datagram: UnsafeRawBufferPointer, from source: Address) {
-        var r = WireReader(datagram)
-        guard let frame = try? Frame.decode(from: &r, maxRank: 1 << 16) else {
-            counters.malformed += 1
-            return
-        }
-        guard frame.authenticated == (key != nil) else {
-            counters.badMAC += 1  // an authenticated group I have no key for, or a datagram without MAC
-            return
-        }
-        guard frame.group == group.hash else {
-            counters.foreignGroup += 1
-            return
-        }
-        if frame.kind == .gossip {
-            guard let g = try? Gossip.decode(from: &r), r.isAtEnd else {
-                counters.malformed += 1
-                return
-            }
-            hosts.last?.stack?.injectUp(.gossip(g))
-            return
-        }
-        if frame.kind == .notice {
-            receivedNotice(&r, view: frame.view, from: source)
-            return
-        }
-        guard let host = hosts.first(where: { $0.viewHash == frame.view }), let stack = host.stack else {
-            counters.unknownView += 1
-            let now = transport.now
-            early.removeAll { now - $0.at > GroupEndpoint.earlyAge }
-            if early.count < GroupEndpoint.earlyLimit && !hasLeft { early.append((frame.view, Array(datagram), now, source)) }
-            sendNotice(view: frame.view, to: source)
-            return
-        }
-        guard frame.sender < host.view.count, frame.sender != host.rank else {
-            counters.badSender += 1
-            return
-        }
-        guard frame.destination == host.rank else {
-            // Meant for whoever had this address before me in that view (my previous
-            // incarnation): never mine to consume. Tell the sender who answers here.
-            counters.misaddressed += 1
-            sendNotice(view: frame.view, to: source)
-            return
-        }
-        // One copy of the datagram for all its messages: each message is a slice of it.
-        let base = r.offset
-        let body = Packet(payload: UnsafeRawBufferPointer(rebasing: datagram[base...]), headroom: 0)
-        while !r.isAtEnd {
-            guard let length = try? r.readCount(limit: r.remaining), (try? r.skip(length)) != nil else {
-                counters.malformed += 1
-                return
-            }
-            counters.messagesReceived += 1
-            let end = r.offset - base
-            stack.injectUp(.receive(body.slice(end - length ..< end), peer: frame.sender))
-        }
-    }
-
-    public func transportWake(_ transport: any Transport, now: Time) {
-        wakeTime = .never
-        for h in hosts where h.takeDueAlarms(now) {
-            h.stack?.injectUp(.timer(now))
-        }
-        alarmsChanged()
-    }
-
-    public func transportWillIdle(_ transport: any Transport) {
-        idleRequested = false
-        for h in hosts { h.flushAll() }
     }
 }

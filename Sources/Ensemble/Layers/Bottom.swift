@@ -3,14 +3,10 @@
 /// sees them in the same order (Ensemble's `bottom.ml`).
 public final class Bottom: Layer {
     /// One byte on every message: which kind of event carried it.
-    enum Header: UInt8, HeaderEncodable {
+    enum Header: UInt8, ByteHeader {
         case cast = 0, send = 1, castUnreliable = 2, sendUnreliable = 3
-        var encodedSizeBound: Int { 1 }
-        func encode<W: WireWriting>(into w: inout W) { w.write(rawValue) }
         static func decode(from r: inout WireReader) throws(WireError) -> Header {
-            let b: UInt8 = try r.read()
-            guard let h = Header(rawValue: b) else { throw .invalidValue(field: "Bottom header", value: UInt64(b)) }
-            return h
+            try decode(byte: try r.read(), field: "Bottom header")
         }
     }
 

@@ -14,17 +14,12 @@
 /// one of my members, that member is probed at once: if its process restarted, the new
 /// incarnation answers with a notice and the member is suspected.
 public final class Heal: Layer {
-    enum Header: HeaderEncodable {
-        case passThrough, present
-        var encodedSizeBound: Int { 1 }
-        func encode<W: WireWriting>(into w: inout W) { w.write(self == .present ? UInt8(1) : Tag.passThrough) }
-        static func decode(from r: inout WireReader) throws(WireError) -> Header {
-            let tag: UInt8 = try r.read()
-            switch tag {
-            case 0: return .passThrough
-            case 1: return .present
-            default: throw .invalidValue(field: "Heal header", value: UInt64(tag))
-            }
+    enum Header: UInt8, LayerHeader, ByteHeader {
+        case present = 1
+
+        static var carriers: MessageKinds { .send }
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
+            try decode(byte: tag, field: "Heal header")
         }
     }
 
@@ -62,13 +57,9 @@ public final class Heal: Layer {
                 port.down(.send(p, peer: 0, flags: []))
             }
         case .send(var p, let o, let flags):
-            guard let h = p.popHeader(port.drops, Header.decode) else { return }
-            if h == .present {
-                present.insert(o)
-                checkPresent()
-            } else {
-                port.up(.send(p, peer: o, flags: flags))
-            }
+            guard case .present? = port.receive(Header.self, &p, .send, from: o, flags: flags, members: setup.count) else { return }
+            present.insert(o)
+            checkPresent()
         case let .gossip(g):
             if let h = g.heal { heard(h) }
             port.up(event)
@@ -86,11 +77,8 @@ public final class Heal: Layer {
             repliedThisSweep = false
             if isCoordinator && !waitingForView && allPresent { g.heal = announcement }
             port.down(.gossip(g))
-        case .send(var p, let peer, let flags):
-            p.push(Header.passThrough)
-            port.down(.send(p, peer: peer, flags: flags))
         default:
-            port.down(event)
+            port.passDown(event, Header.self)
         }
     }
 

@@ -2,29 +2,25 @@
 /// rejects inconsistent ones (Ensemble's `intra.ml`). A rejected decision makes its sender a
 /// suspect; a member accepts at most one view per stack.
 public final class Intra: Layer {
-    enum Header: HeaderEncodable {
-        case passThrough
+    enum Header: LayerHeader {
         case view(ViewState)
         case fail(RankSet)
 
+        static var carriers: MessageKinds { .cast }
         var encodedSizeBound: Int {
             switch self {
-            case .passThrough: 1
             case let .view(v): 1 + v.encodedSizeBound
             case let .fail(f): 1 + f.encodedSizeBound
             }
         }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
-            case .passThrough: w.write(Tag.passThrough)
             case let .view(v): w.write(UInt8(1)); v.encode(into: &w)
             case let .fail(f): w.write(UInt8(2)); f.encode(into: &w)
             }
         }
-        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
-            let tag: UInt8 = try r.read()
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
             switch tag {
-            case 0: return .passThrough
             case 1: return .view(try ViewState.decode(from: &r))
             case 2: return .fail(try RankSet.decode(from: &r, maxRank: members))
             default: throw .invalidValue(field: "Intra header", value: UInt64(tag))
@@ -63,11 +59,8 @@ public final class Intra: Layer {
             p.push(Header.view(nv))
             port.down(.cast(p, peer: rank, flags: []))
             port.down(event)
-        case .cast(var p, let peer, let flags):
-            p.push(Header.passThrough)
-            port.down(.cast(p, peer: peer, flags: flags))
         default:
-            port.down(event)
+            port.passDown(event, Header.self)
         }
     }
 
@@ -80,10 +73,8 @@ public final class Intra: Layer {
             failed.formUnion(f)
             port.up(event)
         case .cast(var p, let o, let flags):
-            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: setup.count) }) else { return }
+            guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: setup.count) else { return }
             switch h {
-            case .passThrough:
-                port.up(.cast(p, peer: o, flags: flags))
             case let .fail(f):
                 // Accept only from the lowest live rank, consistent with what I know.
                 let bad = elected || rank < o || f.lowestAbsent(below: setup.count) < o || !failed.isSubset(of: f)

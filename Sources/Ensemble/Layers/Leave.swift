@@ -17,28 +17,25 @@
 /// reported: otherwise a member that missed a View (its coordinator crashed mid-way) would
 /// wait forever in the old view, kept from suspecting anyone by the old stacks' pings.
 public final class Leave: Layer {
-    enum Header: HeaderEncodable {
-        case passThrough
+    enum Header: LayerHeader {
         case leave
         case gotView(RankSet)
         case leaveAck
 
+        static var carriers: MessageKinds { [.cast, .send] }
         var encodedSizeBound: Int {
             if case let .gotView(s) = self { return 1 + s.encodedSizeBound }
             return 1
         }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
-            case .passThrough: w.write(Tag.passThrough)
             case .leave: w.write(UInt8(1))
             case let .gotView(s): w.write(UInt8(2)); s.encode(into: &w)
             case .leaveAck: w.write(UInt8(3))
             }
         }
-        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
-            let tag: UInt8 = try r.read()
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
             switch tag {
-            case 0: return .passThrough
             case 1: return .leave
             case 2: return .gotView(try RankSet.decode(from: &r, maxRank: members))
             case 3: return .leaveAck
@@ -78,10 +75,6 @@ public final class Leave: Layer {
         leaveTimeout = try setup.params.time("leave_timeout", default: .seconds(1))
     }
 
-    private func decode(_ p: inout Packet) -> Header? {
-        p.popHeader(port.drops) { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: setup.count) }
-    }
-
     public func up(_ event: consuming Event) {
         switch event {
         case .leave:
@@ -100,9 +93,8 @@ public final class Leave: Layer {
             }
             port.up(event)
         case .cast(var p, let o, let flags):
-            guard let h = decode(&p) else { return }
+            guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: setup.count) else { return }
             switch h {
-            case .passThrough: port.up(.cast(p, peer: o, flags: flags))
             case .leave:
                 guard o != rank else { return }
                 // Everything it cast before reached me (FIFO): say so, then let it go.
@@ -121,9 +113,8 @@ public final class Leave: Layer {
             case .leaveAck: break
             }
         case .send(var p, let o, let flags):
-            guard let h = decode(&p) else { return }
+            guard let h = port.receive(Header.self, &p, .send, from: o, flags: flags, members: setup.count) else { return }
             switch h {
-            case .passThrough: port.up(.send(p, peer: o, flags: flags))
             case let .gotView(v): got(v)
             case .leaveAck:
                 leaveAcked.insert(o)
@@ -165,14 +156,8 @@ public final class Leave: Layer {
             port.down(event)
         case .blockOk:
             if !exited { port.down(event) }
-        case .cast(var p, let peer, let flags):
-            p.push(Header.passThrough)
-            port.down(.cast(p, peer: peer, flags: flags))
-        case .send(var p, let peer, let flags):
-            p.push(Header.passThrough)
-            port.down(.send(p, peer: peer, flags: flags))
         default:
-            port.down(event)
+            port.passDown(event, Header.self)
         }
     }
 

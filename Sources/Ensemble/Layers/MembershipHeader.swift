@@ -1,10 +1,5 @@
-/// Helpers shared by the layers above Top_appl, whose own messages are rare (membership
-/// traffic): each such layer tags *every* cast or send of a kind it originates, 0 meaning
-/// "not mine, pass it on", so that a receiver can always tell whose message it is.
-enum Tag {
-    static let passThrough: UInt8 = 0
-}
-
+/// Fields shared by the layers' headers (see `LayerHeader` for their tags), and the rule
+/// by which the membership layers find their coordinator.
 extension RankSet {
     var encodedSizeBound: Int { 10 + 8 * (count / 8 + 2) }
 }

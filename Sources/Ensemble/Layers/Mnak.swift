@@ -21,27 +21,24 @@ import DequeModule
 /// its last cast, then at doubling intervals up to `stable_sweep`, so that receivers that lost
 /// the tail of its stream learn of the holes and NAK them.
 public final class Mnak: Layer {
-    enum Header: HeaderEncodable {
-        case noHeader
+    enum Header: LayerHeader {
         case data(UInt64)
         case retransmit(origin: Rank, seq: UInt64)
         case nak(origin: Rank, lo: UInt64, hi: UInt64)
         case highWater(UInt64)
 
+        static var carriers: MessageKinds { .all }
         var encodedSizeBound: Int { 31 }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
-            case .noHeader: w.write(UInt8(0))
             case let .data(s): w.write(UInt8(1)); w.writeVarint(s)
             case let .retransmit(o, s): w.write(UInt8(2)); w.writeVarint(UInt64(o)); w.writeVarint(s)
             case let .nak(o, lo, hi): w.write(UInt8(3)); w.writeVarint(UInt64(o)); w.writeVarint(lo); w.writeVarint(hi)
             case let .highWater(n): w.write(UInt8(4)); w.writeVarint(n)
             }
         }
-        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
-            let tag: UInt8 = try r.read()
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
             switch tag {
-            case 0: return .noHeader
             case 1: return .data(try r.readVarint())
             case 2: return .retransmit(origin: try r.readCount(limit: members - 1), seq: try r.readVarint())
             case 3: return .nak(origin: try r.readCount(limit: members - 1), lo: try r.readVarint(), hi: try r.readVarint())
@@ -146,39 +143,28 @@ public final class Mnak: Layer {
                 flowBlocked = true
                 port.up(.flowControl(blocked: true, peer: nil))
             }
-        case .send(var p, let peer, let flags):
-            p.push(Header.noHeader)
-            port.down(.send(p, peer: peer, flags: flags))
-        case .castUnreliable(var p, let peer):
-            p.push(Header.noHeader)
-            port.down(.castUnreliable(p, peer: peer))
-        case .sendUnreliable(var p, let peer):
-            p.push(Header.noHeader)
-            port.down(.sendUnreliable(p, peer: peer))
         case let other:
-            port.down(other)
+            port.passDown(other, Header.self)
         }
     }
 
     public func up(_ event: consuming Event) {
         switch consume event {
         case .cast(var p, let o, let flags):
-            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: count) else { return }
             switch h {
-            case .noHeader: port.up(.cast(p, peer: o, flags: flags))
             case let .data(seq): receivedData(origin: o, seq: seq, p)
             default: break  // retransmissions and NAKs never travel as reliable casts
             }
         case .send(var p, let o, let flags):
-            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
-            if case .noHeader = h { port.up(.send(p, peer: o, flags: flags)) } else { receivedPointToPoint(h, p, from: o) }
+            guard let h = port.receive(Header.self, &p, .send, from: o, flags: flags, members: count) else { return }
+            receivedPointToPoint(h, p, from: o)
         case .sendUnreliable(var p, let o):
-            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
-            if case .noHeader = h { port.up(.sendUnreliable(p, peer: o)) } else { receivedPointToPoint(h, p, from: o) }
+            guard let h = port.receive(Header.self, &p, .sendUnreliable, from: o, members: count) else { return }
+            receivedPointToPoint(h, p, from: o)
         case .castUnreliable(var p, let o):
-            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
+            guard let h = port.receive(Header.self, &p, .castUnreliable, from: o, members: count) else { return }
             switch h {
-            case .noHeader: port.up(.castUnreliable(p, peer: o))
             case let .nak(origin, lo, hi): retransmit(origin: origin, lo: lo, hi: hi, to: o)
             case let .highWater(n): announced(n, by: o)
             default: break
@@ -225,7 +211,7 @@ public final class Mnak: Layer {
             if origin != rank { receivedData(origin: origin, seq: seq, p) }
         case let .nak(origin, lo, hi):
             retransmit(origin: origin, lo: lo, hi: hi, to: o)
-        case .data, .noHeader, .highWater:
+        case .data, .highWater:
             break
         }
     }

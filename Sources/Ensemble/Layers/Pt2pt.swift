@@ -18,25 +18,23 @@ import DequeModule
 ///   re-sends it and the newest one (a tail probe: whatever came in between, the receiver's ack
 ///   or NAK then says). So loss costs a round trip or two, not a sweep.
 public final class Pt2pt: Layer {
-    enum Header: HeaderEncodable, Equatable {
-        case noHeader
+    /// On sends; casts carry only the pass-through tag.
+    enum Header: LayerHeader {
         case data(UInt64)
         case ack(UInt64)
         case nak(UInt64, UInt64)
 
+        static var carriers: MessageKinds { [.cast, .send] }
         var encodedSizeBound: Int { 21 }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
-            case .noHeader: w.write(UInt8(0))
             case let .data(s): w.write(UInt8(1)); w.writeVarint(s)
             case let .ack(s): w.write(UInt8(2)); w.writeVarint(s)
             case let .nak(lo, hi): w.write(UInt8(3)); w.writeVarint(lo); w.writeVarint(hi)
             }
         }
-        static func decode(from r: inout WireReader) throws(WireError) -> Header {
-            let tag: UInt8 = try r.read()
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
             switch tag {
-            case 0: return .noHeader
             case 1: return .data(try r.readVarint())
             case 2: return .ack(try r.readVarint())
             case 3: return .nak(try r.readVarint(), try r.readVarint())
@@ -129,20 +127,16 @@ public final class Pt2pt: Layer {
             }
         case .send:
             break  // to myself or out of range: Top_appl already refuses these
-        case .cast(var p, let peer, let flags):
-            p.push(Header.noHeader)
-            port.down(.cast(p, peer: peer, flags: flags))
         case let other:
-            port.down(other)
+            port.passDown(other, Header.self)
         }
     }
 
     public func up(_ event: consuming Event) {
         switch consume event {
         case .send(var p, let o, let flags):
-            guard let h = p.popHeader(port.drops, Header.decode) else { return }
+            guard let h = port.receive(Header.self, &p, .send, from: o, flags: flags, members: members.count) else { return }
             switch h {
-            case .noHeader: port.up(.send(p, peer: o, flags: flags))
             case let .data(seq): received(seq, p, from: o, flags: flags)
             case let .ack(a): acknowledged(a, by: o)
             case let .nak(lo, hi):
@@ -150,8 +144,8 @@ public final class Pt2pt: Layer {
                 resend(to: o, from: lo, below: hi)
             }
         case .cast(var p, let o, let flags):
-            guard (p.popHeader(port.drops, Header.decode)) == .noHeader else { return }
-            port.up(.cast(p, peer: o, flags: flags))
+            // Passed on up; a header of mine on a cast is meaningless and dropped.
+            _ = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: members.count)
         case let .timer(now):
             if !acksDue.isEmpty {
                 for peer in acksDue where inb[peer].ackDue {

@@ -6,39 +6,26 @@
 /// asks Mnak for its own row, gossips the row as an unreliable cast and sends down
 /// `.stable(mins, maxs)` over the live rows: Mnak frees what is stable and NAKs up to the max.
 public final class Stable: Layer {
-    enum Header: HeaderEncodable {
-        case noHeader
+    enum Header: LayerHeader {
         case gossip(row: [Int], failed: RankSet)
 
+        static var carriers: MessageKinds { .castUnreliable }
         var encodedSizeBound: Int {
             switch self {
-            case .noHeader: 1
             case let .gossip(row, failed): 1 + 10 + row.count * 10 + 10 + 8 * (failed.count + 1)
             }
         }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
-            case .noHeader: w.write(UInt8(0))
             case let .gossip(row, failed):
                 w.write(UInt8(1))
-                w.writeCount(row.count)
-                for x in row { w.writeVarint(UInt64(max(0, x))) }
+                encodeCounts(row, into: &w)
                 failed.encode(into: &w)
             }
         }
-        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
-            let tag: UInt8 = try r.read()
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
             switch tag {
-            case 0: return .noHeader
-            case 1:
-                let n = try r.readCount(limit: members)
-                var row: [Int] = []
-                row.reserveCapacity(n)
-                for _ in 0 ..< n {
-                    let v: UInt64 = try r.readVarint()
-                    row.append(Int(clamping: v))
-                }
-                return .gossip(row: row, failed: try RankSet.decode(from: &r, maxRank: members))
+            case 1: return .gossip(row: try decodeCounts(from: &r, members: members), failed: try RankSet.decode(from: &r, maxRank: members))
             default: throw .invalidValue(field: "Stable header", value: UInt64(tag))
             }
         }
@@ -101,21 +88,16 @@ public final class Stable: Layer {
             g.push(Header.gossip(row: acks[rank], failed: failed))
             port.down(.castUnreliable(g, peer: rank))
         case .castUnreliable(var p, let o):
-            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
-            switch h {
-            case .noHeader:
-                port.up(.castUnreliable(p, peer: o))
-            case let .gossip(row, theirFailed):
-                guard o != rank, !theirFailed.contains(rank), !failed.contains(o), row.count == count else { return }
-                var advanced = false
-                for j in 0 ..< count where row[j] > acks[o][j] {
-                    acks[o][j] = row[j]
-                    advanced = true
-                }
-                // Beyond Ensemble: recompute at once (not at my next round), so a sender whose
-                // window is full gets its casts freed as soon as the last row arrives.
-                if advanced { computeStability() }
+            guard case let .gossip(row, theirFailed)? = port.receive(Header.self, &p, .castUnreliable, from: o, members: count),
+                  o != rank, !theirFailed.contains(rank), !failed.contains(o), row.count == count else { return }
+            var advanced = false
+            for j in 0 ..< count where row[j] > acks[o][j] {
+                acks[o][j] = row[j]
+                advanced = true
             }
+            // Beyond Ensemble: recompute at once (not at my next round), so a sender whose
+            // window is full gets its casts freed as soon as the last row arrives.
+            if advanced { computeStability() }
         case let .fail(f):
             failed.formUnion(f)
             port.up(.fail(f))
@@ -133,14 +115,11 @@ public final class Stable: Layer {
 
     public func down(_ event: consuming Event) {
         switch consume event {
-        case .castUnreliable(var p, let peer):
-            p.push(Header.noHeader)
-            port.down(.castUnreliable(p, peer: peer))
         case let .cast(p, peer, flags):
             countVolume(p.count)
             port.down(.cast(p, peer: peer, flags: flags))
         case let other:
-            port.down(other)
+            port.passDown(other, Header.self)
         }
     }
 

@@ -20,41 +20,29 @@
 /// never failed (it accepted a Fail from another coordinator, across a partition that healed):
 /// such a member refuses the coordinator's Fail, so the flush would otherwise wait for it forever.
 public final class Suspect: Layer {
-    enum Header: HeaderEncodable {
-        case noHeader
+    enum Header: LayerHeader {
         /// `current`: sent by the sender's newest stack (false: it has moved on to a next view).
         case ping(failed: RankSet, counters: [Int], current: Bool)
 
+        static var carriers: MessageKinds { .castUnreliable }
         var encodedSizeBound: Int {
             switch self {
-            case .noHeader: 1
             case let .ping(f, c, _): 1 + 10 + 8 * (f.count + 2) + 10 + 10 * c.count
             }
         }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
-            case .noHeader: w.write(UInt8(0))
             case let .ping(f, c, current):
                 w.write(current ? UInt8(1) : UInt8(2))
                 f.encode(into: &w)
-                w.writeCount(c.count)
-                for x in c { w.writeVarint(UInt64(max(0, x))) }
+                encodeCounts(c, into: &w)
             }
         }
-        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
-            let tag: UInt8 = try r.read()
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
             switch tag {
-            case 0: return .noHeader
             case 1, 2:
                 let f = try RankSet.decode(from: &r, maxRank: members)
-                let n = try r.readCount(limit: members)
-                var c: [Int] = []
-                c.reserveCapacity(n)
-                for _ in 0 ..< n {
-                    let v: UInt64 = try r.readVarint()
-                    c.append(Int(clamping: v))
-                }
-                return .ping(failed: f, counters: c, current: tag == 1)
+                return .ping(failed: f, counters: try decodeCounts(from: &r, members: members), current: tag == 1)
             default: throw .invalidValue(field: "Suspect header", value: UInt64(tag))
             }
         }
@@ -137,35 +125,30 @@ public final class Suspect: Layer {
             }
             port.up(event)
         case .castUnreliable(var p, let o):
-            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
-            switch h {
-            case .noHeader:
-                port.up(.castUnreliable(p, peer: o))
-            case let .ping(theirFailed, counters, theirsCurrent):
-                guard o != rank, !theirFailed.contains(rank), !failed.contains(o), counters.count == count else { return }
-                if elected && !superseded && !theirFailed.isSubset(of: failed) {
-                    // It took as failed members I, its coordinator, never failed (a Fail from the
-                    // other side of a healed partition, or from a coordinator before me that I did
-                    // not hear): it will refuse my Fail and report to someone else, and my flush
-                    // would wait for it forever.
-                    port.down(.suspect(RankSet([o]), reason: "took \(theirFailed.subtracting(failed)) as failed, which its coordinator did not"))
-                }
-                // A counter beyond mine can only be forged or corrupted (an unauthenticated
-                // group): counted as an echo of my latest ping, so that it never silences a live
-                // peer (it still dies silent if the peer stops pinging).
-                let c = min(counters[rank], sent[rank])
-                if c > echoed[o] && (!superseded || theirsCurrent) {
-                    echoed[o] = c
-                    // Any stack's echo counts (for members of the newest view), but an old
-                    // stack's only while the peer's is not old too: a peer still in the old view
-                    // is catching up, one that moved on may be in another view than mine.
-                    let e = setup.view.members[o]
-                    if let n = setup.shared.unechoedPings[e] {
-                        setup.shared.unechoedPings[e] = min(n, sent[rank] - c)
-                    }
-                }
-                sent[o] = max(sent[o], counters[o])
+            guard case let .ping(theirFailed, counters, theirsCurrent)? = port.receive(Header.self, &p, .castUnreliable, from: o, members: count),
+                  o != rank, !theirFailed.contains(rank), !failed.contains(o), counters.count == count else { return }
+            if elected && !superseded && !theirFailed.isSubset(of: failed) {
+                // It took as failed members I, its coordinator, never failed (a Fail from the
+                // other side of a healed partition, or from a coordinator before me that I did
+                // not hear): it will refuse my Fail and report to someone else, and my flush
+                // would wait for it forever.
+                port.down(.suspect(RankSet([o]), reason: "took \(theirFailed.subtracting(failed)) as failed, which its coordinator did not"))
             }
+            // A counter beyond mine can only be forged or corrupted (an unauthenticated
+            // group): counted as an echo of my latest ping, so that it never silences a live
+            // peer (it still dies silent if the peer stops pinging).
+            let c = min(counters[rank], sent[rank])
+            if c > echoed[o] && (!superseded || theirsCurrent) {
+                echoed[o] = c
+                // Any stack's echo counts (for members of the newest view), but an old
+                // stack's only while the peer's is not old too: a peer still in the old view
+                // is catching up, one that moved on may be in another view than mine.
+                let e = setup.view.members[o]
+                if let n = setup.shared.unechoedPings[e] {
+                    setup.shared.unechoedPings[e] = min(n, sent[rank] - c)
+                }
+            }
+            sent[o] = max(sent[o], counters[o])
         case let .fail(f):
             failed.formUnion(f)
             port.up(event)
@@ -181,12 +164,6 @@ public final class Suspect: Layer {
     }
 
     public func down(_ event: consuming Event) {
-        switch event {
-        case .castUnreliable(var p, let peer):
-            p.push(Header.noHeader)
-            port.down(.castUnreliable(p, peer: peer))
-        default:
-            port.down(event)
-        }
+        port.passDown(event, Header.self)
     }
 }

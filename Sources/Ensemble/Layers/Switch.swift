@@ -7,24 +7,22 @@
 /// time of the last request travels with the suggestion and survives view changes (a
 /// partition that never asked for a protocol counts as oldest), as in Ensemble.
 public final class Switch: Layer {
-    enum Header: HeaderEncodable {
-        case passThrough
+    enum Header: LayerHeader {
         case proto(String)
 
+        static var carriers: MessageKinds { .cast }
         var encodedSizeBound: Int {
-            if case let .proto(s) = self { return 1 + 10 + s.utf8.count }
-            return 1
+            switch self {
+            case let .proto(s): 1 + 10 + s.utf8.count
+            }
         }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
-            case .passThrough: w.write(Tag.passThrough)
             case let .proto(s): w.write(UInt8(1)); w.write(s)
             }
         }
-        static func decode(from r: inout WireReader) throws(WireError) -> Header {
-            let tag: UInt8 = try r.read()
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
             switch tag {
-            case 0: return .passThrough
             case 1: return .proto(try r.readString(limit: WireLimits.maxProtocolLength))
             default: throw .invalidValue(field: "Switch header", value: UInt64(tag))
             }
@@ -64,14 +62,10 @@ public final class Switch: Layer {
             port.down(.cast(m, peer: setup.rank, flags: []))
             if setup.rank == 0 { port.up(.prompt) }
         case .cast(var m, let o, let flags):
-            guard let h = m.popHeader(port.drops, Header.decode) else { return }
-            switch h {
-            case .passThrough: port.up(.cast(m, peer: o, flags: flags))
-            case let .proto(p):
-                guard acceptable(p) else { return }
-                suggestion = p
-                if setup.rank == 0 { port.up(.prompt) }
-            }
+            guard case let .proto(p)? = port.receive(Header.self, &m, .cast, from: o, flags: flags, members: setup.count),
+                  acceptable(p) else { return }
+            suggestion = p
+            if setup.rank == 0 { port.up(.prompt) }
         case let .gossip(g):
             if setup.rank == 0, suggestion == nil, let s = g.protocolSuggestion, s.viewID != setup.view.id,
                acceptable(s.protocolStack), (s.timestamp, s.viewID) > (timestamp, setup.view.id) {
@@ -99,11 +93,8 @@ public final class Switch: Layer {
                                                       viewID: setup.view.id, timestamp: timestamp)
             }
             port.down(.gossip(g))
-        case .cast(var m, let peer, let flags):
-            m.push(Header.passThrough)
-            port.down(.cast(m, peer: peer, flags: flags))
         default:
-            port.down(event)
+            port.passDown(event, Header.self)
         }
     }
 }

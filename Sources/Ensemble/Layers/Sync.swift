@@ -5,26 +5,23 @@
 /// the current coordinator with a BlockOk vector; the coordinator releases `.blockOk` upward
 /// once every live member has answered.
 public final class Sync: Layer {
-    enum Header: HeaderEncodable {
-        case passThrough
+    enum Header: LayerHeader {
         case block
         case blockOk(RankSet)
 
+        static var carriers: MessageKinds { [.cast, .send] }
         var encodedSizeBound: Int {
             if case let .blockOk(s) = self { return 1 + s.encodedSizeBound }
             return 1
         }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
-            case .passThrough: w.write(Tag.passThrough)
             case .block: w.write(UInt8(1))
             case let .blockOk(s): w.write(UInt8(2)); s.encode(into: &w)
             }
         }
-        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
-            let tag: UInt8 = try r.read()
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
             switch tag {
-            case 0: return .passThrough
             case 1: return .block
             case 2: return .blockOk(try RankSet.decode(from: &r, maxRank: members))
             default: throw .invalidValue(field: "Sync header", value: UInt64(tag))
@@ -50,10 +47,6 @@ public final class Sync: Layer {
         count = setup.count
     }
 
-    private func decode(_ p: inout Packet) -> Header? {
-        p.popHeader(port.drops) { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }
-    }
-
     public func down(_ event: consuming Event) {
         switch event {
         case .block:
@@ -67,23 +60,16 @@ public final class Sync: Layer {
                 port.down(.block)
             }
             check()
-        case .cast(var p, let peer, let flags):
-            p.push(Header.passThrough)
-            port.down(.cast(p, peer: peer, flags: flags))
-        case .send(var p, let peer, let flags):
-            p.push(Header.passThrough)
-            port.down(.send(p, peer: peer, flags: flags))
         default:
-            port.down(event)
+            port.passDown(event, Header.self)
         }
     }
 
     public func up(_ event: consuming Event) {
         switch event {
         case .cast(var p, let o, let flags):
-            guard let h = decode(&p) else { return }
+            guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: count) else { return }
             switch h {
-            case .passThrough: port.up(.cast(p, peer: o, flags: flags))
             case .block:
                 if !blockSent {
                     blockSent = true
@@ -92,9 +78,8 @@ public final class Sync: Layer {
             case .blockOk: break
             }
         case .send(var p, let o, let flags):
-            guard let h = decode(&p) else { return }
+            guard let h = port.receive(Header.self, &p, .send, from: o, flags: flags, members: count) else { return }
             switch h {
-            case .passThrough: port.up(.send(p, peer: o, flags: flags))
             case let .blockOk(v):
                 blockOk.formUnion(v)
                 check()

@@ -5,15 +5,14 @@
 /// refused from then on), and holds the member's `.blockOk` until it has delivered every
 /// message the flush (`.syncInfo`) says it must.
 public final class TopAppl: Layer {
-    /// A message either belongs to the application or to a layer above Top_appl.
-    enum Header: UInt8, HeaderEncodable {
-        case application = 0, passThrough = 1
-        var encodedSizeBound: Int { 1 }
-        func encode<W: WireWriting>(into w: inout W) { w.write(rawValue) }
-        static func decode(from r: inout WireReader) throws(WireError) -> Header {
-            let b: UInt8 = try r.read()
-            guard let h = Header(rawValue: b) else { throw .invalidValue(field: "Top_appl header", value: UInt64(b)) }
-            return h
+    /// On casts and sends: a message belongs to the application, or (passed through) to a
+    /// layer above Top_appl.
+    enum Header: UInt8, LayerHeader, ByteHeader {
+        case application = 1
+
+        static var carriers: MessageKinds { [.cast, .send] }
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
+            try decode(byte: tag, field: "Top_appl header")
         }
     }
 
@@ -101,14 +100,12 @@ public final class TopAppl: Layer {
             nextHeartbeat = now
             port.down(.timer(now))
         case .cast(var p, let peer, let flags):
-            guard let h = p.popHeader(port.drops, Header.decode) else { return }
-            if h == .passThrough { port.up(.cast(p, peer: peer, flags: flags)); return }
+            guard case .application? = port.receive(Header.self, &p, .cast, from: peer, flags: flags, members: count) else { return }
             castsReceived[peer] += 1
             services.application?.receiveCast(from: peer, p)
             if blocking == .flushing { checkFlushed() }
         case .send(var p, let peer, let flags):
-            guard let h = p.popHeader(port.drops, Header.decode) else { return }
-            if h == .passThrough { port.up(.send(p, peer: peer, flags: flags)); return }
+            guard case .application? = port.receive(Header.self, &p, .send, from: peer, flags: flags, members: count) else { return }
             sendsReceived[peer] += 1
             services.application?.receiveSend(from: peer, p)
             if blocking == .flushing { checkFlushed() }
@@ -184,14 +181,8 @@ public final class TopAppl: Layer {
                 blocking = .blocked
             }
             port.down(.block)
-        case .cast(var p, let peer, let flags):
-            p.push(Header.passThrough)
-            port.down(.cast(p, peer: peer, flags: flags))
-        case .send(var p, let peer, let flags):
-            p.push(Header.passThrough)
-            port.down(.send(p, peer: peer, flags: flags))
         case let other:
-            port.down(other)
+            port.passDown(other, Header.self)
         }
     }
 }

@@ -16,19 +16,17 @@ public final class Vsync: Layer {
         var sends: [Int]
     }
 
-    enum Header: HeaderEncodable {
-        case passThrough
+    enum Header: LayerHeader {
         case reports(failed: RankSet, [Report])
 
+        static var carriers: MessageKinds { [.cast, .send] }
         var encodedSizeBound: Int {
             switch self {
-            case .passThrough: 1
             case let .reports(f, rs): 1 + f.encodedSizeBound + 10 + rs.reduce(0) { $0 + 30 + 10 * ($1.casts.count + $1.sends.count) }
             }
         }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
-            case .passThrough: w.write(Tag.passThrough)
             case let .reports(f, rs):
                 w.write(UInt8(1))
                 f.encode(into: &w)
@@ -40,10 +38,8 @@ public final class Vsync: Layer {
                 }
             }
         }
-        static func decode(from r: inout WireReader, members: Int) throws(WireError) -> Header {
-            let tag: UInt8 = try r.read()
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
             switch tag {
-            case 0: return .passThrough
             case 1:
                 let f = try RankSet.decode(from: &r, maxRank: members)
                 let n = try r.readCount(limit: members)
@@ -105,27 +101,18 @@ public final class Vsync: Layer {
             }
             port.up(event)
         case .send(var p, let o, let flags):
-            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
-            if case let .reports(f, rs) = h { received(rs, under: f) } else { port.up(.send(p, peer: o, flags: flags)) }
+            guard case let .reports(f, rs)? = port.receive(Header.self, &p, .send, from: o, flags: flags, members: count) else { return }
+            received(rs, under: f)
         case .cast(var p, let o, let flags):
-            guard let h = p.popHeader(port.drops, { (r: inout WireReader) throws(WireError) in try Header.decode(from: &r, members: count) }) else { return }
-            if case let .reports(f, rs) = h { received(rs, under: f) } else { port.up(.cast(p, peer: o, flags: flags)) }
+            guard case let .reports(f, rs)? = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: count) else { return }
+            received(rs, under: f)
         default:
             port.up(event)
         }
     }
 
     public func down(_ event: consuming Event) {
-        switch event {
-        case .cast(var p, let peer, let flags):
-            p.push(Header.passThrough)
-            port.down(.cast(p, peer: peer, flags: flags))
-        case .send(var p, let peer, let flags):
-            p.push(Header.passThrough)
-            port.down(.send(p, peer: peer, flags: flags))
-        default:
-            port.down(event)
-        }
+        port.passDown(event, Header.self)
     }
 
     private func reportLocal() {
