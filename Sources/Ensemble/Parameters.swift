@@ -94,47 +94,46 @@ public struct Parameters: Hashable, Sendable, CustomStringConvertible {
         return p
     }
 
+    /// The value of `name` as `extract` reads it (nil: the wrong type), or `d` if unset.
+    private func value<T>(_ name: String, _ type: String, default d: T,
+                          _ extract: (ParameterValue) -> T?) throws(ParameterError) -> T {
+        guard let v = values[name] else { return d }
+        guard let x = extract(v) else { throw ParameterError("parameter \(name) must be \(type), got \(v)") }
+        return x
+    }
+
     public func int(_ name: String, default d: Int) throws(ParameterError) -> Int {
-        switch values[name] {
-        case nil: return d
-        case let .int(v)?: return v
-        case let v?: throw ParameterError("parameter \(name) must be an int, got \(v)")
-        }
+        try value(name, "an int", default: d) { if case let .int(v) = $0 { v } else { nil } }
     }
 
     public func bool(_ name: String, default d: Bool) throws(ParameterError) -> Bool {
-        switch values[name] {
-        case nil: return d
-        case let .bool(v)?: return v
-        case let v?: throw ParameterError("parameter \(name) must be a bool, got \(v)")
-        }
+        try value(name, "a bool", default: d) { if case let .bool(v) = $0 { v } else { nil } }
     }
 
+    /// An `int` value is accepted too.
     public func float(_ name: String, default d: Double) throws(ParameterError) -> Double {
-        switch values[name] {
-        case nil: return d
-        case let .float(v)?: return v
-        case let .int(v)?: return Double(v)
-        case let v?: throw ParameterError("parameter \(name) must be a float, got \(v)")
+        try value(name, "a float", default: d) {
+            switch $0 {
+            case let .float(v): v
+            case let .int(v): Double(v)
+            default: nil
+            }
         }
     }
 
     public func string(_ name: String, default d: String) throws(ParameterError) -> String {
-        switch values[name] {
-        case nil: return d
-        case let .string(v)?: return v
-        case let v?: throw ParameterError("parameter \(name) must be a string, got \(v)")
-        }
+        try value(name, "a string", default: d) { if case let .string(v) = $0 { v } else { nil } }
     }
 
     /// A time in seconds; an `int` or `float` value is accepted as seconds too.
     public func time(_ name: String, default d: Time) throws(ParameterError) -> Time {
-        switch values[name] {
-        case nil: return d
-        case let .time(v)?: return v
-        case let .float(v)?: return .seconds(v)
-        case let .int(v)?: return .seconds(Double(v))
-        case let v?: throw ParameterError("parameter \(name) must be a time, got \(v)")
+        try value(name, "a time", default: d) {
+            switch $0 {
+            case let .time(v): v
+            case let .float(v): .seconds(v)
+            case let .int(v): .seconds(Double(v))
+            default: nil
+            }
         }
     }
 

@@ -492,20 +492,13 @@ open class ClientServer: GroupMember {
         case .cast:
             noteMulticast(rank: deliveryRank, origin: origin, delivered: true)
             clSvReceiveCastCallback(origin, &msg)
-        case .scast:
-            guard let dests = try? msg.pop([EndpID].self), keeps(.scast, dests) else {
+        case .scast, .lsend:
+            guard let dests = try? msg.pop([EndpID].self), keeps(type, dests) else {
                 noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
                 return
             }
             noteMulticast(rank: deliveryRank, origin: origin, delivered: true)
-            clSvReceiveScastCallback(origin, &msg)
-        case .lsend:
-            guard let dests = try? msg.pop([EndpID].self), keeps(.lsend, dests) else {
-                noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
-                return
-            }
-            noteMulticast(rank: deliveryRank, origin: origin, delivered: true)
-            clSvReceiveLsendCallback(origin, &msg)
+            if type == .scast { clSvReceiveScastCallback(origin, &msg) } else { clSvReceiveLsendCallback(origin, &msg) }
         default:
             noteMulticast(rank: deliveryRank, origin: origin, delivered: false)
             droppedMalformed("dropped a cast of client/server type \(raw) from \(origin)")

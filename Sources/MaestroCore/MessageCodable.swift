@@ -258,29 +258,26 @@ extension Message: MessageCodable {
 
 // MARK: Ensemble identifiers
 
-extension EndpointID: MessageCodable {
-    /// Its fixed 16-byte encoding, as one block.
+/// An engine identifier pushed as its fixed-size wire encoding, as one block.
+protocol FixedSizeMessageCodable: MessageCodable {
+    static var encodedSize: Int { get }
+    func encode<W: WireWriting>(into w: inout W)
+    static func decode(from r: inout WireReader) throws(WireError) -> Self
+}
+
+extension FixedSizeMessageCodable {
     public func push(onto message: inout Message) {
         message.pushEncoded { encode(into: &$0) }
     }
 
-    public static func pop(from message: inout Message) throws(WireError) -> EndpointID {
-        try message.popDecoded(byteCount: EndpointID.encodedSize) { (r: inout WireReader) throws(WireError) in
-            try EndpointID.decode(from: &r)
-        }
+    public static func pop(from message: inout Message) throws(WireError) -> Self {
+        try message.popDecoded(byteCount: encodedSize) { (r: inout WireReader) throws(WireError) in try decode(from: &r) }
     }
 }
 
-extension ViewID: MessageCodable {
-    /// Its fixed 24-byte encoding: `ltime` then the coordinator, as Maestro pushes them (so a
-    /// receiver may equally pop the coordinator, then `ltime`).
-    public func push(onto message: inout Message) {
-        message.pushEncoded { encode(into: &$0) }
-    }
+/// Its fixed 16-byte encoding.
+extension EndpointID: FixedSizeMessageCodable {}
 
-    public static func pop(from message: inout Message) throws(WireError) -> ViewID {
-        try message.popDecoded(byteCount: ViewID.encodedSize) { (r: inout WireReader) throws(WireError) in
-            try ViewID.decode(from: &r)
-        }
-    }
-}
+/// Its fixed 24-byte encoding: `ltime` then the coordinator, as Maestro pushes them (so a
+/// receiver may equally pop the coordinator, then `ltime`).
+extension ViewID: FixedSizeMessageCodable {}

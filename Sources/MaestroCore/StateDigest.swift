@@ -209,30 +209,33 @@ struct DigestStamp: Equatable, MessageCodable {
         m << view
     }
 
+    /// A count, then that many entries of at least `bytesEach` bytes, pushed in order (so
+    /// popped last first).
+    private static func popEntries<T>(_ c: inout Message, bytesEach: Int,
+                                      _ entry: (inout Message) throws(WireError) -> T) throws(WireError) -> [T] {
+        let n = Int(try c.pop(UInt32.self))
+        guard n <= c.count / bytesEach else { throw .lengthTooLarge(n, limit: c.count / bytesEach) }
+        var out: [T] = []
+        out.reserveCapacity(n)
+        for _ in 0 ..< n { out.append(try entry(&c)) }
+        out.reverse()
+        return out
+    }
+
     /// Atomic: on error the message is unchanged.
     static func pop(from m: inout Message) throws(WireError) -> DigestStamp {
         var c = m
         let view = try c.pop(ViewID.self)
         let lineage = try c.popOptional(UInt64.self)
-        let nc = Int(try c.pop(UInt32.self))
-        // Each entry takes 28 bytes (32 for a send): a count the bytes cannot hold is garbage.
-        guard nc <= c.count / 28 else { throw .lengthTooLarge(nc, limit: c.count / 28) }
-        var casts: [Cast] = []
-        casts.reserveCapacity(nc)
-        for _ in 0 ..< nc {
+        // Each cast entry takes 28 bytes, each send 36: a count the bytes cannot hold is garbage.
+        let casts = try popEntries(&c, bytesEach: 28) { (c: inout Message) throws(WireError) in
             let mix = try c.pop(UInt64.self), delivered = try c.pop(UInt32.self), origin = try c.pop(EndpID.self)
-            casts.append(Cast(origin: origin, delivered: delivered, mix: mix))
+            return Cast(origin: origin, delivered: delivered, mix: mix)
         }
-        casts.reverse()
-        let ns = Int(try c.pop(UInt32.self))
-        guard ns <= c.count / 36 else { throw .lengthTooLarge(ns, limit: c.count / 36) }
-        var sends: [Send] = []
-        sends.reserveCapacity(ns)
-        for _ in 0 ..< ns {
+        let sends = try popEntries(&c, bytesEach: 36) { (c: inout Message) throws(WireError) in
             let count = try c.pop(UInt32.self), receiver = try c.pop(EndpID.self), origin = try c.pop(EndpID.self)
-            sends.append(Send(origin: origin, receiver: receiver, count: count))
+            return Send(origin: origin, receiver: receiver, count: count)
         }
-        sends.reverse()
         m = c
         return DigestStamp(view: view, lineage: lineage, casts: casts, sends: sends)
     }

@@ -19,21 +19,9 @@ public final class Stack {
     public var tracer: ((_ layer: String, _ up: Bool, _ event: Event) -> Void)?
 
     /// Builds the stack. `above` receives every event the top layer emits upward.
-    public init(protocolStack: String, setup: LayerSetup, services: StackServices,
-                registry: LayerRegistry = .standard, above: @escaping (Event) -> Void) throws(StackError) {
-        view = setup.view
-        rank = setup.rank
-        self.above = above
-        drops = setup.shared.drops
-        let names = try registry.validate(protocolStack)
-        layerNames = names.map(\.canonicalName)
-        for (i, entry) in names.enumerated() {
-            do {
-                layers.append(try entry.factory(setup, LayerPort(stack: self, index: i), services))
-            } catch {
-                throw .badParameter(layer: entry.canonicalName, error)
-            }
-        }
+    public convenience init(protocolStack: String, setup: LayerSetup, services: StackServices,
+                            registry: LayerRegistry = .standard, above: @escaping (Event) -> Void) throws(StackError) {
+        try self.init(entries: try registry.validate(protocolStack), setup: setup, services: services, above: above)
     }
 
     /// A stack of the given layers, unchecked: for testing one layer between probes.
