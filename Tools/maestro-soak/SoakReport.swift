@@ -1,5 +1,6 @@
 import Foundation
 import Simulation
+import SoakCheck
 import ToolSupport
 
 /// Reads the logs of a finished run, runs the checks and prints the summary. The last line

@@ -30,8 +30,8 @@ import Glibc
 ///
 /// The orchestrator writes `soak.log` with the same timestamps: `kill MEMBER INCARNATION`
 /// (one line per member of a killed process) and `note TEXT...` for the other faults.
-final class EventLog {
-    enum Kind: String {
+public final class EventLog {
+    public enum Kind: String, Sendable {
         case start, view, block, cast, send, recv, leave, exit, final, anomaly, kill, note
         case xferStart = "xfer-start"
         case xferCancel = "xfer-cancel"
@@ -41,9 +41,9 @@ final class EventLog {
 
     private var fd: Int32
     private let epochMicros: Int64
-    let path: String
+    public let path: String
 
-    init(path: String, epochMicros: Int64) throws {
+    public init(path: String, epochMicros: Int64) throws {
         self.path = path
         self.epochMicros = epochMicros
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -54,13 +54,13 @@ final class EventLog {
 
     deinit { close() }
 
-    func close() {
+    public func close() {
         if fd >= 0 { _ = Glibc.close(fd) }
         fd = -1
     }
 
     /// Writes `MICROS KIND FIELDS...` as one line.
-    func write(_ kind: Kind, _ fields: String...) {
+    public func write(_ kind: Kind, _ fields: String...) {
         guard fd >= 0 else { return }
         var line = "\(EventLog.nowMicros() - epochMicros) \(kind.rawValue)"
         for f in fields {
@@ -79,14 +79,14 @@ final class EventLog {
     }
 
     /// Wall-clock microseconds (CLOCK_REALTIME: the one clock every process shares).
-    static func nowMicros() -> Int64 {
+    public static func nowMicros() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }
 
-struct EventLogError: Error, CustomStringConvertible {
-    let description: String
+public struct EventLogError: Error, CustomStringConvertible {
+    public let description: String
     init(_ d: String) { description = d }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Simulation
 
 /// One event of a member's log, parsed (see `EventLog` for the format).
-enum LogEvent {
+public enum LogEvent {
     case start
     case view(ViewState, role: String)
     case block(ViewID)
@@ -23,19 +23,28 @@ enum LogEvent {
 }
 
 /// A parsed log file: one member's (or the orchestrator's) events with their times.
-struct ParsedLog {
-    var file: String
-    var member: Recorder.Member?
-    var endpoint: EndpointID?
-    var events: [(micros: Int64, event: LogEvent)] = []
+public struct ParsedLog {
+    public var file: String
+    public var member: Recorder.Member?
+    public var endpoint: EndpointID?
+    public var events: [(micros: Int64, event: LogEvent)] = []
+
+    public init(file: String, member: Recorder.Member? = nil, endpoint: EndpointID? = nil, events: [(micros: Int64, event: LogEvent)] = []) {
+        self.file = file
+        self.member = member
+        self.endpoint = endpoint
+        self.events = events
+    }
 }
 
 /// Reads the soak's log files. Every malformed line becomes a problem (`file:line: what`);
 /// an unterminated last line is expected of a member killed while writing and is skipped.
-struct LogReader {
-    private(set) var problems: [String] = []
+public struct LogReader {
+    public private(set) var problems: [String] = []
 
-    mutating func read(_ path: String, killed: Bool) -> ParsedLog {
+    public init() {}
+
+    public mutating func read(_ path: String, killed: Bool) -> ParsedLog {
         var log = ParsedLog(file: (path as NSString).lastPathComponent)
         guard let data = FileManager.default.contents(atPath: path) else {
             problems.append("\(log.file): cannot be read")
