@@ -3,41 +3,12 @@ import Foundation
 import Glibc
 #endif
 
-/// One member's compact event log: one line per event, each written with one `write(2)` as
-/// it happens (no buffering), so a member killed with SIGKILL loses at most the line being
-/// written. The soak parses every log at the end (`LogReader`) into one history for the
-/// checkers.
-///
-/// Every line is `MICROS KIND FIELDS...`, MICROS being microseconds since the soak's epoch
-/// (every process of a soak runs on one machine and reads the same clock). Endpoints, view
-/// ids and views are written as `LogCodec` says. The kinds:
-///
-///     start MEMBER INCARNATION ENDPOINT ADDRESS    the member exists (first line)
-///     view VIEWID ROLE VIEWHEX                     a view accepted, with its full ViewState
-///     block VIEWID                                 block() in the current view
-///     cast VIEWID SEQ FILLER                       a cast was sent in the view
-///     send VIEWID SEQ FILLER DEST-ENDPOINT         a send was sent in the view
-///     recv cast|send VIEWID FROM-ENDPOINT MEMBER INCARNATION KIND SEQ FILLER
-///     recv cast|send VIEWID FROM-ENDPOINT invalid  a payload that is no test message
-///     xfer-start XFERID                            state transfer (re)started: state reset
-///     xfer-cancel XFERID                           the request was abandoned
-///     xfer-provide JOINER-ENDPOINT XFERID DIGEST COUNT   this server answered a request
-///     xfer-got PROVIDER-ENDPOINT XFERID DIGEST COMPUTED COUNT   state received and installed
-///     leave                                        the member asked to leave
-///     exit                                         the member's exit callback ran
-///     final COUNT SUM DIGEST VIEWID                its state when the soak stopped it
-///     anomaly TEXT...                              something the member found wrong
-///
-/// The orchestrator writes `soak.log` with the same timestamps: `kill MEMBER INCARNATION`
-/// (one line per member of a killed process) and `note TEXT...` for the other faults.
+/// One member's compact event log file (the format is `LogLine`'s): one line per event,
+/// each written with one `write(2)` as it happens (no buffering), so a member killed with
+/// SIGKILL loses at most the line being written. The soak parses every log at the end
+/// (`LogReader`) into one history for the checkers.
 public final class EventLog {
-    public enum Kind: String, Sendable {
-        case start, view, block, cast, send, recv, leave, exit, final, anomaly, kill, note
-        case xferStart = "xfer-start"
-        case xferCancel = "xfer-cancel"
-        case xferProvide = "xfer-provide"
-        case xferGot = "xfer-got"
-    }
+    public typealias Kind = LogLine.Kind
 
     private var fd: Int32
     private let epochMicros: Int64
@@ -62,12 +33,7 @@ public final class EventLog {
     /// Writes `MICROS KIND FIELDS...` as one line.
     public func write(_ kind: Kind, _ fields: String...) {
         guard fd >= 0 else { return }
-        var line = "\(EventLog.nowMicros() - epochMicros) \(kind.rawValue)"
-        for f in fields {
-            line += " "
-            line += f
-        }
-        line += "\n"
+        let line = LogLine.format(micros: EventLog.nowMicros() - epochMicros, kind, fields) + "\n"
         var bytes = Array(line.utf8)
         var off = 0
         while off < bytes.count {
