@@ -125,6 +125,7 @@ let package = Package(
         .testTarget(name: "MaestroTests", dependencies: ["Maestro", "Ensemble", "Reactor", "FuzzHarness"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
         .testTarget(name: "MaestroSimulationTests", dependencies: ["MaestroSimulation", "MaestroCore", "Simulation", "Ensemble"]),
+        .testTarget(name: "SoakCheckTests", dependencies: ["SoakCheck", "Simulation", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.
         .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "ToolSupport"]),
     ]
