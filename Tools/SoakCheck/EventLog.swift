@@ -12,7 +12,7 @@ public final class EventLog {
 
     private var fd: Int32
     private let epochMicros: Int64
-    public let path: String
+    let path: String
 
     public init(path: String, epochMicros: Int64) throws {
         self.path = path

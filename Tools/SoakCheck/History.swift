@@ -13,7 +13,7 @@ import Simulation
 public struct History {
     public let recorder = Recorder()
     public private(set) var logs: [ParsedLog] = []
-    public private(set) var soakLog: ParsedLog
+    private(set) var soakLog: ParsedLog
     public private(set) var sendsMovedUp = 0
 
     public init(memberLogs: [ParsedLog], soakLog: ParsedLog) {

@@ -11,13 +11,6 @@ public struct LeaveTiming: Sendable {
     public var seconds: Double?
     /// Survivors, alive to the end, that never installed a view without the leaver.
     public var stragglers: [Recorder.Member]
-
-    public init(leaver: Recorder.Member, at: Double, seconds: Double?, stragglers: [Recorder.Member]) {
-        self.leaver = leaver
-        self.at = at
-        self.seconds = seconds
-        self.stragglers = stragglers
-    }
 }
 
 public enum LeaveTimes {

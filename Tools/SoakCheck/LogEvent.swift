@@ -29,11 +29,4 @@ public struct ParsedLog {
     public var member: Recorder.Member?
     public var endpoint: EndpointID?
     public var events: [(micros: Int64, event: LogEvent)] = []
-
-    public init(file: String, member: Recorder.Member? = nil, endpoint: EndpointID? = nil, events: [(micros: Int64, event: LogEvent)] = []) {
-        self.file = file
-        self.member = member
-        self.endpoint = endpoint
-        self.events = events
-    }
 }

@@ -7,11 +7,6 @@ public struct CheckResult: Sendable {
     public var name: String
     public var details: [String]
     public var passed: Bool { details.isEmpty }
-
-    public init(name: String, details: [String]) {
-        self.name = name
-        self.details = details
-    }
 }
 
 /// What the orchestrator saw, for the checks that are not in the logs.
@@ -85,7 +80,7 @@ public enum SoakChecks {
     }
 
     /// The servers of every final view hold the same state; every live member reported one.
-    public static func replicatedState(_ history: History, live: Set<Recorder.Member>) -> CheckResult {
+    static func replicatedState(_ history: History, live: Set<Recorder.Member>) -> CheckResult {
         var details: [String] = []
         var byView: [String: [(Recorder.Member, String)]] = [:]
         var reported: Set<Recorder.Member> = []
@@ -106,7 +101,7 @@ public enum SoakChecks {
     }
 
     /// Every state a joiner installed is the state its provider sent (same digest), intact.
-    public static func stateTransfers(_ history: History) -> CheckResult {
+    static func stateTransfers(_ history: History) -> CheckResult {
         var details: [String] = []
         var provided: [String: String] = [:]  // "provider joiner xfer" -> digest
         for log in history.logs {
