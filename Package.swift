@@ -108,10 +108,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/maestro-gossip"),
+        // The soak's logs and checks, free of processes: the log format, its reader, the merged
+        // history and the checks run on it.
+        .target(name: "SoakCheck", dependencies: ["Ensemble", "Simulation"], path: "Tools/SoakCheck"),
         .executableTarget(
             name: "maestro-soak",
             dependencies: [
-                "Reactor", "Ensemble", "Maestro", "Simulation", "MaestroSimulation", "ToolSupport",
+                "Reactor", "Ensemble", "Maestro", "Simulation", "MaestroSimulation", "ToolSupport", "SoakCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/maestro-soak"),
@@ -124,6 +127,7 @@ let package = Package(
         .testTarget(name: "PublicAPITests", dependencies: ["Maestro", "Ensemble"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
         .testTarget(name: "MaestroSimulationTests", dependencies: ["MaestroSimulation", "MaestroCore", "Simulation", "Ensemble"]),
+        .testTarget(name: "SoakCheckTests", dependencies: ["SoakCheck", "Simulation", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.
         .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "ToolSupport"]),
     ]

@@ -1,6 +1,7 @@
 import Foundation
 import Maestro
 import MaestroSimulation
+import SoakCheck
 import ToolSupport
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@ import ArgumentParser
 import Ensemble
 import Foundation
 import Simulation
+import SoakCheck
 import ToolSupport
 
 /// `maestro-soak`: real-process soak tests of the group runtime. Without a subcommand it runs

@@ -4,6 +4,7 @@ import Maestro
 import MaestroSimulation
 import Reactor
 import Simulation
+import SoakCheck
 #if canImport(Glibc)
 import Glibc
 #endif

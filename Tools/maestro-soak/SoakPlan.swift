@@ -1,6 +1,7 @@
 import Ensemble
 import Foundation
 import Simulation
+import SoakCheck
 
 /// Everything a soak run is configured with, and the timings derived from it.
 struct SoakPlan {
@@ -83,10 +84,6 @@ struct SoakPlan {
         a += ["--seed", "\(seed)"]
         return a.joined(separator: " ")
     }
-}
-
-func fmt(_ d: Double) -> String {
-    d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(format: "%.3g", d)
 }
 
 /// The seeded fault schedule. Each kind of fault has its own random stream, so turning one

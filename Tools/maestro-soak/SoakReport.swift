@@ -1,5 +1,6 @@
 import Foundation
 import Simulation
+import SoakCheck
 import ToolSupport
 
 /// Reads the logs of a finished run, runs the checks and prints the summary. The last line
@@ -17,19 +18,10 @@ struct SoakReport {
     init(plan: SoakPlan, outcome: RunOutcome) {
         self.plan = plan
         self.outcome = outcome
-        var reader = LogReader()
-        let soakLog = reader.read("\(outcome.logDir)/soak.log", killed: false)
-        var killed: Set<String> = []
-        for (_, e) in soakLog.events { if case let .kill(m, _) = e { killed.insert("m\(m.process).\(m.incarnation).log") } }
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: outcome.logDir)) ?? [])
-            .filter { $0.hasPrefix("m") && $0.hasSuffix(".log") }.sorted()
-        let logs = files.map { reader.read("\(outcome.logDir)/\($0)", killed: killed.contains($0)) }
-        var problems = reader.problems
-        for l in logs where l.member == nil && !l.events.isEmpty { problems.append("\(l.file): no start line") }
-        let history = History(memberLogs: logs.filter { $0.member != nil }, soakLog: soakLog)
-        leaves = LeaveTimes.measure(history)
-        checks = SoakChecks.run(history, parseProblems: problems, facts: outcome.facts, leaves: leaves)
-        metrics = SoakMetrics(history)
+        let analysis = SoakAnalysis(logDir: outcome.logDir, facts: outcome.facts)
+        leaves = analysis.leaves
+        checks = analysis.checks
+        metrics = analysis.metrics
     }
 
     func print(json: Bool) {

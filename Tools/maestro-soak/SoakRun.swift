@@ -1,5 +1,6 @@
 import Foundation
 import Simulation
+import SoakCheck
 import ToolSupport
 #if canImport(Glibc)
 import Glibc

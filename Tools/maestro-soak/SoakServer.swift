@@ -2,6 +2,7 @@ import Ensemble
 import Maestro
 import MaestroSimulation
 import Simulation
+import SoakCheck
 
 /// One CSX server of a soak node: it holds the replicated state (`ReplicatedState`), sends
 /// numbered test messages (`TestMessage`) when told to, applies every cast it delivers (and

@@ -1,65 +1,14 @@
 import Ensemble
-import Foundation
 import Simulation
 
-/// One event of a member's log, parsed (see `EventLog` for the format).
-enum LogEvent {
-    case start
-    case view(ViewState, role: String)
-    case block(ViewID)
-    case sent(TestMessage.Kind, ViewID, seq: UInt64, filler: Int, destination: EndpointID?)
-    case received(TestMessage.Kind, ViewID, from: EndpointID, message: TestMessage?)
-    case leave
-    case exit
-    case xferStart(Int)
-    case xferCancel(Int)
-    case xferProvide(joiner: EndpointID, xfer: Int, digest: String, count: UInt64)
-    case xferGot(provider: EndpointID, xfer: Int, claimed: String, computed: String, count: UInt64)
-    case final(count: UInt64, sum: UInt64, digest: String, view: ViewID?)
-    case anomaly(String)
-    /// Orchestrator lines (soak.log).
-    case kill(Recorder.Member, reason: String)
-    case note(String)
-}
-
-/// A parsed log file: one member's (or the orchestrator's) events with their times.
-struct ParsedLog {
-    var file: String
-    var member: Recorder.Member?
-    var endpoint: EndpointID?
-    var events: [(micros: Int64, event: LogEvent)] = []
-}
-
-/// Reads the soak's log files. Every malformed line becomes a problem (`file:line: what`);
-/// an unterminated last line is expected of a member killed while writing and is skipped.
-struct LogReader {
-    private(set) var problems: [String] = []
-
-    mutating func read(_ path: String, killed: Bool) -> ParsedLog {
-        var log = ParsedLog(file: (path as NSString).lastPathComponent)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            problems.append("\(log.file): cannot be read")
-            return log
-        }
-        var text = String(decoding: data, as: UTF8.self)
-        if !text.isEmpty && !text.hasSuffix("\n") {
-            if !killed { problems.append("\(log.file): the last line is cut short, yet the member was not killed") }
-            if let nl = text.lastIndex(of: "\n") { text = String(text[...nl]) } else { text = "" }
-        }
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            if let (t, e) = parse(line, into: &log) {
-                log.events.append((t, e))
-            } else {
-                let shown = line.count > 160 ? line.prefix(160) + "..." : line
-                problems.append("\(log.file):\(i + 1): cannot parse `\(shown)`")
-            }
-        }
-        return log
-    }
-
-    private func parse(_ line: Substring, into log: inout ParsedLog) -> (Int64, LogEvent)? {
+/// Reads one log line back into its time and event: nil for anything that is not exactly a
+/// line `LogLine.format` could have written (wrong field count, a number, endpoint, view id
+/// or view that does not parse, a view whose id is not the one logged with it).
+extension LogLine {
+    /// `line` without its newline.
+    public static func parse<S: StringProtocol>(_ line: S) -> (micros: Int64, event: LogEvent)? where S.SubSequence == Substring {
         let f = line.split(separator: " ", omittingEmptySubsequences: false)
-        guard f.count >= 2, let t = Int64(f[0]), let kind = EventLog.Kind(rawValue: String(f[1])) else { return nil }
+        guard f.count >= 2, let t = Int64(f[0]), let kind = Kind(rawValue: String(f[1])) else { return nil }
         let a = Array(f.dropFirst(2))
         func ep(_ i: Int) -> EndpointID? { i < a.count ? LogCodec.parseEndpoint(a[i]) : nil }
         func vid(_ i: Int) -> ViewID? { i < a.count ? LogCodec.parseViewID(a[i]) : nil }
@@ -72,9 +21,7 @@ struct LogReader {
         switch kind {
         case .start:
             guard a.count == 4, let m = int(0), let inc = u64(1), let e = ep(2) else { return nil }
-            log.member = Recorder.Member(process: m, incarnation: inc)
-            log.endpoint = e
-            return (t, .start)
+            return (t, .start(Recorder.Member(process: m, incarnation: inc), endpoint: e))
         case .view:
             guard a.count == 3, let id = vid(0), let v = LogCodec.parseView(a[2]), v.id == id else { return nil }
             return (t, .view(v, role: String(a[1])))

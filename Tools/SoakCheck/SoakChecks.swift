@@ -3,36 +3,48 @@ import Foundation
 import Simulation
 
 /// One check of the soak: a name, whether it passed, and what went wrong.
-struct CheckResult {
-    var name: String
-    var details: [String]
-    var passed: Bool { details.isEmpty }
+public struct CheckResult: Sendable {
+    public var name: String
+    public var details: [String]
+    public var passed: Bool { details.isEmpty }
 }
 
 /// What the orchestrator saw, for the checks that are not in the logs.
-struct RunFacts {
-    var live: Set<Recorder.Member>
-    var unexpectedExits: [String]
-    var stopProblems: [String]
-    var nodeErrors: [String]
-    var quietAt: Double
-    var convergedAt: Double?
-    var convergenceBound: Double
+public struct RunFacts: Sendable {
+    public var live: Set<Recorder.Member>
+    public var unexpectedExits: [String]
+    public var stopProblems: [String]
+    public var nodeErrors: [String]
+    public var quietAt: Double
+    public var convergedAt: Double?
+    public var convergenceBound: Double
     /// --leave-bound: the longest from a leave to its exclusion by every survivor.
-    var leaveBound: Double
+    public var leaveBound: Double
+
+    public init(live: Set<Recorder.Member>, unexpectedExits: [String], stopProblems: [String], nodeErrors: [String],
+                quietAt: Double, convergedAt: Double?, convergenceBound: Double, leaveBound: Double) {
+        self.live = live
+        self.unexpectedExits = unexpectedExits
+        self.stopProblems = stopProblems
+        self.nodeErrors = nodeErrors
+        self.quietAt = quietAt
+        self.convergedAt = convergedAt
+        self.convergenceBound = convergenceBound
+        self.leaveBound = leaveBound
+    }
 }
 
 /// The soak's checks: the simulation checkers' guarantees on the merged history, plus the
 /// replicated-state, transfer, crash and liveness-bound checks of a real run.
-enum SoakChecks {
+public enum SoakChecks {
     /// The properties the simulation checkers report, each one check (even when it holds).
-    static let propertyNames = [
+    public static let propertyNames = [
         "integrity", "no duplicates", "no self-delivery", "FIFO casts", "FIFO sends", "sending-view delivery",
         "reliable delivery", "view self-inclusion", "monotonic views", "view agreement", "block discipline",
         "virtual synchrony", "send synchrony", "merge correctness", "leave", "liveness",
     ]
 
-    static func run(_ history: History, parseProblems: [String], facts: RunFacts, leaves: [LeaveTiming]) -> [CheckResult] {
+    public static func run(_ history: History, parseProblems: [String], facts: RunFacts, leaves: [LeaveTiming]) -> [CheckResult] {
         var results: [CheckResult] = []
         results.append(CheckResult(name: "logs well-formed", details: parseProblems))
 

@@ -10,13 +10,13 @@ import Simulation
 /// just after handing it to the stack, before the datagram leaves at the end of the loop
 /// turn, but clocks are read microseconds apart: if a delivery still comes out ahead of its
 /// send, the send is moved up to just before it (counted in `sendsMovedUp`).
-struct History {
-    let recorder = Recorder()
-    var logs: [ParsedLog] = []
-    var soakLog: ParsedLog
-    var sendsMovedUp = 0
+public struct History {
+    public let recorder = Recorder()
+    public private(set) var logs: [ParsedLog] = []
+    private(set) var soakLog: ParsedLog
+    public private(set) var sendsMovedUp = 0
 
-    init(memberLogs: [ParsedLog], soakLog: ParsedLog) {
+    public init(memberLogs: [ParsedLog], soakLog: ParsedLog) {
         logs = memberLogs
         self.soakLog = soakLog
         for log in memberLogs {

@@ -3,18 +3,18 @@ import Simulation
 
 /// One voluntary leave, timed from the merged logs: from the leaver's `leave` line to the
 /// first view without it at every survivor (a member whose view held the leaver then).
-struct LeaveTiming {
-    var leaver: Recorder.Member
+public struct LeaveTiming: Sendable {
+    public var leaver: Recorder.Member
     /// Seconds into the run.
-    var at: Double
+    public var at: Double
     /// The slowest survivor's time; nil if no survivor had the leaver in its view.
-    var seconds: Double?
+    public var seconds: Double?
     /// Survivors, alive to the end, that never installed a view without the leaver.
-    var stragglers: [Recorder.Member]
+    public var stragglers: [Recorder.Member]
 }
 
-enum LeaveTimes {
-    static func measure(_ h: History) -> [LeaveTiming] {
+public enum LeaveTimes {
+    public static func measure(_ h: History) -> [LeaveTiming] {
         var killedAt: [Recorder.Member: Int64] = [:]
         for (t, e) in h.soakLog.events { if case let .kill(m, _) = e, killedAt[m] == nil { killedAt[m] = t } }
         let members = h.logs.compactMap { log -> (Recorder.Member, EndpointID, ParsedLog)? in
@@ -50,7 +50,7 @@ enum LeaveTimes {
 
     /// The check: every leave excluded by every survivor within `bound` seconds; its name
     /// carries the worst time.
-    static func check(_ leaves: [LeaveTiming], bound: Double) -> CheckResult {
+    public static func check(_ leaves: [LeaveTiming], bound: Double) -> CheckResult {
         let times = leaves.compactMap(\.seconds)
         let name = times.isEmpty ? "leave bound (no leave was timed)"
             : "leave bound (worst \(String(format: "%.3f", times.max() ?? 0)) s over \(times.count), bound \(fmt(bound)) s)"

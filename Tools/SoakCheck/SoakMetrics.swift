@@ -3,22 +3,22 @@ import Foundation
 import Simulation
 
 /// What a soak run measured, from the merged logs.
-struct SoakMetrics {
-    var casts = 0
-    var sends = 0
-    var deliveries = 0
-    var viewsInstalled = 0
-    var distinctViews = 0
-    var transfers = 0
-    var transferSeconds: [Double] = []
+public struct SoakMetrics {
+    public var casts = 0
+    public var sends = 0
+    public var deliveries = 0
+    public var viewsInstalled = 0
+    public var distinctViews = 0
+    public var transfers = 0
+    public var transferSeconds: [Double] = []
     /// Per kill: from the kill until every survivor installed a view without the victim.
-    var failoverSeconds: [Double] = []
-    var sendsMovedUp = 0
+    public var failoverSeconds: [Double] = []
+    public var sendsMovedUp = 0
     /// The longest a member stayed blocked (first block in a view until its next view), in
     /// seconds, with the member and when it began: the worst unavailability of the run.
-    var longestBlocked: (seconds: Double, member: String, at: Double)?
+    public var longestBlocked: (seconds: Double, member: String, at: Double)?
 
-    init(_ h: History) {
+    public init(_ h: History) {
         sendsMovedUp = h.sendsMovedUp
         var ids: Set<ViewID> = []
         for log in h.logs {
@@ -77,7 +77,7 @@ struct SoakMetrics {
     }
 }
 
-func median(_ xs: [Double]) -> Double? {
+public func median(_ xs: [Double]) -> Double? {
     guard !xs.isEmpty else { return nil }
     let s = xs.sorted()
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2

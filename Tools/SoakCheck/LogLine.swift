@@ -1,12 +1,6 @@
-import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// One member's compact event log: one line per event, each written with one `write(2)` as
-/// it happens (no buffering), so a member killed with SIGKILL loses at most the line being
-/// written. The soak parses every log at the end (`LogReader`) into one history for the
-/// checkers.
+/// The soak's log format: the kinds of line and how one line is written (`LogLine.format`)
+/// and read back (`LogLine.parse`, LogLineParser.swift). Members write their logs with
+/// `EventLog`; `LogReader` reads whole logs.
 ///
 /// Every line is `MICROS KIND FIELDS...`, MICROS being microseconds since the soak's epoch
 /// (every process of a soak runs on one machine and reads the same clock). Endpoints, view
@@ -30,8 +24,8 @@ import Glibc
 ///
 /// The orchestrator writes `soak.log` with the same timestamps: `kill MEMBER INCARNATION`
 /// (one line per member of a killed process) and `note TEXT...` for the other faults.
-final class EventLog {
-    enum Kind: String {
+public enum LogLine {
+    public enum Kind: String, Sendable {
         case start, view, block, cast, send, recv, leave, exit, final, anomaly, kill, note
         case xferStart = "xfer-start"
         case xferCancel = "xfer-cancel"
@@ -39,54 +33,13 @@ final class EventLog {
         case xferGot = "xfer-got"
     }
 
-    private var fd: Int32
-    private let epochMicros: Int64
-    let path: String
-
-    init(path: String, epochMicros: Int64) throws {
-        self.path = path
-        self.epochMicros = epochMicros
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw EventLogError("cannot create the log \(path): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    deinit { close() }
-
-    func close() {
-        if fd >= 0 { _ = Glibc.close(fd) }
-        fd = -1
-    }
-
-    /// Writes `MICROS KIND FIELDS...` as one line.
-    func write(_ kind: Kind, _ fields: String...) {
-        guard fd >= 0 else { return }
-        var line = "\(EventLog.nowMicros() - epochMicros) \(kind.rawValue)"
+    /// `MICROS KIND FIELDS...`, fields separated by one space, without the newline.
+    public static func format(micros: Int64, _ kind: Kind, _ fields: [String]) -> String {
+        var line = "\(micros) \(kind.rawValue)"
         for f in fields {
             line += " "
             line += f
         }
-        line += "\n"
-        var bytes = Array(line.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes[off...].withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            off += n
-        }
+        return line
     }
-
-    /// Wall-clock microseconds (CLOCK_REALTIME: the one clock every process shares).
-    static func nowMicros() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
-    }
-}
-
-struct EventLogError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
 }

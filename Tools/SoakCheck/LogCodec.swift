@@ -9,10 +9,10 @@ import Ensemble
 /// - view: the view's wire encoding (`ViewState.encode`) in hex, so the checker gets the
 ///   exact `ViewState` every member installed (members, addresses, ltime, previous ids,
 ///   protocol, parameters).
-enum LogCodec {
-    static func endpoint(_ e: EndpointID) -> String { e.description }
+public enum LogCodec {
+    public static func endpoint(_ e: EndpointID) -> String { e.description }
 
-    static func parseEndpoint<S: StringProtocol>(_ text: S) -> EndpointID? {
+    public static func parseEndpoint<S: StringProtocol>(_ text: S) -> EndpointID? {
         guard let slash = text.lastIndex(of: "/"), let address = Address(String(text[..<slash])) else { return nil }
         let rest = text[text.index(after: slash)...]
         guard let dot = rest.lastIndex(of: "."),
@@ -21,26 +21,26 @@ enum LogCodec {
         return EndpointID(host: address.ip, port: address.port, counter: counter, incarnation: incarnation)
     }
 
-    static func viewID(_ v: ViewID) -> String { "\(v.ltime)@\(v.coordinator)" }
+    public static func viewID(_ v: ViewID) -> String { "\(v.ltime)@\(v.coordinator)" }
 
-    static func parseViewID<S: StringProtocol>(_ text: S) -> ViewID? {
+    public static func parseViewID<S: StringProtocol>(_ text: S) -> ViewID? {
         guard let at = text.firstIndex(of: "@"), let ltime = UInt64(text[..<at]),
               let coordinator = parseEndpoint(text[text.index(after: at)...]) else { return nil }
         return ViewID(ltime: ltime, coordinator: coordinator)
     }
 
-    static func view(_ v: ViewState) -> String {
+    public static func view(_ v: ViewState) -> String {
         var w = WireWriter(capacity: v.encodedSizeBound)
         v.encode(into: &w)
         return hex(w.bytes)
     }
 
-    static func parseView<S: StringProtocol>(_ text: S) -> ViewState? {
+    public static func parseView<S: StringProtocol>(_ text: S) -> ViewState? {
         guard let bytes = unhex(text) else { return nil }
         return try? WireReader.decode(bytes) { (r: inout WireReader) throws(WireError) in try ViewState.decode(from: &r) }
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
@@ -51,7 +51,7 @@ enum LogCodec {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func unhex<S: StringProtocol>(_ text: S) -> [UInt8]? {
+    public static func unhex<S: StringProtocol>(_ text: S) -> [UInt8]? {
         let utf8 = Array(text.utf8)
         guard utf8.count % 2 == 0 else { return nil }
         func nibble(_ c: UInt8) -> UInt8? {
@@ -74,7 +74,7 @@ enum LogCodec {
     }
 
     /// A 64-bit digest as 16 hex digits.
-    static func digest(_ d: UInt64) -> String {
+    public static func digest(_ d: UInt64) -> String {
         let s = String(d, radix: 16)
         return String(repeating: "0", count: max(0, 16 - s.count)) + s
     }
