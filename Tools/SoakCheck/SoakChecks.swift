@@ -52,8 +52,8 @@ public enum SoakChecks {
             + ViewChecker().check(history.recorder, live: facts.live)
         var byProperty: [String: [String]] = [:]
         for v in violations { byProperty[v.property, default: []].append(v.detail) }
-        for name in propertyNames { results.append(CheckResult(name: name, details: byProperty[name] ?? [])) }
         if facts.live.isEmpty { byProperty["liveness", default: []].append("no member was alive and in the group at the end") }
+        for name in propertyNames { results.append(CheckResult(name: name, details: byProperty[name] ?? [])) }
         for (name, details) in byProperty.sorted(by: { $0.key < $1.key }) where !propertyNames.contains(name) {
             results.append(CheckResult(name: name, details: details))
         }

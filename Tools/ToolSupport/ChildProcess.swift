@@ -45,7 +45,8 @@ public final class ChildProcess {
     ///   - stderrPath: append the child's stderr to this file (otherwise it is discarded).
     public convenience init(_ name: String, _ arguments: [String], stdin: Bool = false, stderrPath: String? = nil) throws {
         guard let url = ChildProcess.executable(name) else {
-            throw ChildError("\(name) was not found next to the test binary; build the package first (swift build)")
+            let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+            throw ChildError("\(name) was not found next to this program (\(here)) nor in .build/debug or .build/release; build it there first (make build, or swift build -c release --product \(name))")
         }
         try self.init(executable: url, name: name, arguments, stdin: stdin, stderrPath: stderrPath)
     }
