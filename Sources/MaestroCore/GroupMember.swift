@@ -109,7 +109,7 @@ open class GroupMember {
         var params = try Parameters(parsing: options.params)
         if params["heartbeat_rate"] == nil { params["heartbeat_rate"] = .time(Time(options.heartbeatRate)) }
         let e = try GroupEndpoint(id: shell.newEndpointID(at: t.localAddress),
-                                  group: GroupID(options.groupName), transport: t, protocolStack: options.protocolStack,
+                                  group: GroupID(options.groupName), transport: t, protocolStack: try options.stack(),
                                   params: params, application: adapter, gossip: gossip,
                                   key: try options.key.map { k throws(KeyError) in
                                       try GroupKey(secret: k, protection: options.encrypt ? .encryption : .mac)

@@ -20,7 +20,13 @@ public struct MaestroOptions: Sendable {
     public var heartbeatRate: Duration = .seconds(5)
     public var groupName = "Maestro-default-group"
     /// The protocol stack, top layer first. Unlike the original (which ignored it), it is used.
-    public var protocolStack = MaestroOptions.defaultProtocol
+    /// Nil (the default): the stack `properties` choose, or the seed program's stack
+    /// (`defaultProtocol`) if none are given. Set, it wins over `properties`.
+    public var protocolStack: String?
+    /// What the stack must guarantee, Ensemble's way (`"Vsync:Total"`; `Properties`): used
+    /// when `protocolStack` is nil. Nil: `defaultProtocol`. An unknown property is an error at
+    /// `join` that lists the known ones. `Auth` and `Privacy` ask for `key` (and `encrypt`).
+    public var properties: String?
     /// Only "UDP" is supported.
     public var transports = "UDP"
     /// Ensemble parameters, `name=value:type;name=value:type`, or a profile (`fast`) followed
@@ -61,6 +67,30 @@ public struct MaestroOptions: Sendable {
 
     public init() {}
 
+    /// The stack a member of these options runs (`protocolStack`, or what `properties`
+    /// choose, or `defaultProtocol`), checked; throws saying what is wrong.
+    public func stack() throws -> String {
+        if let protocolStack {
+            do { _ = try LayerRegistry.standard.validate(protocolStack) } catch { throw MaestroError("protocolStack: \(error)") }
+            return protocolStack
+        }
+        guard let properties else { return MaestroOptions.defaultProtocol }
+        do {
+            let p = try Properties(parsing: properties)
+            if p.contains(.auth) && key == nil {
+                throw MaestroError("properties \(properties): Auth and Privacy need the group key (key)")
+            }
+            if p.contains(.privacy) && !encrypt {
+                throw MaestroError("properties \(properties): Privacy needs encrypt = true (every datagram encrypted)")
+            }
+            return try p.protocolStack()
+        } catch let e as MaestroError {
+            throw e
+        } catch {
+            throw MaestroError("properties: \(error)")
+        }
+    }
+
     /// The seed program's stack.
     public static let defaultProtocol = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
 
@@ -76,7 +106,7 @@ public struct MaestroOptions: Sendable {
         if heartbeatRate < .milliseconds(1) { throw MaestroError("heartbeatRate must be at least a millisecond (got \(heartbeatRate))") }
         for g in gossip { _ = try GossipAddress(parsing: g) }
         if stateChunkBytes < 1024 { throw MaestroError("stateChunkBytes must be at least 1024") }
-        do { _ = try LayerRegistry.standard.validate(protocolStack) } catch { throw MaestroError("protocol: \(error)") }
+        _ = try stack()
         do { _ = try Parameters(parsing: params) } catch { throw MaestroError("params '\(params)': \(error)") }
         if let key, key.count < 16 { throw MaestroError("the group key needs at least 16 bytes") }
         if encrypt && key == nil { throw MaestroError("encrypt needs a group key (key)") }

@@ -49,6 +49,7 @@ final class Counter: CSX {
         ops.heartbeatRate = .milliseconds(50)
         ops.xferType = .atomic
         ops.params = "fast"
+        ops.properties = "Vsync"  // the seed's stack, chosen by what it guarantees
         ops.gossip = ["localhost:\(try runtime.rendezvous().port)"]
         return ops
     }
@@ -99,5 +100,12 @@ final class Counter: CSX {
         #expect(try joinError { $0.gossip = ["no-such-host.invalid:6000"] }.contains("cannot resolve host"))
         #expect(try joinError { $0.heartbeatRate = .zero }.contains("heartbeatRate"))
         #expect(ParameterCatalog.entries.contains { $0.name == "pt2pt_window" })
+        #expect(try joinError { $0.properties = "Vsync:Totl" }.contains("unknown property 'Totl'"))
+        #expect(try joinError { $0.properties = "Vsync:Auth" }.contains("need the group key"))
+        #expect(try joinError { $0.protocolStack = "Top:Pt2pt:Bottom" }.contains("protocolStack"))
+        var explicit = CSXOptions()
+        explicit.properties = "Frag"
+        explicit.protocolStack = MaestroOptions.defaultProtocol
+        #expect(try explicit.stack() == MaestroOptions.defaultProtocol, "an explicit protocolStack wins")
     }
 }

@@ -73,7 +73,9 @@ struct Lapa: ParsableCommand {
         var ops = CSXOptions()
         ops.heartbeatRate = .milliseconds(heartbeatMs)
         ops.groupName = group
-        ops.protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+        // The seed program names its stack; --properties chooses one instead.
+        ops.protocolStack = common.properties == nil ? "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom" : nil
+        ops.properties = common.properties
         ops.transports = "UDP"
         ops.threadMode = .singleThreaded
         ops.membershipType = .server

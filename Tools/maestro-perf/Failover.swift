@@ -46,7 +46,7 @@ struct Failover: ParsableCommand {
         var results: [(slowest: Double, fastest: Double, falseViews: Int)] = []
         for round in 1 ... rounds {
             progress.update("round \(round)/\(rounds): starting \(members) member processes")
-            let g = try ProcessGroup(keyArguments: common.key.childArguments)
+            let g = try ProcessGroup(keyArguments: common.memberArguments)
             try g.startAndForm(members, params: common.params, extra: load > 0 ? ["--cast-rate", String(load)] : [])
             let all = Set(g.addresses)
             // Under load, any further view before the kill is a false suspicion.
@@ -111,11 +111,11 @@ struct Formation: ParsableCommand {
         var afterReady: [Double] = []
         for round in 1 ... max(1, rounds) {
             progress.update("round \(round)/\(rounds)")
-            let g = try ProcessGroup(keyArguments: common.key.childArguments)
+            let g = try ProcessGroup(keyArguments: common.memberArguments)
             let start = Date()
             var procs: [ChildProcess] = []
             for _ in 0 ..< members {
-                procs.append(try ChildProcess("maestro-soak", ["member", "--gossip", g.rendezvous, "--group", g.group, "--params", common.params] + common.key.childArguments))
+                procs.append(try ChildProcess("maestro-soak", ["member", "--gossip", g.rendezvous, "--group", g.group, "--params", common.params] + common.memberArguments))
             }
             var lastReady = start
             for p in procs {

@@ -35,13 +35,13 @@ struct Latency: ParsableCommand {
         common.log.bootstrap()
         let progress = Progress()
         progress.update("starting \(members) member processes")
-        let g = try ProcessGroup(keyArguments: common.key.childArguments)
+        let g = try ProcessGroup(keyArguments: common.memberArguments)
         var nodes: [ChildProcess] = []
         for i in 0 ..< members {
             nodes.append(try ChildProcess("maestro-perf", ["node", "--gossip", g.rendezvous, "--group", g.group, "--members", String(members),
                                                            "--role", i == 0 ? "latency-sender" : "receiver", "--size", String(size),
                                                            "--seconds", String(seconds), "--rate", String(rate), "--params", common.params]
-                                                           + common.key.childArguments))
+                                                           + common.memberArguments))
         }
         defer { for n in nodes where n.isRunning { n.kill(SIGKILL) } }
         for n in nodes where n.waitForLine(timeout: 60, { $0 == "joined" }) == nil {

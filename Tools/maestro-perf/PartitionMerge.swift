@@ -43,7 +43,7 @@ struct PartitionMerge: ParsableCommand {
             progress.update("round \(round)/\(rounds)")
             let reactor = Reactor()
             let g = try InProcessGroup(reactor: reactor, members: 2 * size, params: parameters,
-                                       protocolStack: "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom",
+                                       protocolStack: try common.protocolStack(explicit: nil),
                                        group: "perf-merge-\(round)", key: groupKey)
             let a = Array(0 ..< size), b = Array(size ..< 2 * size)
             let sideA = Set(a.map { g.transports[$0].localAddress })
@@ -112,7 +112,7 @@ struct Memory: ParsableCommand {
         let reactor = Reactor()
         let before = Self.residentBytes()
         let g = try InProcessGroup(reactor: reactor, members: members, params: try Parameters(parsing: common.params),
-                                   protocolStack: "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom",
+                                   protocolStack: try common.protocolStack(explicit: nil),
                                    group: "perf-memory", key: try common.key.groupKey())
         try g.joinAll()
         guard reactor.run(until: { g.together(Array(0 ..< members)) }, timeout: .seconds(60)) else {

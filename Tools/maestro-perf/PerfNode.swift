@@ -24,7 +24,7 @@ struct PerfNode: ParsableCommand {
     @Option var size = 100
     @Option var seconds = 3.0
     @Option var rate = 0.0
-    @Option var protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+    @Option var protocolStack: String?
     @OptionGroup var bind: BindOptions
     @OptionGroup var common: GroupOptions
 
@@ -37,7 +37,7 @@ struct PerfNode: ParsableCommand {
         var joined = false
         app.onView = { view, _ in if view.count >= members { joined = true } }
         let member = try UDPMember(reactor: reactor, group: group, bind: bind.address, rendezvous: [rendezvous],
-                                   protocolStack: protocolStack, params: try Parameters(parsing: common.params), application: app,
+                                   protocolStack: try common.protocolStack(explicit: protocolStack), params: try Parameters(parsing: common.params), application: app,
                                    key: try common.key.groupKey())
         let endpoint = member.endpoint
         let transport = member.transport

@@ -39,6 +39,7 @@ struct RPC: ParsableCommand {
         ops.heartbeatRate = .milliseconds(10)
         ops.membershipType = .client
         ops.params = common.params
+        ops.properties = common.properties
         ops.key = try common.key.secret()
         ops.encrypt = common.key.encrypt
         if let cpu = pinCpu {
@@ -56,7 +57,7 @@ struct RPC: ParsableCommand {
         ops.groupName = "\(group)-\(UInt32.random(in: 0 ... .max))"
         let me = try RPCMember(ops, runtime: runtime, replier: false)
         let child = try ChildProcess("maestro-perf", ["rpc", "--serve", rendezvous.description, "--group", ops.groupName, "--params", common.params]
-                                     + common.key.childArguments)
+                                     + common.memberArguments)
         // SIGTERM/SIGINT: the replying process leaves too, then this one's member leaves and it exits.
         runtime.onTermination = { _ in
             child.kill(SIGTERM)

@@ -61,13 +61,14 @@ struct Throughput: ParsableCommand {
         let reactor = Reactor()
         var parameters = try Parameters(parsing: common.params)
         parameters["batching"] = .bool(batching)
+        let stack = try common.protocolStack(explicit: nil, fallback: Self.protocolStack)
         let apps = (0 ..< members).map { _ in NumberedCasts(size: size, burst: 512) }
         let nodes = try apps.enumerated().map { i, app in
-            try UDPMember(reactor: reactor, group: "maestro-perf-throughput", rendezvous: [], protocolStack: Self.protocolStack,
+            try UDPMember(reactor: reactor, group: "maestro-perf-throughput", rendezvous: [], protocolStack: stack,
                           params: parameters, application: app, key: try common.key.groupKey(), counter: UInt16(i))
         }
         let endpoints = nodes.map(\.endpoint)
-        let view = ViewState(group: GroupID("maestro-perf-throughput"), protocolStack: Self.protocolStack, ltime: 1,
+        let view = ViewState(group: GroupID("maestro-perf-throughput"), protocolStack: stack, ltime: 1,
                              members: endpoints.map(\.id), addresses: nodes.map(\.localAddress))
         for (i, e) in endpoints.enumerated() {
             apps[i].endpoint = e
@@ -133,14 +134,14 @@ extension Throughput {
     func runProcesses() throws {
         let progress = Progress()
         progress.update("starting \(members) member processes")
-        let g = try ProcessGroup(keyArguments: common.key.childArguments)
+        let g = try ProcessGroup(keyArguments: common.memberArguments)
         var nodes: [ChildProcess] = []
         for i in 0 ..< members {
             let role = i < senders ? "sender" : "receiver"
             nodes.append(try ChildProcess("maestro-perf", ["node", "--gossip", g.rendezvous, "--group", g.group, "--members", String(members),
                                                            "--role", role, "--size", String(size), "--seconds", String(seconds),
                                                            "--params", common.params + (batching ? "" : (common.params.isEmpty ? "" : ";") + "batching=false:bool")]
-                                                           + common.key.childArguments))
+                                                           + common.memberArguments))
         }
         defer { for n in nodes where n.isRunning { n.kill(SIGKILL) } }
         for n in nodes where n.waitForLine(timeout: 60, { $0 == "joined" }) == nil {

@@ -36,6 +36,7 @@ struct Xfer: ParsableCommand {
         ops.heartbeatRate = .milliseconds(heartbeatMs)
         ops.xferType = .atomic
         ops.params = common.params
+        ops.properties = common.properties
         ops.stateChunkBytes = chunkBytes
         ops.key = try? common.key.secret()
         ops.encrypt = common.key.encrypt
@@ -82,7 +83,7 @@ struct Xfer: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: errPath) }
         let child = try ChildProcess("maestro-perf", ["xfer", "--join", try runtime.rendezvous().description, "--group", ops.groupName,
                                                       "--state-bytes", String(stateBytes), "--heartbeat-ms", String(heartbeatMs),
-                                                      "--chunk-bytes", String(chunkBytes), "--params", common.params] + common.key.childArguments,
+                                                      "--chunk-bytes", String(chunkBytes), "--params", common.params] + common.memberArguments,
                                      stderrPath: errPath)
         // SIGTERM/SIGINT: the joining process leaves too, then the providers leave and this one exits.
         runtime.onTermination = { _ in

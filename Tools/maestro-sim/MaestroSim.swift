@@ -57,8 +57,8 @@ struct MaestroSim: ParsableCommand {
     @Option(help: "With --maestro: the largest replicated state, in bytes.")
     var maxStateBytes = 2 << 20
 
-    @Option(help: "Protocol stack, top layer first.")
-    var protocolStack = GroupScenario.seedStack
+    @Option(help: "Protocol stack, top layer first (default: what --properties choose, else the seed's stack).")
+    var protocolStack: String?
 
     @Option(help: "Virtual seconds of traffic (and faults) per seed.")
     var trafficSeconds = 6.0
@@ -110,6 +110,7 @@ struct MaestroSim: ParsableCommand {
         let range = try memberRange()
         let faultSet = try FaultSet(parsing: faults)
         let parameters = try Parameters(parsing: common.params)
+        let stack = try common.protocolStack(explicit: protocolStack)
         let secret = try common.key.secret()
         let list: [UInt64] = seed.map { [$0] } ?? (0 ..< UInt64(seeds)).map { firstSeed + $0 }
         var sent = 0
@@ -118,13 +119,13 @@ struct MaestroSim: ParsableCommand {
         var blockedPerSeed: [Double] = []
         var views = 0
         if maestro {
-            try runMaestro(list, range, faultSet, parameters)
+            try runMaestro(list, range, faultSet, parameters, stack)
             return
         }
         let (passed, failed, elapsed) = forEachSeed(list, range) { s, n in
             var config = GroupScenario.Config(seed: s, members: n, faults: faultSet)
             config.staticView = `static`
-            config.protocolStack = protocolStack
+            config.protocolStack = stack
             config.params = parameters
             config.trafficTime = .seconds(trafficSeconds)
             config.settleTime = .seconds(settleSeconds)
@@ -169,7 +170,7 @@ struct MaestroSim: ParsableCommand {
     }
 
     /// `--maestro`: CSX servers and clients on the simulator.
-    func runMaestro(_ list: [UInt64], _ range: ClosedRange<Int>, _ faultSet: FaultSet, _ parameters: Parameters) throws {
+    func runMaestro(_ list: [UInt64], _ range: ClosedRange<Int>, _ faultSet: FaultSet, _ parameters: Parameters, _ stack: String) throws {
         guard !`static`, common.key.keyFile == nil else { throw ValidationError("--maestro runs without --static and --key-file") }
         var transfers = 0
         var canceled = 0
@@ -178,7 +179,7 @@ struct MaestroSim: ParsableCommand {
         var deliveries = 0
         let (passed, failed, elapsed) = forEachSeed(list, range) { s, n in
             var config = MaestroScenario.Config(seed: s, members: n, faults: faultSet)
-            config.protocolStack = protocolStack
+            config.protocolStack = stack
             config.params = parameters
             config.trafficTime = .seconds(trafficSeconds)
             config.settleTime = .seconds(settleSeconds)
@@ -259,7 +260,8 @@ struct MaestroSim: ParsableCommand {
         if maestro { cmd += " --maestro" }
         if maestro && maxStateBytes != 2 << 20 { cmd += " --max-state-bytes \(maxStateBytes)" }
         if `static` { cmd += " --static" }
-        if protocolStack != GroupScenario.seedStack { cmd += " --protocol-stack '\(protocolStack)'" }
+        if let protocolStack { cmd += " --protocol-stack '\(protocolStack)'" }
+        if let properties = common.properties { cmd += " --properties '\(properties)'" }
         if !common.params.isEmpty { cmd += " --params '\(common.params)'" }
         if trafficSeconds != 6 { cmd += " --traffic-seconds \(trafficSeconds)" }
         if settleSeconds != 60 { cmd += " --settle-seconds \(settleSeconds)" }

@@ -71,7 +71,7 @@ final class Cluster {
                     "--gossip", rendezvous, "--group", group, "--params", plan.params, "--log-dir", logDir,
                     "--epoch-micros", "\(epochMicros)", "--seed", "\(plan.seed &+ UInt64(p) &* 1_000_003 &+ UInt64(node.generation))",
                     "--rate", "\(plan.rate)", "--size-max", "\(plan.sizeMax)", "--state-bytes", "\(plan.stateBytes)",
-                    "--log-level", plan.logLevel] + plan.keyArguments
+                    "--log-level", plan.logLevel] + plan.keyArguments + (plan.properties.map { ["--properties", $0] } ?? [])
         if let netns { args += ["--bind", netns.nodeIP(p)] }
         node.child = try launch("maestro-soak", args, namespace: netns?.node(p), stdin: true,
                                 stderr: "\(logDir)/node\(p).\(node.generation).stderr")

@@ -70,6 +70,7 @@ extension Member {
         ops.bind = bindAddress
         ops.port = port
         ops.protocolStack = protocolStack
+        ops.properties = common.properties
         ops.params = common.params
         ops.key = try common.key.secret()
         ops.encrypt = common.key.encrypt

@@ -116,6 +116,9 @@ struct Soak: ParsableCommand {
     @Option(help: "Ensemble parameters, name=value:type;... (default: the fast timers above).")
     var params = SoakPlan.fastParams
 
+    @Option(help: "What the members' stack must guarantee, Ensemble's way (e.g. Vsync:Total; default: the seed's stack). An unknown property is an error that lists the known ones.")
+    var properties: String?
+
     @Option(help: "Directory for the logs (default: a new one under /tmp). Removed after a passing run unless --keep-logs.")
     var logDir: String?
 
@@ -134,7 +137,7 @@ struct Soak: ParsableCommand {
                  restart: restart, leaveEvery: leaveEvery, partitionEvery: partitionEvery, loss: loss, sizeMax: sizeMax,
                  stateBytes: stateBytes, seed: seed ?? UInt64.random(in: 1 ... 999_999_999), netns: netns, json: json,
                  rate: rate, params: params, logDir: logDir, keepLogs: keepLogs, logLevel: log.logLevel.rawValue,
-                 keyArguments: key.childArguments, leaveBound: leaveBound)
+                 keyArguments: key.childArguments, properties: properties, leaveBound: leaveBound)
     }
 
     func validate() throws {
@@ -152,6 +155,9 @@ struct Soak: ParsableCommand {
         guard stateBytes >= 0 && stateBytes <= 1 << 30 else { throw ValidationError("--state-bytes must be between 0 and 1 GiB") }
         guard rate > 0 && rate <= 10_000 else { throw ValidationError("--rate must be between 0 and 10000 messages per second") }
         do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
+        if let properties {
+            do { _ = try Properties(parsing: properties).protocolStack() } catch { throw ValidationError("--properties: \(error)") }
+        }
         _ = try key.secret()
         let p = plan
         guard seconds >= p.minimumSeconds else {

@@ -49,7 +49,7 @@ struct Member: ParsableCommand {
     var maestro = false
 
     @Option(help: "Protocol stack, top layer first.")
-    var protocolStack = "Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+    var protocolStack: String?
 
     @Option(help: "Casts per second (0: none).")
     var castRate = 0.0
@@ -77,7 +77,7 @@ struct Member: ParsableCommand {
         let app = NumberedCasts(size: size)
         let rendezvous = gossip.compactMap(Address.init)
         let member = try UDPMember(reactor: reactor, group: group, bind: bindAddress, port: port, rendezvous: rendezvous,
-                                   protocolStack: protocolStack, params: try Parameters(parsing: common.params), application: app,
+                                   protocolStack: try common.protocolStack(explicit: protocolStack), params: try Parameters(parsing: common.params), application: app,
                                    key: try common.key.groupKey(), batch: 16)
         let endpoint = member.endpoint
         app.endpoint = endpoint

@@ -77,7 +77,7 @@ struct Node: ParsableCommand {
         }
         let secret = try common.key.secret()
         let node = NodeProcess(NodeConfig(
-            firstMember: firstMember, incarnations: incs, group: group, gossip: g, bind: bind.address, params: common.params,
+            firstMember: firstMember, incarnations: incs, group: group, gossip: g, bind: bind.address, params: common.params, properties: common.properties,
             logDir: logDir, epochMicros: epochMicros, seed: seed, rate: rate, sizeMax: sizeMax,
             castFraction: castFraction, stateBytes: stateBytes, key: secret, encrypt: common.key.encrypt))
         do {

@@ -18,6 +18,8 @@ struct NodeConfig {
     /// --bind (nil: the address that routes to the rendezvous).
     var bind: Address?
     var params: String
+    /// --properties (nil: the seed's stack).
+    var properties: String?
     var logDir: String
     var epochMicros: Int64
     var seed: UInt64
@@ -121,6 +123,7 @@ final class NodeProcess {
         var ops = CSXOptions()
         ops.groupName = config.group
         ops.params = config.params
+        ops.properties = config.properties
         ops.gossip = [config.gossip.description]
         ops.bind = config.bind
         ops.membershipType = .server

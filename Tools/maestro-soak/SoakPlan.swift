@@ -26,6 +26,8 @@ struct SoakPlan {
     var logLevel: String
     /// `--key-file PATH` for the rendezvous and the nodes (authenticated group), or nothing.
     var keyArguments: [String] = []
+    /// --properties for the nodes' members (nil: the seed's stack).
+    var properties: String?
     /// The longest from a member's leave to its exclusion by every survivor (seconds).
     var leaveBound = SoakPlan.defaultLeaveBound
 
@@ -80,6 +82,7 @@ struct SoakPlan {
         if params != SoakPlan.fastParams { a += ["--params", "'\(params)'"] }
         if leaveBound != SoakPlan.defaultLeaveBound { a += ["--leave-bound", fmt(leaveBound)] }
         if netns { a.append("--netns") }
+        if let properties { a += ["--properties", "'\(properties)'"] }
         a += keyArguments
         a += ["--seed", "\(seed)"]
         return a.joined(separator: " ")

@@ -90,6 +90,10 @@ public enum StackError: Error, Equatable, CustomStringConvertible {
     case missingLayer(String)
     case notImplemented(String)
     case badParameter(layer: String, ParameterError)
+    /// A property name `Properties` does not know (`known`: the list, one per line).
+    case unknownProperty(String, known: String)
+    /// Properties that cannot be built together, and why.
+    case propertyConflict(String)
 
     public var description: String {
         switch self {
@@ -107,6 +111,10 @@ public enum StackError: Error, Equatable, CustomStringConvertible {
             "layer '\(name)' is not implemented in this build"
         case let .badParameter(layer, error):
             "layer \(layer): \(error)"
+        case let .unknownProperty(name, known):
+            "unknown property '\(name)'; the known properties are:\n\(known)"
+        case let .propertyConflict(why):
+            why
         }
     }
 }
