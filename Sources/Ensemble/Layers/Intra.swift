@@ -31,7 +31,6 @@ public final class Intra: Layer {
     private let port: LayerPort
     private let setup: LayerSetup
     private var roster: Roster
-    private var elected = false
     private var viewSent = false
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
@@ -65,18 +64,12 @@ public final class Intra: Layer {
 
     public func up(_ event: consuming Event) {
         switch event {
-        case .elect:
-            elected = true
-            port.up(event)
-        case let .fail(f):
-            roster.fail(f)
-            port.up(event)
         case .cast(var p, let o, let flags):
             guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: roster.count) else { return }
             switch h {
             case let .fail(f):
                 // Accept only from the lowest live rank, consistent with what I know.
-                let bad = elected || roster.rank < o || f.lowestAbsent(below: roster.count) < o || !roster.failed.isSubset(of: f)
+                let bad = roster.elected || roster.rank < o || f.lowestAbsent(below: roster.count) < o || !roster.failed.isSubset(of: f)
                     || roster.failed.contains(o) || f.contains(o) || f.contains(roster.rank)
                 if bad {
                     port.down(.suspect(RankSet([o]), reason: "inconsistent Fail from rank \(o)"))
@@ -86,7 +79,7 @@ public final class Intra: Layer {
                     port.down(.fail(f))
                 }
             case let .view(nv):
-                let bad = elected || viewSent || roster.rank < o || roster.failed.contains(o) || nv.rank(of: setup.endpoint) == nil
+                let bad = roster.elected || viewSent || roster.rank < o || roster.failed.contains(o) || nv.rank(of: setup.endpoint) == nil
                 if bad {
                     port.down(.suspect(RankSet([o]), reason: "unacceptable View from rank \(o)"))
                 } else {
@@ -95,6 +88,7 @@ public final class Intra: Layer {
                 }
             }
         default:
+            roster.note(event)  // failures, election
             port.up(event)
         }
     }

@@ -57,8 +57,6 @@ public final class Leave: Layer {
     /// Leaving: who has acknowledged my Leave (me included), and until when I wait.
     private var leaveAcked = RankSet()
     private var leaveDeadline = Time.never
-    /// A next view came while leaving: it is where I leave now; this stack ends as old ones do.
-    private var movedOn = false
     private let leaveTimeout: Time
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
@@ -120,7 +118,9 @@ public final class Leave: Layer {
             case .leave: break
             }
         case .view:
-            movedOn = true
+            // Superseded: a next view came (while leaving, it is where I leave now); this
+            // stack ends as old ones do.
+            roster.note(event)
             port.up(event)
             gotView.insert(roster.rank)
             deadline = now + linger
@@ -133,7 +133,7 @@ public final class Leave: Layer {
         case let .timer(t):
             now = t
             port.up(event)
-            if t >= deadline || (leaving && !movedOn && t >= leaveDeadline) { exitNow() }
+            if t >= deadline || (leaving && !roster.superseded && t >= leaveDeadline) { exitNow() }
         case let .fail(f):
             roster.fail(f)
             report()
@@ -160,7 +160,7 @@ public final class Leave: Layer {
 
     /// Leaving: done once every other member acknowledged my Leave or failed.
     private func checkLeft() {
-        guard leaving, !movedOn, !exited, roster.everyLive(in: leaveAcked) else { return }
+        guard leaving, !roster.superseded, !exited, roster.everyLive(in: leaveAcked) else { return }
         exitNow()
     }
 

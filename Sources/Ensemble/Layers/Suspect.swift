@@ -56,10 +56,6 @@ public final class Suspect: Layer {
     private var echoed: [Int]    // echoed[j]: the highest of my counters j reported hearing
     private var nextSweep = Time.zero
     private let setup: LayerSetup
-    /// Set once this stack's view is over: only the newest stack speaks for the endpoint.
-    private var superseded = false
-    /// I am this view's coordinator (elected).
-    private var elected = false
 
     /// A ping every 200 ms, suspicion after 6 unanswered: a crashed member is suspected within
     /// about 1.0 to 1.4 s, 1.0 to 1.2 s measured on loopback (Ensemble's defaults, a ping a
@@ -103,12 +99,12 @@ public final class Suspect: Layer {
                 port.down(.timer(nextSweep))
                 sent[roster.rank] += 1
                 var ping = Packet(headroom: 32 + 10 * roster.count)
-                ping.push(Header.ping(failed: roster.failed, counters: sent, current: !superseded))
+                ping.push(Header.ping(failed: roster.failed, counters: sent, current: !roster.superseded))
                 port.down(.castUnreliable(ping, peer: roster.rank))
                 var suspects = RankSet()
                 // A new stack pings at once; that sweep counts only if a sweep period has passed
                 // since the last one counted (quick successive views add no silence).
-                let counts = !superseded && setup.shared.pingsCountedAt.map { now - $0 >= sweep } ?? true
+                let counts = !roster.superseded && setup.shared.pingsCountedAt.map { now - $0 >= sweep } ?? true
                 if counts {
                     setup.shared.pingsCountedAt = now
                     for j in 0 ..< roster.count where j != roster.rank {
@@ -124,7 +120,7 @@ public final class Suspect: Layer {
         case .castUnreliable(var p, let o):
             guard case let .ping(theirFailed, counters, theirsCurrent)? = port.receive(Header.self, &p, .castUnreliable, from: o, members: roster.count),
                   o != roster.rank, !theirFailed.contains(roster.rank), !roster.failed.contains(o), counters.count == roster.count else { return }
-            if elected && !superseded && !theirFailed.isSubset(of: roster.failed) {
+            if roster.elected && !roster.superseded && !theirFailed.isSubset(of: roster.failed) {
                 // It took as failed members I, its coordinator, never failed (a Fail from the
                 // other side of a healed partition, or from a coordinator before me that I did
                 // not hear): it will refuse my Fail and report to someone else, and my flush
@@ -135,7 +131,7 @@ public final class Suspect: Layer {
             // group): counted as an echo of my latest ping, so that it never silences a live
             // peer (it still dies silent if the peer stops pinging).
             let c = min(counters[roster.rank], sent[roster.rank])
-            if c > echoed[o] && (!superseded || theirsCurrent) {
+            if c > echoed[o] && (!roster.superseded || theirsCurrent) {
                 echoed[o] = c
                 // Any stack's echo counts (for members of the newest view), but an old
                 // stack's only while the peer's is not old too: a peer still in the old view
@@ -146,16 +142,8 @@ public final class Suspect: Layer {
                 }
             }
             sent[o] = max(sent[o], counters[o])
-        case let .fail(f):
-            roster.fail(f)
-            port.up(event)
-        case .elect:
-            elected = true
-            port.up(event)
-        case .view:
-            superseded = true
-            port.up(event)
         default:
+            roster.note(event)  // failures, election, a next view
             port.up(event)
         }
     }

@@ -59,7 +59,6 @@ public final class Vsync: Layer {
 
     private let port: LayerPort
     private var roster: Roster
-    private var blocked = false
     private var localCasts: [Int]
     private var localSends: [Int]
     private var reports: [Report?]
@@ -81,14 +80,14 @@ public final class Vsync: Layer {
             localCasts = casts
             localSends = sends
         case .block:
-            blocked = true
+            roster.note(event)  // blocked: the flush begins
             reportLocal()
             port.up(event)
         case let .fail(f):
             if roster.fail(f) {
                 reports = Array(repeating: nil, count: roster.count)
                 done = false
-                if blocked { reportLocal() }
+                if roster.blocked { reportLocal() }
                 replayDelayed()
             }
             port.up(event)
@@ -141,7 +140,7 @@ public final class Vsync: Layer {
     }
 
     private func checkDone() {
-        guard blocked, !done, roster.everyLive({ reports[$0] != nil }) else { return }
+        guard roster.blocked, !done, roster.everyLive({ reports[$0] != nil }) else { return }
         done = true
         var expectCasts = Array(repeating: 0, count: roster.count)
         var expectSends = Array(repeating: 0, count: roster.count)
