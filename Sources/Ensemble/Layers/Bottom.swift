@@ -12,16 +12,14 @@ public final class Bottom: Layer {
 
     private let port: LayerPort
     private unowned(unsafe) let services: StackServices  // the host owns its stack
-    private let rank: Rank
-    private let count: Int
-    private var failed = RankSet()
+    // Unchecked exclusivity: read on every message, never re-entered (see Mnak).
+    @exclusivity(unchecked) private var roster: Roster
     private var enabled = true
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
         self.port = port
         self.services = services
-        rank = setup.rank
-        count = setup.count
+        roster = Roster(setup)
     }
 
     public func up(_ event: consuming Event) {
@@ -29,7 +27,7 @@ public final class Bottom: Layer {
         switch consume event {
         case .receive(var packet, let peer):
             // Traffic straight from a failed member is dropped; what others relay still comes in.
-            guard peer != rank, peer >= 0, peer < count, !failed.contains(peer) else { return }
+            guard peer != roster.rank, peer >= 0, peer < roster.count, !roster.failed.contains(peer) else { return }
             guard let header = try? packet.pop(Header.decode) else { return }
             switch header {
             case .cast: port.up(.cast(packet, peer: peer, flags: []))
@@ -49,7 +47,7 @@ public final class Bottom: Layer {
             packet.push(Header.cast)
             services.transmit(packet, to: nil)
         case .send(var packet, let peer, _):
-            guard enabled, peer != rank, peer >= 0, peer < count else { return }
+            guard enabled, peer != roster.rank, peer >= 0, peer < roster.count else { return }
             packet.push(Header.send)
             services.transmit(packet, to: peer)
         case .castUnreliable(var packet, _):
@@ -57,13 +55,13 @@ public final class Bottom: Layer {
             packet.push(Header.castUnreliable)
             services.transmit(packet, to: nil)
         case .sendUnreliable(var packet, let peer):
-            guard enabled, peer != rank, peer >= 0, peer < count else { return }
+            guard enabled, peer != roster.rank, peer >= 0, peer < roster.count else { return }
             packet.push(Header.sendUnreliable)
             services.transmit(packet, to: peer)
         case let .timer(time):
             if enabled { services.requestAlarm(at: time) }
         case let .fail(ranks):
-            failed.formUnion(ranks)
+            roster.fail(ranks)
             port.up(.fail(ranks))
         case .exit:
             // Disable: from now on nothing is sent or passed up, then tell the layers.

@@ -25,7 +25,7 @@ public final class Heal: Layer {
 
     private let port: LayerPort
     private let setup: LayerSetup
-    private var waitingForView = false
+    private var roster: Roster
     private var present = RankSet()
     private var allPresent = false
     private var repliedThisSweep = false
@@ -33,6 +33,7 @@ public final class Heal: Layer {
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
         self.port = port
         self.setup = setup
+        roster = Roster(setup)
     }
 
     private var isCoordinator: Bool { setup.rank == 0 }
@@ -63,10 +64,8 @@ public final class Heal: Layer {
         case let .gossip(g):
             if let h = g.heal { heard(h) }
             port.up(event)
-        case .block:
-            waitingForView = true
-            port.up(event)
         default:
+            roster.note(event)  // blocked: a view change is under way
             port.up(event)
         }
     }
@@ -75,7 +74,7 @@ public final class Heal: Layer {
         switch event {
         case var .gossip(g):
             repliedThisSweep = false
-            if isCoordinator && !waitingForView && allPresent { g.heal = announcement }
+            if isCoordinator && !roster.blocked && allPresent { g.heal = announcement }
             port.down(.gossip(g))
         default:
             port.passDown(event, Header.self)
@@ -102,12 +101,12 @@ public final class Heal: Layer {
               h.members.allSatisfy({ v.rank(of: $0) == nil }) else { return }
         let theirs = (h.members.count, h.viewID)
         if !v.primary && theirs > (v.count, v.id) {
-            if !waitingForView {
+            if !roster.blocked {
                 port.up(.mergeTarget(MergeContact(endpoint: h.contact.endpoint, address: h.contact.address, viewID: h.viewID)))
             }
             return
         }
-        if !waitingForView && !repliedThisSweep && theirs < (v.count, v.id) {
+        if !roster.blocked && !repliedThisSweep && theirs < (v.count, v.id) {
             // I am the larger: make sure the smaller partition hears of me now.
             repliedThisSweep = true
             port.down(.gossipDirect(Gossip(heal: announcement), to: h.contact.address))

@@ -30,34 +30,32 @@ public final class Intra: Layer {
 
     private let port: LayerPort
     private let setup: LayerSetup
-    private let rank: Rank
-    private var elected = false
+    private var roster: Roster
     private var viewSent = false
-    private var failed = RankSet()
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
         self.port = port
         self.setup = setup
-        rank = setup.rank
+        roster = Roster(setup)
     }
 
     public func down(_ event: consuming Event) {
         switch event {
         case let .fail(f):
-            failed.formUnion(f)
-            setup.shared.observer?(.issuedFail(view: setup.view.id, rank: rank, failed: failed))
-            setup.shared.observer?(.acceptedFail(view: setup.view.id, failed: failed))
-            var p = Packet(headroom: 32 + setup.count / 8)
-            p.push(Header.fail(failed))
-            port.down(.cast(p, peer: rank, flags: []))
-            port.down(.fail(failed))
+            roster.fail(f)
+            setup.shared.observer?(.issuedFail(view: setup.view.id, rank: roster.rank, failed: roster.failed))
+            setup.shared.observer?(.acceptedFail(view: setup.view.id, failed: roster.failed))
+            var p = Packet(headroom: 32 + roster.count / 8)
+            p.push(Header.fail(roster.failed))
+            port.down(.cast(p, peer: roster.rank, flags: []))
+            port.down(.fail(roster.failed))
         case let .view(nv):
             guard !viewSent else { return }
             viewSent = true
-            setup.shared.observer?(.issuedView(view: setup.view.id, rank: rank, next: nv))
+            setup.shared.observer?(.issuedView(view: setup.view.id, rank: roster.rank, next: nv))
             var p = Packet(headroom: nv.encodedSizeBound + 16)
             p.push(Header.view(nv))
-            port.down(.cast(p, peer: rank, flags: []))
+            port.down(.cast(p, peer: roster.rank, flags: []))
             port.down(event)
         default:
             port.passDown(event, Header.self)
@@ -66,28 +64,22 @@ public final class Intra: Layer {
 
     public func up(_ event: consuming Event) {
         switch event {
-        case .elect:
-            elected = true
-            port.up(event)
-        case let .fail(f):
-            failed.formUnion(f)
-            port.up(event)
         case .cast(var p, let o, let flags):
-            guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: setup.count) else { return }
+            guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: roster.count) else { return }
             switch h {
             case let .fail(f):
                 // Accept only from the lowest live rank, consistent with what I know.
-                let bad = elected || rank < o || f.lowestAbsent(below: setup.count) < o || !failed.isSubset(of: f)
-                    || failed.contains(o) || f.contains(o) || f.contains(rank)
+                let bad = roster.elected || roster.rank < o || f.lowestAbsent(below: roster.count) < o || !roster.failed.isSubset(of: f)
+                    || roster.failed.contains(o) || f.contains(o) || f.contains(roster.rank)
                 if bad {
                     port.down(.suspect(RankSet([o]), reason: "inconsistent Fail from rank \(o)"))
                 } else {
-                    failed = f
+                    roster.fail(f)  // f contains mine (checked above): mine becomes f
                     setup.shared.observer?(.acceptedFail(view: setup.view.id, failed: f))
                     port.down(.fail(f))
                 }
             case let .view(nv):
-                let bad = elected || viewSent || rank < o || failed.contains(o) || nv.rank(of: setup.endpoint) == nil
+                let bad = roster.elected || viewSent || roster.rank < o || roster.failed.contains(o) || nv.rank(of: setup.endpoint) == nil
                 if bad {
                     port.down(.suspect(RankSet([o]), reason: "unacceptable View from rank \(o)"))
                 } else {
@@ -96,6 +88,7 @@ public final class Intra: Layer {
                 }
             }
         default:
+            roster.note(event)  // failures, election
             port.up(event)
         }
     }

@@ -46,27 +46,23 @@ public final class Leave: Layer {
 
     private let port: LayerPort
     private let setup: LayerSetup
-    private let rank: Rank
+    private var roster: Roster
     private var leaving = false
     private var exited = false
     private var exitPassed = false
     private var gotView = RankSet()
-    private var failed = RankSet()
-    private var coordinator: Rank = 0
     private let linger: Time
     private var now: Time
     private var deadline = Time.never
     /// Leaving: who has acknowledged my Leave (me included), and until when I wait.
     private var leaveAcked = RankSet()
     private var leaveDeadline = Time.never
-    /// A next view came while leaving: it is where I leave now; this stack ends as old ones do.
-    private var movedOn = false
     private let leaveTimeout: Time
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
         self.setup = setup
-        rank = setup.rank
+        roster = Roster(setup)
         now = setup.now
         // Long enough for a straggler to repair what it missed (a few retransmission rounds).
         let repair = max(try setup.params.time("stable_sweep", default: .seconds(1)),
@@ -82,8 +78,8 @@ public final class Leave: Layer {
                 leaving = true
                 var p = Packet(headroom: 32)
                 p.push(Header.leave)
-                port.down(.cast(p, peer: rank, flags: []))
-                leaveAcked.insert(rank)
+                port.down(.cast(p, peer: roster.rank, flags: []))
+                leaveAcked.insert(roster.rank)
                 // The wait is bounded from the first leave, whatever views it crosses.
                 let d = setup.shared.leaveDeadline ?? now + leaveTimeout
                 setup.shared.leaveDeadline = d
@@ -93,10 +89,10 @@ public final class Leave: Layer {
             }
             port.up(event)
         case .cast(var p, let o, let flags):
-            guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: setup.count) else { return }
+            guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: roster.count) else { return }
             switch h {
             case .leave:
-                guard o != rank else { return }
+                guard o != roster.rank else { return }
                 // Everything it cast before reached me (FIFO): say so, then let it go.
                 setup.shared.observer?(.acknowledgedLeave(view: setup.view.id, rank: o))
                 var ack = Packet(headroom: 32)
@@ -113,7 +109,7 @@ public final class Leave: Layer {
             case .leaveAck: break
             }
         case .send(var p, let o, let flags):
-            guard let h = port.receive(Header.self, &p, .send, from: o, flags: flags, members: setup.count) else { return }
+            guard let h = port.receive(Header.self, &p, .send, from: o, flags: flags, members: roster.count) else { return }
             switch h {
             case let .gotView(v): got(v)
             case .leaveAck:
@@ -122,9 +118,11 @@ public final class Leave: Layer {
             case .leave: break
             }
         case .view:
-            movedOn = true
+            // Superseded: a next view came (while leaving, it is where I leave now); this
+            // stack ends as old ones do.
+            roster.note(event)
             port.up(event)
-            gotView.insert(rank)
+            gotView.insert(roster.rank)
             deadline = now + linger
             port.down(.timer(deadline))
             report()
@@ -135,10 +133,9 @@ public final class Leave: Layer {
         case let .timer(t):
             now = t
             port.up(event)
-            if t >= deadline || (leaving && !movedOn && t >= leaveDeadline) { exitNow() }
+            if t >= deadline || (leaving && !roster.superseded && t >= leaveDeadline) { exitNow() }
         case let .fail(f):
-            failed.formUnion(f)
-            coordinator = setup.coordinator(excluding: failed)
+            roster.fail(f)
             report()
             checkExit()
             checkLeft()
@@ -163,8 +160,7 @@ public final class Leave: Layer {
 
     /// Leaving: done once every other member acknowledged my Leave or failed.
     private func checkLeft() {
-        guard leaving, !movedOn, !exited else { return }
-        for r in 0 ..< setup.count where !leaveAcked.contains(r) && !failed.contains(r) { return }
+        guard leaving, !roster.superseded, !exited, roster.everyLive(in: leaveAcked) else { return }
         exitNow()
     }
 
@@ -179,26 +175,25 @@ public final class Leave: Layer {
 
     private func got(_ v: RankSet) {
         var v = v
-        v.remove(rank)  // only I may say that I have the view
+        v.remove(roster.rank)  // only I may say that I have the view
         gotView.formUnion(v)
         checkExit()
     }
 
     private func report() {
-        guard rank != coordinator, gotView.contains(rank) else { return }
-        var p = Packet(headroom: 32 + setup.count / 8)
+        guard !roster.isCoordinator, gotView.contains(roster.rank) else { return }
+        var p = Packet(headroom: 32 + roster.count / 8)
         p.push(Header.gotView(gotView))
-        port.down(.send(p, peer: coordinator, flags: []))
+        port.down(.send(p, peer: roster.coordinator, flags: []))
     }
 
     private func checkExit() {
-        guard !exited, gotView.contains(rank) else { return }
-        for r in 0 ..< setup.count where !gotView.contains(r) && !failed.contains(r) { return }
+        guard !exited, gotView.contains(roster.rank), roster.everyLive(in: gotView) else { return }
         exited = true
-        if rank == coordinator {
-            var p = Packet(headroom: 32 + setup.count / 8)
+        if roster.isCoordinator {
+            var p = Packet(headroom: 32 + roster.count / 8)
             p.push(Header.gotView(gotView))
-            port.down(.cast(p, peer: rank, flags: []))
+            port.down(.cast(p, peer: roster.rank, flags: []))
         }
         if !exitPassed {
             exitPassed = true

@@ -1,5 +1,5 @@
-/// Fields shared by the layers' headers (see `LayerHeader` for their tags), and the rule
-/// by which the membership layers find their coordinator.
+/// Fields shared by the layers' headers (see `LayerHeader` for their tags). The rule by which
+/// the membership layers find their coordinator is in `Roster`.
 extension RankSet {
     var encodedSizeBound: Int { 10 + 8 * (count / 8 + 2) }
 }
@@ -19,9 +19,4 @@ func decodeCounts(from r: inout WireReader, members: Int) throws(WireError) -> [
         a.append(Int(clamping: v))
     }
     return a
-}
-
-extension LayerSetup {
-    /// The lowest rank not in `failed`: the coordinator after those failures.
-    func coordinator(excluding failed: RankSet) -> Rank { failed.lowestAbsent(below: count) }
 }

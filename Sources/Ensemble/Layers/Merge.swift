@@ -37,7 +37,7 @@ public final class Merge: Layer {
     private var sequence: UInt64 = 0
     /// The request in progress, if any.
     private var request: Pending?
-    private var viewInstalled = false
+    private var roster: Roster
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
@@ -48,6 +48,7 @@ public final class Merge: Layer {
         maxUnacked = max(1, try setup.params.int("merge_max_unacked", default: 5))
         guard sweep > .zero, rto > .zero else { throw ParameterError("merge_sweep and merge_rto must be positive") }
         now = setup.now
+        roster = Roster(setup)
     }
 
     private func send(_ kind: MergeGossip.Kind, to contact: MergeContact, _ view: ViewState) -> MergeGossip {
@@ -89,13 +90,11 @@ public final class Merge: Layer {
                 received(m)
             }
             port.up(event)
-        case .view:
-            viewInstalled = true
-            port.up(event)
         case .exit:
             request = nil
             port.up(event)
         default:
+            roster.note(event)  // superseded: a next view is installed
             port.up(event)
         }
     }
@@ -104,7 +103,7 @@ public final class Merge: Layer {
         guard var p = request else { return }
         if p.deadline <= t || (!p.acked && p.sends >= maxUnacked && p.nextSend <= t) {
             request = nil
-            if !viewInstalled { port.up(.mergeFailed) }
+            if !roster.superseded { port.up(.mergeFailed) }
             return
         }
         if p.nextSend <= t {

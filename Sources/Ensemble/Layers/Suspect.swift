@@ -49,19 +49,13 @@ public final class Suspect: Layer {
     }
 
     private let port: LayerPort
-    private let rank: Rank
-    private let count: Int
+    private var roster: Roster
     private let sweep: Time
     private let maxIdle: Int
     private var sent: [Int]      // sent[me]: my ping counter; sent[j]: the latest counter heard from j
     private var echoed: [Int]    // echoed[j]: the highest of my counters j reported hearing
-    private var failed = RankSet()
     private var nextSweep = Time.zero
     private let setup: LayerSetup
-    /// Set once this stack's view is over: only the newest stack speaks for the endpoint.
-    private var superseded = false
-    /// I am this view's coordinator (elected).
-    private var elected = false
 
     /// A ping every 200 ms, suspicion after 6 unanswered: a crashed member is suspected within
     /// about 1.0 to 1.4 s, 1.0 to 1.2 s measured on loopback (Ensemble's defaults, a ping a
@@ -79,8 +73,7 @@ public final class Suspect: Layer {
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
-        rank = setup.rank
-        count = setup.count
+        roster = Roster(setup)
         sweep = try setup.params.time("suspect_sweep", default: Suspect.defaultSweep)
         maxIdle = try setup.params.int("suspect_max_idle", default: Suspect.defaultMaxIdle)
         guard sweep > .zero, maxIdle >= 1 else { throw ParameterError("suspect_sweep must be positive and suspect_max_idle at least 1") }
@@ -101,64 +94,56 @@ public final class Suspect: Layer {
             nextSweep = now
             port.down(.timer(now))
         case let .timer(now):
-            if now >= nextSweep && count > 1 {
+            if now >= nextSweep && roster.count > 1 {
                 nextSweep = now + sweep
                 port.down(.timer(nextSweep))
-                sent[rank] += 1
-                var ping = Packet(headroom: 32 + 10 * count)
-                ping.push(Header.ping(failed: failed, counters: sent, current: !superseded))
-                port.down(.castUnreliable(ping, peer: rank))
+                sent[roster.rank] += 1
+                var ping = Packet(headroom: 32 + 10 * roster.count)
+                ping.push(Header.ping(failed: roster.failed, counters: sent, current: !roster.superseded))
+                port.down(.castUnreliable(ping, peer: roster.rank))
                 var suspects = RankSet()
                 // A new stack pings at once; that sweep counts only if a sweep period has passed
                 // since the last one counted (quick successive views add no silence).
-                let counts = !superseded && setup.shared.pingsCountedAt.map { now - $0 >= sweep } ?? true
+                let counts = !roster.superseded && setup.shared.pingsCountedAt.map { now - $0 >= sweep } ?? true
                 if counts {
                     setup.shared.pingsCountedAt = now
-                    for j in 0 ..< count where j != rank {
+                    for j in 0 ..< roster.count where j != roster.rank {
                         let e = setup.view.members[j]
                         let n = (setup.shared.unechoedPings[e] ?? 0) + 1
                         setup.shared.unechoedPings[e] = n
-                        if !failed.contains(j) && n > maxIdle { suspects.insert(j) }
+                        if !roster.failed.contains(j) && n > maxIdle { suspects.insert(j) }
                     }
                 }
                 if !suspects.isEmpty { port.down(.suspect(suspects, reason: "no ping echo for \(maxIdle) sweeps")) }
             }
             port.up(event)
         case .castUnreliable(var p, let o):
-            guard case let .ping(theirFailed, counters, theirsCurrent)? = port.receive(Header.self, &p, .castUnreliable, from: o, members: count),
-                  o != rank, !theirFailed.contains(rank), !failed.contains(o), counters.count == count else { return }
-            if elected && !superseded && !theirFailed.isSubset(of: failed) {
+            guard case let .ping(theirFailed, counters, theirsCurrent)? = port.receive(Header.self, &p, .castUnreliable, from: o, members: roster.count),
+                  o != roster.rank, !theirFailed.contains(roster.rank), !roster.failed.contains(o), counters.count == roster.count else { return }
+            if roster.elected && !roster.superseded && !theirFailed.isSubset(of: roster.failed) {
                 // It took as failed members I, its coordinator, never failed (a Fail from the
                 // other side of a healed partition, or from a coordinator before me that I did
                 // not hear): it will refuse my Fail and report to someone else, and my flush
                 // would wait for it forever.
-                port.down(.suspect(RankSet([o]), reason: "took \(theirFailed.subtracting(failed)) as failed, which its coordinator did not"))
+                port.down(.suspect(RankSet([o]), reason: "took \(theirFailed.subtracting(roster.failed)) as failed, which its coordinator did not"))
             }
             // A counter beyond mine can only be forged or corrupted (an unauthenticated
             // group): counted as an echo of my latest ping, so that it never silences a live
             // peer (it still dies silent if the peer stops pinging).
-            let c = min(counters[rank], sent[rank])
-            if c > echoed[o] && (!superseded || theirsCurrent) {
+            let c = min(counters[roster.rank], sent[roster.rank])
+            if c > echoed[o] && (!roster.superseded || theirsCurrent) {
                 echoed[o] = c
                 // Any stack's echo counts (for members of the newest view), but an old
                 // stack's only while the peer's is not old too: a peer still in the old view
                 // is catching up, one that moved on may be in another view than mine.
                 let e = setup.view.members[o]
                 if let n = setup.shared.unechoedPings[e] {
-                    setup.shared.unechoedPings[e] = min(n, sent[rank] - c)
+                    setup.shared.unechoedPings[e] = min(n, sent[roster.rank] - c)
                 }
             }
             sent[o] = max(sent[o], counters[o])
-        case let .fail(f):
-            failed.formUnion(f)
-            port.up(event)
-        case .elect:
-            elected = true
-            port.up(event)
-        case .view:
-            superseded = true
-            port.up(event)
         default:
+            roster.note(event)  // failures, election, a next view
             port.up(event)
         }
     }

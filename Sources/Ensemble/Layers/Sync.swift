@@ -30,11 +30,7 @@ public final class Sync: Layer {
     }
 
     private let port: LayerPort
-    private let setup: LayerSetup
-    private let rank: Rank
-    private let count: Int
-    private var failed = RankSet()
-    private var coordinator: Rank = 0
+    private var roster: Roster
     private var blockSent = false
     private var collecting = false   // I got `.block` from above: I collect the BlockOks
     private var released = false
@@ -42,9 +38,7 @@ public final class Sync: Layer {
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
         self.port = port
-        self.setup = setup
-        rank = setup.rank
-        count = setup.count
+        roster = Roster(setup)
     }
 
     public func down(_ event: consuming Event) {
@@ -56,7 +50,7 @@ public final class Sync: Layer {
                 blockSent = true
                 var p = Packet(headroom: 48)
                 p.push(Header.block)
-                port.down(.cast(p, peer: rank, flags: []))
+                port.down(.cast(p, peer: roster.rank, flags: []))
                 port.down(.block)
             }
             check()
@@ -68,7 +62,7 @@ public final class Sync: Layer {
     public func up(_ event: consuming Event) {
         switch event {
         case .cast(var p, let o, let flags):
-            guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: count) else { return }
+            guard let h = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: roster.count) else { return }
             switch h {
             case .block:
                 if !blockSent {
@@ -78,7 +72,7 @@ public final class Sync: Layer {
             case .blockOk: break
             }
         case .send(var p, let o, let flags):
-            guard let h = port.receive(Header.self, &p, .send, from: o, flags: flags, members: count) else { return }
+            guard let h = port.receive(Header.self, &p, .send, from: o, flags: flags, members: roster.count) else { return }
             switch h {
             case let .blockOk(v):
                 blockOk.formUnion(v)
@@ -87,12 +81,11 @@ public final class Sync: Layer {
             }
         case .blockOk:
             // My own flush is complete.
-            blockOk.insert(rank)
+            blockOk.insert(roster.rank)
             report()
             check()
         case let .fail(f):
-            failed.formUnion(f)
-            coordinator = setup.coordinator(excluding: failed)
+            roster.fail(f)
             report()
             port.up(event)
             check()
@@ -103,15 +96,14 @@ public final class Sync: Layer {
 
     /// A member that has finished its flush tells the (possibly new) coordinator.
     private func report() {
-        guard rank != coordinator, blockOk.contains(rank) else { return }
-        var p = Packet(headroom: 48 + count / 8)
+        guard !roster.isCoordinator, blockOk.contains(roster.rank) else { return }
+        var p = Packet(headroom: 48 + roster.count / 8)
         p.push(Header.blockOk(blockOk))
-        port.down(.send(p, peer: coordinator, flags: []))
+        port.down(.send(p, peer: roster.coordinator, flags: []))
     }
 
     private func check() {
-        guard collecting, !released else { return }
-        for r in 0 ..< count where !blockOk.contains(r) && !failed.contains(r) { return }
+        guard collecting, !released, roster.everyLive(in: blockOk) else { return }
         released = true
         port.up(.blockOk(contact: nil))
     }

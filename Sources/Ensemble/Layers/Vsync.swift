@@ -58,12 +58,7 @@ public final class Vsync: Layer {
     }
 
     private let port: LayerPort
-    private let setup: LayerSetup
-    private let rank: Rank
-    private let count: Int
-    private var failed = RankSet()
-    private var coordinator: Rank = 0
-    private var blocked = false
+    private var roster: Roster
     private var localCasts: [Int]
     private var localSends: [Int]
     private var reports: [Report?]
@@ -73,9 +68,7 @@ public final class Vsync: Layer {
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
         self.port = port
-        self.setup = setup
-        rank = setup.rank
-        count = setup.count
+        roster = Roster(setup)
         localCasts = Array(repeating: 0, count: setup.count)
         localSends = Array(repeating: 0, count: setup.count)
         reports = Array(repeating: nil, count: setup.count)
@@ -87,24 +80,22 @@ public final class Vsync: Layer {
             localCasts = casts
             localSends = sends
         case .block:
-            blocked = true
+            roster.note(event)  // blocked: the flush begins
             reportLocal()
             port.up(event)
         case let .fail(f):
-            if !f.isSubset(of: failed) {
-                failed.formUnion(f)
-                reports = Array(repeating: nil, count: count)
+            if roster.fail(f) {
+                reports = Array(repeating: nil, count: roster.count)
                 done = false
-                coordinator = setup.coordinator(excluding: failed)
-                if blocked { reportLocal() }
+                if roster.blocked { reportLocal() }
                 replayDelayed()
             }
             port.up(event)
         case .send(var p, let o, let flags):
-            guard case let .reports(f, rs)? = port.receive(Header.self, &p, .send, from: o, flags: flags, members: count) else { return }
+            guard case let .reports(f, rs)? = port.receive(Header.self, &p, .send, from: o, flags: flags, members: roster.count) else { return }
             received(rs, under: f)
         case .cast(var p, let o, let flags):
-            guard case let .reports(f, rs)? = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: count) else { return }
+            guard case let .reports(f, rs)? = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: roster.count) else { return }
             received(rs, under: f)
         default:
             port.up(event)
@@ -116,21 +107,21 @@ public final class Vsync: Layer {
     }
 
     private func reportLocal() {
-        let mine = Report(rank: rank, casts: localCasts, sends: localSends)
-        reports[rank] = mine
-        if rank != coordinator {
-            var p = Packet(headroom: 64 + 20 * count)
-            p.push(Header.reports(failed: failed, [mine]))
-            port.down(.send(p, peer: coordinator, flags: []))
+        let mine = Report(rank: roster.rank, casts: localCasts, sends: localSends)
+        reports[roster.rank] = mine
+        if !roster.isCoordinator {
+            var p = Packet(headroom: 64 + 20 * roster.count)
+            p.push(Header.reports(failed: roster.failed, [mine]))
+            port.down(.send(p, peer: roster.coordinator, flags: []))
         }
         checkDone()
     }
 
     private func received(_ rs: [Report], under f: RankSet) {
-        for r in rs where r.rank != rank {
-            if f == failed {
-                if !failed.contains(r.rank) { reports[r.rank] = r }
-            } else if !f.isSubset(of: failed) {
+        for r in rs where r.rank != roster.rank {
+            if f == roster.failed {
+                if !roster.failed.contains(r.rank) { reports[r.rank] = r }
+            } else if !f.isSubset(of: roster.failed) {
                 delayed.append((f, r))  // made after failures I have not heard of yet
             }
             // Otherwise it predates failures I know of: its sender will report again.
@@ -142,28 +133,27 @@ public final class Vsync: Layer {
         let pending = delayed
         delayed = []
         for (f, r) in pending {
-            if f == failed, !failed.contains(r.rank) { reports[r.rank] = r }
-            else if !f.isSubset(of: failed) { delayed.append((f, r)) }
+            if f == roster.failed, !roster.failed.contains(r.rank) { reports[r.rank] = r }
+            else if !f.isSubset(of: roster.failed) { delayed.append((f, r)) }
         }
         checkDone()
     }
 
     private func checkDone() {
-        guard blocked, !done else { return }
-        for i in 0 ..< count where reports[i] == nil && !failed.contains(i) { return }
+        guard roster.blocked, !done, roster.everyLive({ reports[$0] != nil }) else { return }
         done = true
-        var expectCasts = Array(repeating: 0, count: count)
-        var expectSends = Array(repeating: 0, count: count)
-        for case let r? in reports where !failed.contains(r.rank) {
-            for j in 0 ..< count { expectCasts[j] = max(expectCasts[j], r.casts[j]) }
-            expectSends[r.rank] = r.sends[rank]
+        var expectCasts = Array(repeating: 0, count: roster.count)
+        var expectSends = Array(repeating: 0, count: roster.count)
+        for case let r? in reports where !roster.failed.contains(r.rank) {
+            for j in 0 ..< roster.count { expectCasts[j] = max(expectCasts[j], r.casts[j]) }
+            expectSends[r.rank] = r.sends[roster.rank]
         }
         port.down(.syncInfo(casts: expectCasts, sends: expectSends))
-        if rank == coordinator {
+        if roster.isCoordinator {
             // Everyone computes the same numbers from the same reports.
-            var p = Packet(headroom: 64 + 30 * count * count)
-            p.push(Header.reports(failed: failed, reports.compactMap { $0 }))
-            port.down(.cast(p, peer: rank, flags: []))
+            var p = Packet(headroom: 64 + 30 * roster.count * roster.count)
+            p.push(Header.reports(failed: roster.failed, reports.compactMap { $0 }))
+            port.down(.cast(p, peer: roster.rank, flags: []))
         }
     }
 }
