@@ -112,13 +112,7 @@ public struct Parameters: Hashable, Sendable, CustomStringConvertible {
 
     /// An `int` value is accepted too.
     public func float(_ name: String, default d: Double) throws(ParameterError) -> Double {
-        try value(name, "a float", default: d) {
-            switch $0 {
-            case let .float(v): v
-            case let .int(v): Double(v)
-            default: nil
-            }
-        }
+        try value(name, "a float", default: d) { $0.number }
     }
 
     public func string(_ name: String, default d: String) throws(ParameterError) -> String {
@@ -127,14 +121,7 @@ public struct Parameters: Hashable, Sendable, CustomStringConvertible {
 
     /// A time in seconds; an `int` or `float` value is accepted as seconds too.
     public func time(_ name: String, default d: Time) throws(ParameterError) -> Time {
-        try value(name, "a time", default: d) {
-            switch $0 {
-            case let .time(v): v
-            case let .float(v): .seconds(v)
-            case let .int(v): .seconds(Double(v))
-            default: nil
-            }
-        }
+        try value(name, "a time", default: d) { if case let .time(v) = $0 { v } else { $0.number.map(Time.seconds) } }
     }
 
     /// The Ensemble string form, sorted by name.
@@ -179,6 +166,15 @@ public struct Parameters: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension ParameterValue {
+    /// A `float` or `int` value as a number.
+    var number: Double? {
+        switch self {
+        case let .float(v): v
+        case let .int(v): Double(v)
+        default: nil
+        }
+    }
+
     static func parse(_ text: String, type: String, name: String) throws(ParameterError) -> ParameterValue {
         switch type {
         case "int":

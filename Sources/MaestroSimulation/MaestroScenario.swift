@@ -57,23 +57,18 @@ public struct MaestroScenario {
     public let config: Config
     public init(_ config: Config) { self.config = config }
 
-    final class Run {
+    final class Run: ScenarioRun {
         let config: Config
-        let world: SimWorld
         let history = MaestroHistory()
-        var processes: [SimProcess] = []
         var servers: [SimServer?] = []
-        var relay = Address(ip: 0, port: 0)
-        var rng: SimRandom
-        let stateBytes: Int
-        let chunkBytes: Int
-        var faultsInjected = 0
+        /// Drawn from the run's stream at the start.
+        private(set) var stateBytes = 0
+        private(set) var chunkBytes = 1024
         var skippedBefore = 0
 
         init(config: Config) {
             self.config = config
-            world = SimWorld(seed: config.seed, trace: .off)
-            rng = world.random.split()
+            super.init(seed: config.seed)
             let r = rng.double()
             let most = max(8, config.maxStateBytes)
             stateBytes = r < 0.3 ? rng.int(in: 0 ..< 1024) : r < 0.8 ? rng.int(in: 1024 ..< min(most, 128 << 10) + 1) : rng.int(in: 0 ..< most + 1)
@@ -119,32 +114,23 @@ public struct MaestroScenario {
         }
 
         func scheduleFaults() {
-            var hooks = ScenarioDriver.MembershipHooks(
+            let hooks = ScenarioDriver.MembershipHooks(
                 isActive: { [unowned self] i in servers[i]?.isActive == true },
                 isDown: { [unowned self] i in !processes[i].isUp || servers[i] == nil || servers[i]?.exited == true },
                 crashing: { [unowned self] i in servers[i] = nil },
                 restarting: { [unowned self] i in servers[i] = nil },
                 leave: { [unowned self] i in servers[i]?.simLeave() })
-            hooks.injected = { [unowned self] in faultsInjected += 1 }
-            ScenarioDriver.injectMembershipFaults(in: world, processes: processes, faults: config.faults, meanGap: config.meanFaultGap,
-                                                  until: config.trafficTime, rng: rng.split(), hooks)
+            injectMembershipFaults(config.faults, meanGap: config.meanFaultGap, until: config.trafficTime, hooks)
         }
     }
 
     public func run() -> Result {
         let run = Run(config: config)
         let world = run.world
-        run.relay = ScenarioDriver.addRendezvous(to: world)
         run.servers = Array(repeating: nil, count: config.members)
-        for i in 0 ..< config.members {
-            run.processes.append(world.addProcess(name: "p\(i)") { [unowned run] p in run.boot(p) })
-        }
-        var linkRandom = run.rng.split()
-        for (a, b, f) in LinkFaults.random(for: config.faults, rng: &linkRandom, processes: run.processes) { world.setFaults(from: a, to: b, f) }
-        run.scheduleFaults()
-        world.run(until: config.trafficTime)
-        world.clearFaults()
-        world.run(for: config.settleTime)
+        run.populate(count: config.members) { [unowned run] p in run.boot(p) }
+        ScenarioDriver.play(world, processes: run.processes, faults: config.faults, rng: run.rng.split(),
+                            trafficTime: config.trafficTime, settleTime: config.settleTime, scheduleFaults: run.scheduleFaults)
         return evaluate(run)
     }
 

@@ -53,9 +53,7 @@ public final class Heal: Layer {
                 present.insert(0)
                 checkPresent()
             } else {
-                var p = Packet(headroom: 32)
-                p.push(Header.present)
-                port.down(.send(p, peer: 0, flags: []))
+                port.originate(Header.present, .send, peer: 0)
             }
         case .send(var p, let o, let flags):
             guard case .present? = port.receive(Header.self, &p, .send, from: o, flags: flags, members: setup.count) else { return }

@@ -45,17 +45,13 @@ public final class Intra: Layer {
             roster.fail(f)
             setup.shared.observer?(.issuedFail(view: setup.view.id, rank: roster.rank, failed: roster.failed))
             setup.shared.observer?(.acceptedFail(view: setup.view.id, failed: roster.failed))
-            var p = Packet(headroom: 32 + roster.count / 8)
-            p.push(Header.fail(roster.failed))
-            port.down(.cast(p, peer: roster.rank, flags: []))
+            port.originate(Header.fail(roster.failed), .cast, peer: roster.rank)
             port.down(.fail(roster.failed))
         case let .view(nv):
             guard !viewSent else { return }
             viewSent = true
             setup.shared.observer?(.issuedView(view: setup.view.id, rank: roster.rank, next: nv))
-            var p = Packet(headroom: nv.encodedSizeBound + 16)
-            p.push(Header.view(nv))
-            port.down(.cast(p, peer: roster.rank, flags: []))
+            port.originate(Header.view(nv), .cast, peer: roster.rank)
             port.down(event)
         default:
             port.passDown(event, Header.self)

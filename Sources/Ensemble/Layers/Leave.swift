@@ -76,9 +76,7 @@ public final class Leave: Layer {
         case .leave:
             if !leaving {
                 leaving = true
-                var p = Packet(headroom: 32)
-                p.push(Header.leave)
-                port.down(.cast(p, peer: roster.rank, flags: []))
+                port.originate(Header.leave, .cast, peer: roster.rank)
                 leaveAcked.insert(roster.rank)
                 // The wait is bounded from the first leave, whatever views it crosses.
                 let d = setup.shared.leaveDeadline ?? now + leaveTimeout
@@ -182,18 +180,14 @@ public final class Leave: Layer {
 
     private func report() {
         guard !roster.isCoordinator, gotView.contains(roster.rank) else { return }
-        var p = Packet(headroom: 32 + roster.count / 8)
-        p.push(Header.gotView(gotView))
-        port.down(.send(p, peer: roster.coordinator, flags: []))
+        port.originate(Header.gotView(gotView), .send, peer: roster.coordinator)
     }
 
     private func checkExit() {
         guard !exited, gotView.contains(roster.rank), roster.everyLive(in: gotView) else { return }
         exited = true
         if roster.isCoordinator {
-            var p = Packet(headroom: 32 + roster.count / 8)
-            p.push(Header.gotView(gotView))
-            port.down(.cast(p, peer: roster.rank, flags: []))
+            port.originate(Header.gotView(gotView), .cast, peer: roster.rank)
         }
         if !exitPassed {
             exitPassed = true

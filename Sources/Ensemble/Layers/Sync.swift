@@ -48,9 +48,7 @@ public final class Sync: Layer {
             collecting = true
             if !blockSent {
                 blockSent = true
-                var p = Packet(headroom: 48)
-                p.push(Header.block)
-                port.down(.cast(p, peer: roster.rank, flags: []))
+                port.originate(Header.block, .cast, peer: roster.rank)
                 port.down(.block)
             }
             check()
@@ -97,9 +95,7 @@ public final class Sync: Layer {
     /// A member that has finished its flush tells the (possibly new) coordinator.
     private func report() {
         guard !roster.isCoordinator, blockOk.contains(roster.rank) else { return }
-        var p = Packet(headroom: 48 + roster.count / 8)
-        p.push(Header.blockOk(blockOk))
-        port.down(.send(p, peer: roster.coordinator, flags: []))
+        port.originate(Header.blockOk(blockOk), .send, peer: roster.coordinator)
     }
 
     private func check() {

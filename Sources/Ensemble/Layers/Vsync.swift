@@ -110,9 +110,7 @@ public final class Vsync: Layer {
         let mine = Report(rank: roster.rank, casts: localCasts, sends: localSends)
         reports[roster.rank] = mine
         if !roster.isCoordinator {
-            var p = Packet(headroom: 64 + 20 * roster.count)
-            p.push(Header.reports(failed: roster.failed, [mine]))
-            port.down(.send(p, peer: roster.coordinator, flags: []))
+            port.originate(Header.reports(failed: roster.failed, [mine]), .send, peer: roster.coordinator)
         }
         checkDone()
     }
@@ -151,9 +149,7 @@ public final class Vsync: Layer {
         port.down(.syncInfo(casts: expectCasts, sends: expectSends))
         if roster.isCoordinator {
             // Everyone computes the same numbers from the same reports.
-            var p = Packet(headroom: 64 + 30 * roster.count * roster.count)
-            p.push(Header.reports(failed: roster.failed, reports.compactMap { $0 }))
-            port.down(.cast(p, peer: roster.rank, flags: []))
+            port.originate(Header.reports(failed: roster.failed, reports.compactMap { $0 }), .cast, peer: roster.rank)
         }
     }
 }

@@ -57,6 +57,15 @@ extension LayerPort {
         }
     }
 
+    /// Sends a message of the layer's own, carrying only `header`, down as a reliable message
+    /// of `kind` (`.cast` to the view, `peer` being my rank; `.send` to `peer`), with room
+    /// for the headers of the layers below.
+    func originate<H: LayerHeader>(_ header: H, _ kind: MessageKind, peer: Rank) {
+        var p = Packet(headroom: header.encodedSizeBound + 64)
+        p.push(header)
+        down(kind.event(p, peer: peer, flags: []))
+    }
+
     /// Pops the header `H` off `p`, a message of `kind` that came up from `peer`: the layer's
     /// own header comes back. A pass-through message goes on up (without the tag), and a header
     /// that does not decode is counted in `drops` and its message dropped: both give nil.

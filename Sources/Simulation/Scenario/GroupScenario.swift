@@ -75,25 +75,18 @@ public struct GroupScenario {
     public init(_ config: Config) { self.config = config }
 
     /// The run's mutable state, shared with the closures the simulator runs.
-    final class Run {
+    final class Run: ScenarioRun {
         let config: Config
-        let world: SimWorld
         let recorder = Recorder()
-        var processes: [SimProcess] = []
         /// The current member of each process, nil while down or after leaving.
         var members: [SimMember?] = []
-        var relay = Address(ip: 0, port: 0)
         var staticView: ViewState?
         var setupErrors: [Violation] = []
-        var faultsInjected = 0
         var lastInstall = Time.zero
-        var rng: SimRandom
 
         init(config: Config) {
             self.config = config
-            let world = SimWorld(seed: config.seed, trace: .off)
-            self.world = world
-            rng = world.random.split()
+            super.init(seed: config.seed)
             recorder.clock = { [unowned world] in world.now }
         }
 
@@ -173,31 +166,18 @@ public struct GroupScenario {
                 restarting: { [unowned self] i in members[i] = nil },
                 leave: { [unowned self] i in members[i]?.leave() })
             hooks.note = { [unowned self] text in recorder.note(text) }
-            hooks.injected = { [unowned self] in faultsInjected += 1 }
-            ScenarioDriver.injectMembershipFaults(in: world, processes: processes, faults: config.faults, meanGap: config.meanFaultGap,
-                                                  until: config.trafficTime, rng: rng.split(), hooks)
+            injectMembershipFaults(config.faults, meanGap: config.meanFaultGap, until: config.trafficTime, hooks)
         }
 
         /// Draws per-link, per-direction fault rates from the seed.
-        func applyLinkFaults() {
-            var r = rng.split()
-            for (a, b, f) in LinkFaults.random(for: config.faults, rng: &r, processes: processes) { world.setFaults(from: a, to: b, f) }
-        }
-
 
     }
 
     public func run() -> Result {
         let run = Run(config: config)
         let world = run.world
-        run.relay = ScenarioDriver.addRendezvous(to: world)
         run.members = Array(repeating: nil, count: config.members)
-        for i in 0 ..< config.members {
-            run.processes.append(world.addProcess(name: "p\(i)") { [unowned run] p in
-                // Process ids start at 1 (0 is the rendezvous); members are indexed from 0.
-                run.bootMember(p)
-            })
-        }
+        run.populate(count: config.members) { [unowned run] p in run.bootMember(p) }
         if config.staticView {
             let ms = run.members.compactMap { $0 }
             let ids = ms.compactMap { $0.endpoint?.id }
@@ -209,11 +189,8 @@ public struct GroupScenario {
                 }
             }
         }
-        run.applyLinkFaults()
-        run.scheduleFaults()
-        world.run(until: config.trafficTime)
-        world.clearFaults()
-        world.run(for: config.settleTime)
+        ScenarioDriver.play(world, processes: run.processes, faults: config.faults, rng: run.rng.split(),
+                            trafficTime: config.trafficTime, settleTime: config.settleTime, scheduleFaults: run.scheduleFaults)
         return evaluate(run)
     }
 

@@ -1,5 +1,36 @@
 import Ensemble
 
+/// What every scenario run holds: its world (a seeded simulation), the member processes, the
+/// rendezvous address, its own random stream and the count of faults injected.
+open class ScenarioRun {
+    public let world: SimWorld
+    public var processes: [SimProcess] = []
+    public var relay = Address(ip: 0, port: 0)
+    public var rng: SimRandom
+    public var faultsInjected = 0
+
+    public init(seed: UInt64) {
+        world = SimWorld(seed: seed, trace: .off)
+        rng = world.random.split()
+    }
+
+    /// Adds the rendezvous, then `count` member processes booted by `boot` (which may read
+    /// `relay` already).
+    public func populate(count: Int, boot: @escaping (SimProcess) -> Void) {
+        relay = ScenarioDriver.addRendezvous(to: world)
+        processes = ScenarioDriver.addMembers(to: world, count: count, boot: boot)
+    }
+
+    /// Injects the membership faults of `faults` at random gaps (mean `meanGap`) until `end`
+    /// through `hooks`, counting each in `faultsInjected`.
+    public func injectMembershipFaults(_ faults: FaultSet, meanGap: Time, until end: Time, _ hooks: ScenarioDriver.MembershipHooks) {
+        var h = hooks
+        h.injected = { [unowned self] in faultsInjected += 1 }
+        ScenarioDriver.injectMembershipFaults(in: world, processes: processes, faults: faults, meanGap: meanGap, until: end,
+                                              rng: rng.split(), h)
+    }
+}
+
 /// What the scenarios (`GroupScenario`, Maestro's) share: repeating an action at random gaps,
 /// and injecting membership faults at random.
 public enum ScenarioDriver {
@@ -13,6 +44,25 @@ public enum ScenarioDriver {
         world.addProcess(name: "gossip") { p in
             p.state = GossipRelay(transport: p.makeTransport(port: gossipPort))
         }.address(port: gossipPort)
+    }
+
+    /// Adds `count` member processes, `p0`, `p1`, ... (process ids from 1: the rendezvous is
+    /// 0), each booted (and rebooted after a restart) by `boot`.
+    public static func addMembers(to world: SimWorld, count: Int, boot: @escaping (SimProcess) -> Void) -> [SimProcess] {
+        (0 ..< count).map { i in world.addProcess(name: "p\(i)", boot: boot) }
+    }
+
+    /// The course of every scenario run once its members are up: random link faults drawn
+    /// from `rng`, the membership faults `scheduleFaults` arranges, the traffic period until
+    /// `trafficTime`, then every fault cleared and `settleTime` more for repairs.
+    public static func play(_ world: SimWorld, processes: [SimProcess], faults: FaultSet, rng: SimRandom,
+                            trafficTime: Time, settleTime: Time, scheduleFaults: () -> Void) {
+        var r = rng
+        for (a, b, f) in LinkFaults.random(for: faults, rng: &r, processes: processes) { world.setFaults(from: a, to: b, f) }
+        scheduleFaults()
+        world.run(until: trafficTime)
+        world.clearFaults()
+        world.run(for: settleTime)
     }
 
     /// Runs `action` at random gaps (uniform over 0 to twice `meanGap(now)`) until `end`, or
