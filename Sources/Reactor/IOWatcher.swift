@@ -1,10 +1,8 @@
 import CLibev
 
 private func ioReady(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_io>?, _ revents: Int32) {
-    guard let raw = w, let ctx = raw.pointee.data else { return }
+    guard let w = watcherOwner(w?.pointee.data, as: IOWatcher.self) else { return }
     let events = IOWatcher.Events(rawValue: revents & Int32(EV_READ | EV_WRITE))
-    // A strong reference (one retain per wake-up): the handler may drop the last other one.
-    let w = Unmanaged<IOWatcher>.fromOpaque(ctx).takeUnretainedValue()
     w.handler(events)
     w.reactor.measured(w.kind, w.label)
 }
@@ -30,8 +28,7 @@ public final class IOWatcher {
         self.reactor = reactor
         self.handler = handler
         self.label = label.isEmpty ? "fd \(fd)" : label
-        watcher = .allocate(capacity: 1)
-        watcher.initialize(to: ev_io())
+        watcher = .watcher(ev_io())
         evs_io_init(watcher, ioReady, fd, events.rawValue, Unmanaged.passUnretained(self).toOpaque())
     }
 

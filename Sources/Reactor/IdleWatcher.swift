@@ -1,9 +1,7 @@
 import CLibev
 
 private func prepareFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_prepare>?, _ revents: Int32) {
-    guard let raw = w, let ctx = raw.pointee.data else { return }
-    // A strong reference (one retain per loop turn): the handler may drop the last other one.
-    let w = Unmanaged<IdleWatcher>.fromOpaque(ctx).takeUnretainedValue()
+    guard let w = watcherOwner(w?.pointee.data, as: IdleWatcher.self) else { return }
     w.fired()
     w.reactor.measured(.idleFlush, w.label)
 }
@@ -21,8 +19,7 @@ public final class IdleWatcher {
         self.reactor = reactor
         self.handler = handler
         self.label = label
-        watcher = .allocate(capacity: 1)
-        watcher.initialize(to: ev_prepare())
+        watcher = .watcher(ev_prepare())
         evs_prepare_init(watcher, prepareFired, Unmanaged.passUnretained(self).toOpaque())
     }
 

@@ -2,9 +2,8 @@ import CLibev
 import Ensemble
 
 private func timerFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_timer>?, _ revents: Int32) {
-    guard let w, let ctx = w.pointee.data else { return }
-    // A strong reference: a one-shot timer may release its self-retain inside `fired()`.
-    let timer = Unmanaged<LoopTimer>.fromOpaque(ctx).takeUnretainedValue()
+    // (A one-shot timer may release its self-retain inside `fired()`.)
+    guard let timer = watcherOwner(w?.pointee.data, as: LoopTimer.self) else { return }
     timer.fired()
     timer.reactor.measured(.timer, timer.label)
 }
@@ -26,8 +25,7 @@ public final class LoopTimer {
         self.reactor = reactor
         self.handler = handler
         self.label = label
-        watcher = .allocate(capacity: 1)
-        watcher.initialize(to: ev_timer())
+        watcher = .watcher(ev_timer())
         evs_timer_init(watcher, timerFired, 0, 0, Unmanaged.passUnretained(self).toOpaque())
     }
 

@@ -4,8 +4,7 @@ import Glibc
 #endif
 
 private func signalFired(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_signal>?, _ revents: Int32) {
-    guard let raw = w, let ctx = raw.pointee.data else { return }
-    let w = Unmanaged<SignalWatcher>.fromOpaque(ctx).takeUnretainedValue()
+    guard let w = watcherOwner(w?.pointee.data, as: SignalWatcher.self) else { return }
     w.handler()
     w.reactor.measured(.signal, "signal \(w.signal)")
 }
@@ -22,8 +21,7 @@ public final class SignalWatcher {
         self.reactor = reactor
         self.handler = handler
         self.signal = signal
-        watcher = .allocate(capacity: 1)
-        watcher.initialize(to: ev_signal())
+        watcher = .watcher(ev_signal())
         // A process started with the signal ignored or blocked (inherited across exec, as some
         // process launchers leave it) would never see it: restore the default first.
         Glibc.signal(signal, SIG_DFL)

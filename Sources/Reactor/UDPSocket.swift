@@ -7,10 +7,9 @@ import Glibc
 #endif
 
 private func socketReadable(_ loop: OpaquePointer?, _ w: UnsafeMutablePointer<ev_io>?, _ revents: Int32) {
-    guard let w, let ctx = w.pointee.data else { return }
     // One retain per wake-up (not per datagram): a datagram's handler may close the socket
     // and drop the last other reference to it (a member that exits).
-    let socket = Unmanaged<UDPSocket>.fromOpaque(ctx).takeUnretainedValue()
+    guard let socket = watcherOwner(w?.pointee.data, as: UDPSocket.self) else { return }
     socket.drain()
     socket.reactor.measured(.datagramReceive, socket.label)
 }
@@ -134,8 +133,7 @@ public final class UDPSocket {
         self.batchSize = cnet_batch_capacity(batch)
         self.onDatagram = onDatagram
         label = "UDP \(self.localAddress)"
-        watcher = .allocate(capacity: 1)
-        watcher.initialize(to: ev_io())
+        watcher = .watcher(ev_io())
         evs_io_init(watcher, socketReadable, fd, Int32(EV_READ), Unmanaged.passUnretained(self).toOpaque())
         ev_io_start(reactor.loop, watcher)
     }
