@@ -27,6 +27,12 @@ import DequeModule
 /// (and its report) no longer grows; a failure not yet known when `.syncInfo` arrived voids it
 /// (the flush computes a new one, from new reports).
 ///
+/// What is agreed: members that go from a view to the same next view deliver the same casts of
+/// it in the same order. Two sides of a partition each finish the view on their own: a side
+/// that missed the sequencer's last decisions orders the casts they covered by the rule above,
+/// so the two sides may disagree on those (as with seqbb.ml); every decision both saw, they
+/// both follow.
+///
 /// Deviations from seqbb.ml:
 /// - decisions are batched (one message per loop turn, at most `seqbb_max_runs` runs) instead
 ///   of one accept message per cast;
