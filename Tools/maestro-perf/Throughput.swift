@@ -43,7 +43,10 @@ struct Throughput: ParsableCommand {
 
     @OptionGroup var common: GroupOptions
 
-    static let protocolStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+    static let defaultStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+
+    @Option(help: "With --in-process: the protocol stack (e.g. with Seqbb for total order, where senders also receive their own casts).")
+    var protocolStack = Throughput.defaultStack
 
     func validate() throws {
         guard members >= 2 else { throw ValidationError("--members must be at least 2") }
@@ -63,11 +66,11 @@ struct Throughput: ParsableCommand {
         parameters["batching"] = .bool(batching)
         let apps = (0 ..< members).map { _ in NumberedCasts(size: size, burst: 512) }
         let nodes = try apps.enumerated().map { i, app in
-            try UDPMember(reactor: reactor, group: "maestro-perf-throughput", rendezvous: [], protocolStack: Self.protocolStack,
+            try UDPMember(reactor: reactor, group: "maestro-perf-throughput", rendezvous: [], protocolStack: protocolStack,
                           params: parameters, application: app, key: try common.key.groupKey(), counter: UInt16(i))
         }
         let endpoints = nodes.map(\.endpoint)
-        let view = ViewState(group: GroupID("maestro-perf-throughput"), protocolStack: Self.protocolStack, ltime: 1,
+        let view = ViewState(group: GroupID("maestro-perf-throughput"), protocolStack: protocolStack, ltime: 1,
                              members: endpoints.map(\.id), addresses: nodes.map(\.localAddress))
         for (i, e) in endpoints.enumerated() {
             apps[i].endpoint = e
