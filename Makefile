@@ -28,9 +28,12 @@ test: deps
 
 # The simulation checker on many seeds, release-built (ten times faster than the debug test
 # build): every fault, with the default timers and the fast profile, 3 to 16 members, and
-# static groups under network faults; Maestro CSX servers and clients (--maestro). Each line ends with `N passed, N failed`; any failure
+# static groups under network faults; Maestro CSX servers and clients (--maestro); the seed
+# stack with total order (Seqbb), whose runs also check one order per view and self-delivery. Each line ends with `N passed, N failed`; any failure
 # fails the target (the replay command is printed).
 SIM := .build/release/maestro-sim
+# The seed stack with total order (Seqbb), for the total-order lines.
+TOTAL_STACK := Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Seqbb:Pt2pt:Frag:Stable:Mnak:Bottom
 simulate: deps
 	$(SWIFT) build -c release --product maestro-sim
 	$(SIM) --seeds 400 --first-seed 20000 --members 3-8 --faults all --params fast --settle-seconds 12
@@ -39,6 +42,9 @@ simulate: deps
 	$(SIM) --seeds 40 --first-seed 50000 --members 12-16 --faults all --settle-seconds 36
 	$(SIM) --maestro --seeds 300 --first-seed 60000 --members 3-8 --faults all --params fast --settle-seconds 12 --max-state-bytes 262144
 	$(SIM) --maestro --seeds 30 --first-seed 70000 --members 3-6 --faults all --params fast --settle-seconds 12
+	$(SIM) --seeds 300 --first-seed 80000 --members 3-8 --faults all --params fast --settle-seconds 12 --protocol-stack $(TOTAL_STACK)
+	$(SIM) --seeds 60 --first-seed 81000 --members 3-8 --faults all --settle-seconds 36 --protocol-stack $(TOTAL_STACK)
+	$(SIM) --seeds 30 --first-seed 82000 --members 12-16 --faults all --params fast --settle-seconds 12 --protocol-stack $(TOTAL_STACK)
 	$(SIM) --seeds 300 --first-seed 1 --members 3-8 --faults network --static --protocol-stack Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom --traffic-seconds 2 --settle-seconds 15
 
 lapa: build

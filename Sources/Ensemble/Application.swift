@@ -6,7 +6,8 @@
 public protocol GroupApplication: AnyObject {
     /// A view is installed: the first (often a singleton) and every later one.
     func install(view: ViewState, rank: Rank)
-    /// A multicast from `origin` (never one's own).
+    /// A multicast from `origin`: never one's own, except under total order (Seqbb), where
+    /// every member receives each of its own casts too, at its place in the order.
     func receiveCast(from origin: Rank, _ payload: Packet)
     /// A point-to-point message from `origin`.
     func receiveSend(from origin: Rank, _ payload: Packet)

@@ -41,6 +41,7 @@ public enum ParameterCatalog {
         Entry(name: "pt2pt_window", type: "int", defaultValue: "4194304 (4 MiB)", meaning: "unacknowledged point-to-point bytes per destination"),
         Entry(name: "rto_initial", type: "time", defaultValue: "0.05", meaning: "retransmission timeout before any round trip is measured"),
         Entry(name: "rto_min", type: "time", defaultValue: "0.01", meaning: "shortest retransmission timeout"),
+        Entry(name: "seqbb_max_runs", type: "int", defaultValue: "256", meaning: "most runs of (origin, count) in one ordering message of the sequencer"),
         Entry(name: "stable_sweep", type: "time", defaultValue: "1", meaning: "period of stability gossip and multicast repair"),
         Entry(name: "stable_trigger_bytes", type: "int", defaultValue: "524288 (512 KiB)", meaning: "multicast bytes that trigger a stability round early"),
         Entry(name: "suspect_max_idle", type: "int", defaultValue: "6", meaning: "unanswered pings before a member is suspected"),

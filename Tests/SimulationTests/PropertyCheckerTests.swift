@@ -32,6 +32,27 @@ import Testing
         PropertyChecker().check(rec, live: [a, b, c], expectComplete: complete).map(\.property)
     }
 
+    @Test func totalOrderRequiresOneOrderAndSelfDelivery() {
+        func total(_ rec: Recorder) -> [String] {
+            PropertyChecker(totalOrder: true).check(rec, live: [a, b, c], expectComplete: true).map(\.property)
+        }
+        // One order, own casts included: clean.
+        let good = history { r, v in
+            cast(r, v, a, 0); cast(r, v, b, 0)
+            for m in [a, b, c] { deliver(r, v, m, b, 0); deliver(r, v, m, a, 0) }
+        }
+        #expect(total(good).isEmpty)
+        #expect(properties(good).contains("no self-delivery"), "without total order, the same history breaks no self-delivery")
+        // c delivers the two casts the other way round; a never gets its own.
+        let bad = history { r, v in
+            cast(r, v, a, 0); cast(r, v, b, 0)
+            deliver(r, v, b, b, 0); deliver(r, v, b, a, 0)
+            deliver(r, v, c, a, 0); deliver(r, v, c, b, 0)
+            deliver(r, v, a, b, 0)
+        }
+        #expect(total(bad) == ["reliable delivery", "total order"])
+    }
+
     @Test func aCleanHistoryPasses() {
         let rec = history { r, v in
             cast(r, v, a, 0); cast(r, v, a, 1)

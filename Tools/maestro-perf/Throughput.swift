@@ -43,7 +43,10 @@ struct Throughput: ParsableCommand {
 
     @OptionGroup var common: GroupOptions
 
-    static let protocolStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+    static let defaultStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
+
+    @Option(help: "With --in-process: the protocol stack (default: what --properties choose, else the data stack \(Throughput.defaultStack); e.g. with Seqbb for total order, where senders also receive their own casts).")
+    var protocolStack: String?
 
     func validate() throws {
         guard members >= 2 else { throw ValidationError("--members must be at least 2") }
@@ -61,7 +64,7 @@ struct Throughput: ParsableCommand {
         let reactor = Reactor()
         var parameters = try Parameters(parsing: common.params)
         parameters["batching"] = .bool(batching)
-        let stack = try common.protocolStack(explicit: nil, fallback: Self.protocolStack)
+        let stack = try common.protocolStack(explicit: protocolStack, fallback: Self.defaultStack)
         let apps = (0 ..< members).map { _ in NumberedCasts(size: size, burst: 512) }
         let nodes = try apps.enumerated().map { i, app in
             try UDPMember(reactor: reactor, group: "maestro-perf-throughput", rendezvous: [], protocolStack: stack,

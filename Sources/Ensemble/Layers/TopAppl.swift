@@ -4,6 +4,12 @@
 /// application's casts and sends, calls `block()` when the view is about to change (sends are
 /// refused from then on), and holds the member's `.blockOk` until it has delivered every
 /// message the flush (`.syncInfo`) says it must.
+///
+/// Under an ordering layer (Seqbb) the counts it reports for the flush are that layer's: it
+/// sends them up (`.applCounts`) just before each `.block` and `.fail`, because what it has
+/// received, not what it has delivered, is what the survivors must agree on; and it hands up
+/// `.syncInfo` only once it has delivered what the flush expects. With it, the application
+/// also receives its own casts (at their place in the order).
 public final class TopAppl: Layer {
     /// On casts and sends: a message belongs to the application, or (passed through) to a
     /// layer above Top_appl.
@@ -39,6 +45,8 @@ public final class TopAppl: Layer {
     private var blocked: Bool { blocking != .unblocked }
     private var failed = RankSet()
     private var expectations: (casts: [Int], sends: [Int])?
+    /// The cast counts an ordering layer below reported for the flush (nil: none below).
+    private var castCountsBelow: [Int]?
     private var leaving = false
     private var nextHeartbeat = Time.zero
     private var exited = false
@@ -128,6 +136,8 @@ public final class TopAppl: Layer {
                 castsBlocked = isBlocked
                 if !isBlocked { services.application?.writable(peer: nil) }
             }
+        case let .applCounts(casts, _) where casts.count == count:
+            castCountsBelow = casts  // from an ordering layer: reported in its place
         case .block:
             port.up(counts)
             port.up(.block)
@@ -157,6 +167,7 @@ public final class TopAppl: Layer {
 
     /// What the flush needs from me: casts received per origin (mine: sent) and sends sent.
     private var counts: Event {
+        if let below = castCountsBelow { return .applCounts(casts: below, sends: sendsSent) }
         var casts = castsReceived
         casts[rank] = castsSent
         return .applCounts(casts: casts, sends: sendsSent)

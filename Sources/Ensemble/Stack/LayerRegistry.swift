@@ -9,8 +9,20 @@ public struct LayerRegistry: Sendable {
     /// Every layer name this implementation knows, top to bottom.
     public static let canonicalOrder = [
         "Top", "Heal", "Switch", "Leave", "Inter", "Intra", "Elect", "Merge", "Sync", "Suspect",
-        "Vsync", "Top_appl", "Local", "Pt2pt", "Frag", "Stable", "Mnak", "Bottom",
+        "Vsync", "Top_appl", "Local", "Seqbb", "Pt2pt", "Frag", "Stable", "Mnak", "Bottom",
     ]
+
+    /// Other names a protocol string may use for a layer (Ensemble's property names).
+    public static let aliases = ["Total": "Seqbb"]
+
+    /// Whether a protocol string orders the casts of each view totally (it names Seqbb, or
+    /// Total): then every member also receives its own casts.
+    public static func totallyOrders(_ protocolStack: String) -> Bool {
+        protocolStack.split(separator: ":").contains { n in
+            let n = String(n).trimmingSpaces.lowercased()
+            return n == "seqbb" || aliases.contains { $0.key.lowercased() == n && $0.value == "Seqbb" }
+        }
+    }
 
     private let factories: [String: LayerFactory]
 
@@ -21,8 +33,8 @@ public struct LayerRegistry: Sendable {
     }
 
     /// Splits and checks a protocol string: every name known (case-insensitive), none twice,
-    /// in canonical order (Frag may sit anywhere between Top_appl and Mnak: it is correct
-    /// above or below Pt2pt), Top first, Bottom last, Top_appl present, Stable with Mnak.
+    /// in canonical order (Frag may sit anywhere between Top_appl, or Seqbb, and Mnak: it is
+    /// correct above or below Pt2pt), Top first, Bottom last, Top_appl present, Stable with Mnak.
     ///
     /// A stack with Sync but no Vsync gets Vsync inserted directly above Top_appl: without the
     /// flush agreement Top_appl never releases `.blockOk` and the first view change hangs (the
@@ -34,7 +46,8 @@ public struct LayerRegistry: Sendable {
         guard !raw.isEmpty else { throw .emptyProtocol }
         var names: [String] = []
         for r in raw {
-            guard let name = known.first(where: { $0.lowercased() == r.lowercased() }) else {
+            let alias = LayerRegistry.aliases.first { $0.key.lowercased() == r.lowercased() }?.value
+            guard let name = alias ?? known.first(where: { $0.lowercased() == r.lowercased() }) else {
                 throw .unknownLayer(r, known: known)
             }
             if names.contains(name) { throw .duplicateLayer(name) }
@@ -51,6 +64,10 @@ public struct LayerRegistry: Sendable {
         if let frag = names.firstIndex(of: "Frag") {
             if let appl = names.firstIndex(of: "Top_appl"), frag < appl {
                 throw .misplacedLayer("Frag", reason: "it must be below Top_appl", known: known)
+            }
+            if let seqbb = names.firstIndex(of: "Seqbb"), frag < seqbb {
+                // Seqbb orders and counts whole messages, as Top_appl does.
+                throw .misplacedLayer("Frag", reason: "it must be below Seqbb", known: known)
             }
             if let mnak = names.firstIndex(of: "Mnak"), frag > mnak {
                 throw .misplacedLayer("Frag", reason: "it must be above Mnak", known: known)

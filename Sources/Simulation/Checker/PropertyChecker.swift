@@ -16,10 +16,22 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
 /// delivery within a view (items 5–10 and 13): sending-view delivery, integrity, no
 /// duplicates, no self-delivery of casts, FIFO per sender for casts and per pair for sends,
 /// and (with `expectComplete`) that every message of a live sender reached every live member.
+///
+/// With `totalOrder` (a stack with Seqbb): members deliver their own casts, and must, so
+/// self-delivery is required instead of forbidden (completeness includes one's own casts), and
+/// the casts of each view are delivered in one order: any two members that delivered the same
+/// two casts in a view, and went on from it to the same next view (or to none: crashed, left,
+/// or still in it at the end), delivered them in the same relative order. Members split by a
+/// partition are not compared: each side orders the casts it holds and no decision reached
+/// on its own, as members moving together must (the partitionable model, reference §7.2 19).
 public struct PropertyChecker {
     public var localDelivery = false
+    public var totalOrder = false
 
-    public init(localDelivery: Bool = false) { self.localDelivery = localDelivery }
+    public init(localDelivery: Bool = false, totalOrder: Bool = false) {
+        self.localDelivery = localDelivery || totalOrder
+        self.totalOrder = totalOrder
+    }
 
     public typealias Member = Recorder.Member
 
@@ -50,10 +62,14 @@ public struct PropertyChecker {
         var delivered: [Member: [StreamKey: [UInt64]]] = [:]
         var seen: Set<[UInt64]> = []
         var lastView: [Member: ViewState] = [:]
+        // With total order: the casts each member delivered in each view, in order.
+        var castOrder: [ViewID: [Member: [MessageKey]]] = [:]
+        var nextView: [[AnyHashable]: ViewID] = [:]  // [member, view]: the view it installed next
 
         for entry in rec.entries {
             switch entry {
             case let .installed(m, v):
+                if let last = lastView[m] { nextView[[AnyHashable(m), AnyHashable(last.id)]] = v.id }
                 lastView[m] = v
             case let .sent(s):
                 let key = StreamKey(view: s.view, origin: s.origin, kind: s.kind, destination: s.kind == .send ? s.destination : nil)
@@ -91,6 +107,9 @@ public struct PropertyChecker {
                 }
                 let key = StreamKey(view: s.view, origin: origin, kind: msg.kind, destination: msg.kind == .send ? d.receiver : nil)
                 delivered[d.receiver, default: [:]][key, default: []].append(msg.seq)
+                if totalOrder && msg.kind == .cast {
+                    castOrder[d.view, default: [:]][d.receiver, default: []].append(MessageKey(origin: origin, kind: .cast, seq: msg.seq))
+                }
             default:
                 break
             }
@@ -113,9 +132,9 @@ public struct PropertyChecker {
         if expectComplete {
             for receiver in live.sorted() {
                 guard let view = lastView[receiver] else { continue }
-                for origin in live.sorted() where origin != receiver {
+                for origin in live.sorted() where origin != receiver || totalOrder {
                     guard let ep = view.members.first(where: { rec.member(of: $0) == origin }), rec.member(of: ep) != nil else { continue }
-                    for kind in [TestMessage.Kind.cast, .send] {
+                    for kind in [TestMessage.Kind.cast, .send] where origin != receiver || kind == .cast {
                         let key = StreamKey(view: view.id, origin: origin, kind: kind, destination: kind == .send ? receiver : nil)
                         let sent = sentStreams[key] ?? []
                         let got = delivered[receiver]?[key] ?? []
@@ -126,6 +145,33 @@ public struct PropertyChecker {
                 }
             }
         }
+        if totalOrder { checkTotalOrder(castOrder, { m, v in nextView[[AnyHashable(m), AnyHashable(v)]] }, fail) }
         return violations.sorted { ($0.property, $0.detail) < ($1.property, $1.detail) }
+    }
+
+    /// Every pair of members of a view delivered their common casts of it in the same order.
+    private func checkTotalOrder(_ castOrder: [ViewID: [Member: [MessageKey]]], _ next: (Member, ViewID) -> ViewID?,
+                                 _ fail: (String, String) -> Void) {
+        for (view, byMember) in castOrder.sorted(by: { $0.key.ltime < $1.key.ltime }) {
+            let members = byMember.keys.sorted()
+            for (i, a) in members.enumerated() {
+                guard let seqA = byMember[a] else { continue }
+                var position: [MessageKey: Int] = [:]
+                for (k, m) in seqA.enumerated() { position[m] = k }
+                for b in members[(i + 1)...] where next(a, view) == next(b, view) {
+                    var last = -1
+                    var lastKey: MessageKey?
+                    for m in byMember[b] ?? [] {
+                        guard let k = position[m] else { continue }
+                        if k < last, let prev = lastKey {
+                            fail("total order", "in view \(view.ltime), \(b) delivered \(m.origin)'s cast #\(m.seq) after \(prev.origin)'s #\(prev.seq); \(a) delivered them the other way round")
+                            break
+                        }
+                        last = k
+                        lastKey = m
+                    }
+                }
+            }
+        }
     }
 }
