@@ -57,10 +57,10 @@ open class ClientServer: GroupMember {
 
     open override func join() throws {
         guard clsvState == .initial else { throw MaestroError("join: this member has already joined") }
-        if LayerRegistry.totallyOrders(try options.stack()) {
+        if LayerRegistry.selfDelivers(try options.stack()) {
             // Its delivery accounts (CSX's state digests, the transfer's held messages) assume a
-            // member never receives its own casts, which a totally ordered stack delivers.
-            throw MaestroError("join: client/server members (ClientServer, CSX) do not run over a totally ordered stack (Total, Seqbb) yet; use a GroupMember, or the Vsync properties")
+            // member never receives its own casts, which Local and total order deliver.
+            throw MaestroError("join: client/server members (ClientServer, CSX) do not run over a stack that delivers own casts (Total, Local) yet; use a GroupMember, or the Vsync properties")
         }
         clsvState = .joining
         do { try super.join() } catch {

@@ -103,7 +103,7 @@ final class Counter: CSX {
         #expect(try joinError { $0.properties = "Vsync:Totl" }.contains("unknown property 'Totl'"))
         #expect(try joinError { $0.properties = "Vsync:Auth" }.contains("need the group key"))
         #expect(try joinError { $0.protocolStack = "Top:Pt2pt:Bottom" }.contains("protocolStack"))
-        #expect(try joinError { $0.properties = "Vsync:Total" }.contains("totally ordered stack"))
+        #expect(try joinError { $0.properties = "Vsync:Total" }.contains("delivers own casts"))
         var explicit = CSXOptions()
         explicit.properties = "Frag"
         explicit.protocolStack = MaestroOptions.defaultProtocol

@@ -13,6 +13,7 @@ extension LayerRegistry {
         "Suspect": { s, p, x throws(ParameterError) in try Suspect(s, p, x) },
         "Vsync": { s, p, x in Vsync(s, p, x) },
         "Top_appl": { s, p, x throws(ParameterError) in try TopAppl(s, p, x) },
+        "Local": { s, p, x in Local(s, p, x) },
         "Seqbb": { s, p, x throws(ParameterError) in try Seqbb(s, p, x) },
         "Pt2pt": { s, p, x throws(ParameterError) in try Pt2pt(s, p, x) },
         "Frag": { s, p, x throws(ParameterError) in try Frag(s, p, x) },

@@ -24,6 +24,11 @@ public struct LayerRegistry: Sendable {
         }
     }
 
+    /// Whether a member running `protocolStack` receives its own casts (Local, or total order).
+    public static func selfDelivers(_ protocolStack: String) -> Bool {
+        totallyOrders(protocolStack) || protocolStack.split(separator: ":").contains { String($0).trimmingSpaces.lowercased() == "local" }
+    }
+
     private let factories: [String: LayerFactory]
 
     public init(factories: [String: LayerFactory]) {

@@ -17,6 +17,10 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
 /// duplicates, no self-delivery of casts, FIFO per sender for casts and per pair for sends,
 /// and (with `expectComplete`) that every message of a live sender reached every live member.
 ///
+/// With `localDelivery` (a stack with Local, or total order): members deliver their own casts,
+/// and must, once each and in the order they made them (completeness and FIFO include one's
+/// own stream).
+///
 /// With `totalOrder` (a stack with Seqbb): members deliver their own casts, and must, so
 /// self-delivery is required instead of forbidden (completeness includes one's own casts), and
 /// the casts of each view are delivered in one order: any two members that delivered the same
@@ -132,7 +136,7 @@ public struct PropertyChecker {
         if expectComplete {
             for receiver in live.sorted() {
                 guard let view = lastView[receiver] else { continue }
-                for origin in live.sorted() where origin != receiver || totalOrder {
+                for origin in live.sorted() where origin != receiver || localDelivery {
                     guard let ep = view.members.first(where: { rec.member(of: $0) == origin }), rec.member(of: ep) != nil else { continue }
                     for kind in [TestMessage.Kind.cast, .send] where origin != receiver || kind == .cast {
                         let key = StreamKey(view: view.id, origin: origin, kind: kind, destination: kind == .send ? receiver : nil)

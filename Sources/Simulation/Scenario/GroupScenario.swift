@@ -226,9 +226,10 @@ public struct GroupScenario {
         let live = Set(run.members.compactMap { $0 }.filter(\.isActive).map(\.me))
         var violations = run.setupErrors
         let total = LayerRegistry.totallyOrders(config.protocolStack)
-        violations += PropertyChecker(totalOrder: total).check(run.recorder, live: live, expectComplete: true)
+        let own = LayerRegistry.selfDelivers(config.protocolStack)
+        violations += PropertyChecker(localDelivery: own, totalOrder: total).check(run.recorder, live: live, expectComplete: true)
         if !config.staticView || !FaultSet.membership.intersection(config.faults).isEmpty {
-            violations += ViewChecker(selfDelivery: total).check(run.recorder, live: live)
+            violations += ViewChecker(selfDelivery: own).check(run.recorder, live: live)
             violations += MembershipChecker(ghostBound: GroupScenario.ghostBound(config.params),
                                             endTime: config.trafficTime + config.settleTime).check(run.recorder, live: live)
             let bound = GroupScenario.convergenceBound(config.params)
