@@ -38,6 +38,10 @@ import ToolSupport
         #expect(udp["datagrams_per_sec"] != nil && udp["mb_per_sec"] != nil)
         let local = try json(["throughput", "--in-process", "--seconds", "0.5"])
         #expect((local["lost"] as? Int) == 0)
+        // Total order, 2 senders of 3 member processes: one delivery sequence everywhere.
+        let total = try json(["throughput", "--total", "--members", "3", "--senders", "2", "--seconds", "0.5"])
+        #expect((total["lost"] as? Int) == 0)
+        #expect((total["order_identical"] as? Bool) == true)
         _ = try json(["formation", "--rounds", "1"])
         _ = try json(["merge", "--size", "2", "--rounds", "1", "--params", "top_sweep=0.2:time", "--partition-seconds", "0.5", "--jitter", "0.2"])
         let memory = try json(["memory", "--members", "4"])

@@ -30,6 +30,10 @@ public final class NumberedCasts: GroupApplication {
     public private(set) var lastArrival = 0.0
     /// One-way delays in microseconds of the casts that carried a send time.
     public private(set) var latencies: [Double] = []
+    /// A running hash (FNV-1a style) of the sequence of casts delivered here, as (origin rank,
+    /// number): members that deliver the same casts in the same order end with the same hash
+    /// (what `maestro-perf throughput --total` compares).
+    public private(set) var orderHash: UInt64 = 0xCBF2_9CE4_8422_2325
     /// Read the clock at every arrival (for rates measured at the receivers).
     public var timesArrivals = false
     public private(set) var view: ViewState?
@@ -138,6 +142,7 @@ public final class NumberedCasts: GroupApplication {
             let seq = UInt64(bigEndian: b.loadUnaligned(as: UInt64.self))
             let check = UInt64(bigEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
             if check != NumberedCasts.check(seq) { corrupt += 1 }
+            orderHash = (orderHash ^ (UInt64(origin) &<< 48 ^ seq)) &* 0x100_0000_01B3
             let expected = nextFrom[origin]
             if seq < expected { outOfOrder += 1 } else { gaps += Int(seq - expected) }
             nextFrom[origin] = max(expected, seq + 1)

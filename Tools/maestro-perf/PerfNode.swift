@@ -7,8 +7,9 @@ import ToolSupport
 /// `maestro-perf node`: one member process of the throughput and latency benchmarks. It joins
 /// through the rendezvous, waits for a view of --members, and then sends (flat out with flow
 /// control, or at --rate with a timestamp in every message) or receives and checks. Lines on
-/// stdout: `ready <addr>`, `joined`, then `sent <n> <seconds>` (senders) and
-/// `received <n> <first> <last> <out-of-order> <corrupt>` and, in latency mode,
+/// stdout: `ready <addr>`, `joined`, then `sent <n> <seconds>` (senders), and from every node
+/// `received <n> <first> <last> <out-of-order> <corrupt>`, `order <hash> <n>` (a running hash
+/// of the sequence of casts it delivered: `NumberedCasts.orderHash`) and, in latency mode,
 /// `latency <p50> <p90> <p99> <max> <n>` (microseconds). SIGTERM or SIGINT: the member leaves
 /// the group, prints `exit` and the process ends (status 0) once it has left, or after 2 s.
 struct PerfNode: ParsableCommand {
@@ -77,11 +78,12 @@ struct PerfNode: ParsableCommand {
             pacer?.cancel()
             app.sending = false
             perfLine(String(format: "sent %d %.6f", app.sent, monotonicNow() - start))
-            // Stay for retransmissions until every receiver has everything (or give up).
-            reactor.run(for: .seconds(2))
-        } else {
-            // Receive until traffic has been quiet for a while after the sending period.
-            let deadline = monotonicNow() + seconds + 10
+        }
+        // Receive (and, a sender, serve retransmissions) until traffic has been quiet for a
+        // while after the sending period; then report. A sender receives the other senders'
+        // casts, and its own with a totally ordered stack.
+        do {
+            let deadline = monotonicNow() + (sender ? 10 : seconds + 10)
             var lastCount = -1
             var quietSince = monotonicNow()
             while monotonicNow() < deadline {
@@ -89,12 +91,13 @@ struct PerfNode: ParsableCommand {
                 if app.received != lastCount {
                     lastCount = app.received
                     quietSince = monotonicNow()
-                } else if app.received > 0 && monotonicNow() - quietSince > 1.0 {
+                } else if (app.received > 0 || sender) && monotonicNow() - quietSince > (sender ? 2.0 : 1.0) {
                     break
                 }
             }
             perfLine(String(format: "received %d %.6f %.6f %d %d", app.received, app.firstArrival, app.lastArrival,
                             app.outOfOrder + app.gaps, app.corrupt))
+            perfLine(String(format: "order %016llx %d", app.orderHash, app.received))
             if !app.latencies.isEmpty {
                 let s = app.latencies.sorted()
                 func pct(_ p: Double) -> Double { s[min(s.count - 1, Int(Double(s.count) * p))] }

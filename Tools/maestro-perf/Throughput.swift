@@ -41,6 +41,12 @@ struct Throughput: ParsableCommand {
     @Flag(help: "Run the members in this process, in one static view (no membership layers).")
     var inProcess = false
 
+    @Flag(help: "Total order: the members run the seed's stack with Seqbb (properties Vsync:Total; --in-process: the data stack with Seqbb). Every member, senders included, then delivers every cast, and the run fails unless every member delivered the same sequence (a running hash of it, compared at the end).")
+    var total = false
+
+    /// The data stack with total order (`--in-process --total`).
+    static let totalStack = "Top:Top_appl:Seqbb:Pt2pt:Frag:Stable:Mnak:Bottom"
+
     @OptionGroup var common: GroupOptions
 
     static let defaultStack = "Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom"
@@ -64,7 +70,7 @@ struct Throughput: ParsableCommand {
         let reactor = Reactor()
         var parameters = try Parameters(parsing: common.params)
         parameters["batching"] = .bool(batching)
-        let stack = try common.protocolStack(explicit: protocolStack, fallback: Self.defaultStack)
+        let stack = try common.protocolStack(explicit: protocolStack, fallback: total ? Self.totalStack : Self.defaultStack)
         let apps = (0 ..< members).map { _ in NumberedCasts(size: size, burst: 512) }
         let nodes = try apps.enumerated().map { i, app in
             try UDPMember(reactor: reactor, group: "maestro-perf-throughput", rendezvous: [], protocolStack: stack,
@@ -121,14 +127,17 @@ struct Throughput: ParsableCommand {
         print(String(format: "senders: %.0f datagrams/s, %.1f messages per datagram, %.1f bytes of framing per message",
                      Double(datagrams) / elapsed, msgsOut > 0 ? Double(msgsOut) / Double(max(datagrams, 1)) : 0, framing))
         print("lost \(lost), out of order \(outOfOrder), corrupt \(corrupt), window-full waits \(apps.reduce(0) { $0 + $1.fullWaits })")
+        let identical = Set(apps.map(\.orderHash)).count == 1 && Set(apps.map(\.received)).count == 1
+        if total { print(identical ? "order: every member delivered the same sequence of \(apps[0].received) casts" : "order: the members' delivery sequences DIFFER") }
         if json {
             print(jsonLine([
                 "benchmark": "throughput", "members": members, "senders": senders, "size": size, "seconds": elapsed,
                 "batching": batching, "msgs_per_sec": slowest, "mb_per_sec": mb,
                 "datagrams_per_sec": Double(datagrams) / elapsed, "framing_bytes_per_msg": framing,
-                "lost": lost, "out_of_order": outOfOrder, "corrupt": corrupt,
+                "lost": lost, "out_of_order": outOfOrder, "corrupt": corrupt, "total": total, "order_identical": !total || identical,
             ]))
         }
+        if total && !identical { throw ExitCode(1) }
     }
 }
 
@@ -144,28 +153,32 @@ extension Throughput {
             nodes.append(try ChildProcess("maestro-perf", ["node", "--gossip", g.rendezvous, "--group", g.group, "--members", String(members),
                                                            "--role", role, "--size", String(size), "--seconds", String(seconds),
                                                            "--params", common.params + (batching ? "" : (common.params.isEmpty ? "" : ";") + "batching=false:bool")]
-                                                           + common.memberArguments))
+                                                           + common.memberArguments
+                                                           + (total && common.properties == nil ? ["--properties", "Vsync:Total"] : [])))
         }
         defer { for n in nodes where n.isRunning { n.kill(SIGKILL) } }
         for n in nodes where n.waitForLine(timeout: 60, { $0 == "joined" }) == nil {
             throw ChildError("the member processes never formed one view of \(members)")
         }
         progress.update("\(senders) sender(s) casting \(size)-byte messages for \(seconds) s")
-        var sent = 0
+        var sentBy = Array(repeating: 0, count: members)
         var duration = 0.0
-        for n in nodes.prefix(senders) {
+        for (i, n) in nodes.prefix(senders).enumerated() {
             guard let l = n.waitForLine(timeout: seconds + 30, { $0.hasPrefix("sent ") }) else { throw ChildError("a sender did not finish") }
             let f = l.split(separator: " ")
-            sent += Int(f[1]) ?? 0
+            sentBy[i] = Int(f[1]) ?? 0
             duration = max(duration, Double(f[2]) ?? 0)
         }
+        let sent = sentBy.reduce(0, +)
         var rates: [Double] = []
         var lost = 0, outOfOrder = 0, corrupt = 0
+        var orders: [String] = []
         for (i, n) in nodes.enumerated() {
-            // Senders also receive the other senders' casts.
-            let expected = i < senders ? sent - (sent / max(senders, 1)) : sent
+            // Senders also receive the other senders' casts, and their own with total order.
+            let expected = total ? sent : sent - sentBy[i]
             guard expected > 0 else { continue }
             guard let l = n.waitForLine(timeout: seconds + 30, { $0.hasPrefix("received ") }) else { throw ChildError("a receiver did not report") }
+            if let o = n.waitForLine(timeout: 10, { $0.hasPrefix("order ") }) { orders.append(String(o.dropFirst(6))) }
             let f = l.split(separator: " ")
             let count = Int(f[1]) ?? 0
             let first = Double(f[2]) ?? 0, last = Double(f[3]) ?? 0
@@ -181,10 +194,13 @@ extension Throughput {
                      batching ? "on" : "off", duration))
         print(String(format: "per receiver: slowest %.0f msgs/s (%.1f MB/s), fastest %.0f msgs/s; sent %d", slowest, mb, rates.max() ?? 0, sent))
         print("lost \(lost), out of order \(outOfOrder), corrupt \(corrupt)")
+        let identical = orders.count == members && Set(orders).count == 1
+        if total { print(identical ? "order: every member delivered the same sequence of \(sent) casts" : "order: the members' delivery sequences DIFFER (\(Set(orders).count) distinct of \(orders.count))") }
         if json {
             print(jsonLine(["benchmark": "throughput", "members": members, "senders": senders, "size": size, "seconds": duration,
                             "batching": batching, "msgs_per_sec": slowest, "mb_per_sec": mb, "sent": sent,
-                            "lost": lost, "out_of_order": outOfOrder, "corrupt": corrupt]))
+                            "lost": lost, "out_of_order": outOfOrder, "corrupt": corrupt, "total": total, "order_identical": !total || identical]))
         }
+        if total && !identical { throw ExitCode(1) }
     }
 }
