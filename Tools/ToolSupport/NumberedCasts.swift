@@ -18,6 +18,8 @@ public final class NumberedCasts: GroupApplication {
     public let size: Int
     /// Pump casts flat out (window permitting) while true.
     public var sending = false
+    /// The most casts this member makes (a fixed amount of work: `throughput --messages`).
+    public var limit = Int.max
     public private(set) var sent = 0
     public private(set) var received = 0
     public private(set) var outOfOrder = 0
@@ -77,7 +79,7 @@ public final class NumberedCasts: GroupApplication {
     /// Casts the next numbered message; false if the endpoint did not take it.
     @discardableResult
     public func castOne(stamped: Bool = false) -> Bool {
-        guard let endpoint else { return false }
+        guard let endpoint, sent < limit else { return false }
         fill(UInt64(sent), stamped: stamped)
         switch payload.withUnsafeBytes({ endpoint.cast(Packet(payload: $0)) }) {
         case .sent:

@@ -44,6 +44,9 @@ struct Throughput: ParsableCommand {
     @Flag(help: "Total order: the members run the seed's stack with Seqbb (properties Vsync:Total; --in-process: the data stack with Seqbb). Every member, senders included, then delivers every cast, and the run fails unless every member delivered the same sequence (a running hash of it, compared at the end).")
     var total = false
 
+    @Option(help: "With --in-process: a fixed amount of work instead of --seconds: the senders cast N messages in all and the run ends when every member has them (for counting instructions per message under callgrind).")
+    var messages: Int?
+
     /// The data stack with total order (`--in-process --total`).
     static let totalStack = "Top:Top_appl:Seqbb:Pt2pt:Frag:Stable:Mnak:Bottom"
 
@@ -59,6 +62,10 @@ struct Throughput: ParsableCommand {
         guard (1...members).contains(senders) else { throw ValidationError("--senders must be between 1 and --members") }
         guard size >= 24 else { throw ValidationError("--size must be at least 24 bytes (sequence number, checksum, timestamp)") }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+        if let messages {
+            guard inProcess else { throw ValidationError("--messages needs --in-process") }
+            guard messages >= senders else { throw ValidationError("--messages must be at least --senders") }
+        }
     }
 
     func run() throws {
@@ -98,7 +105,16 @@ struct Throughput: ParsableCommand {
         reactor.updateNow()
         let start = reactor.now
         let startCounters = endpoints.map(\.counters)
-        reactor.run(for: .seconds(seconds))
+        if let messages {
+            // Fixed work: each sender casts its share; the run ends when every member has all.
+            let share = (messages + senders - 1) / senders
+            for i in 0 ..< senders { apps[i].limit = share }
+            let target = (0 ..< members).map { $0 < senders ? share : 0 }
+            reactor.run(until: { apps.prefix(senders).allSatisfy { $0.sent >= share } && apps.allSatisfy { $0.caughtUp(target) } },
+                        timeout: .seconds(3600))
+        } else {
+            reactor.run(for: .seconds(seconds))
+        }
         reactor.updateNow()
         let elapsed = (reactor.now - start).seconds
         for a in apps { a.sending = false }
@@ -127,6 +143,8 @@ struct Throughput: ParsableCommand {
         print(String(format: "senders: %.0f datagrams/s, %.1f messages per datagram, %.1f bytes of framing per message",
                      Double(datagrams) / elapsed, msgsOut > 0 ? Double(msgsOut) / Double(max(datagrams, 1)) : 0, framing))
         print("lost \(lost), out of order \(outOfOrder), corrupt \(corrupt), window-full waits \(apps.reduce(0) { $0 + $1.fullWaits })")
+        let delivered = apps.reduce(0) { $0 + $1.received }
+        if messages != nil { print("delivered \(delivered) messages in all (divide the instructions of a callgrind run by it)") }
         let identical = Set(apps.map(\.orderHash)).count == 1 && Set(apps.map(\.received)).count == 1
         if total { print(identical ? "order: every member delivered the same sequence of \(apps[0].received) casts" : "order: the members' delivery sequences DIFFER") }
         if json {
@@ -134,7 +152,7 @@ struct Throughput: ParsableCommand {
                 "benchmark": "throughput", "members": members, "senders": senders, "size": size, "seconds": elapsed,
                 "batching": batching, "msgs_per_sec": slowest, "mb_per_sec": mb,
                 "datagrams_per_sec": Double(datagrams) / elapsed, "framing_bytes_per_msg": framing,
-                "lost": lost, "out_of_order": outOfOrder, "corrupt": corrupt, "total": total, "order_identical": !total || identical,
+                "lost": lost, "out_of_order": outOfOrder, "corrupt": corrupt, "total": total, "order_identical": !total || identical, "delivered": delivered,
             ]))
         }
         if total && !identical { throw ExitCode(1) }
