@@ -30,7 +30,8 @@ test: deps
 # build): every fault, with the default timers and the fast profile, 3 to 16 members, and
 # static groups under network faults; Maestro CSX servers and clients (--maestro); the seed
 # stack with total order (Seqbb), whose runs also check one order per view and self-delivery;
-# the seed's stack with Local (own casts delivered once each, in order). Each line ends with `N passed, N failed`; any failure
+# the seed's stack with Local (own casts delivered once each, in order); Primary alone and with
+# total order (primary_expected is each seed's member count; the primary checker runs). Each line ends with `N passed, N failed`; any failure
 # fails the target (the replay command is printed).
 SIM := .build/release/maestro-sim
 # The seed stack with total order (Seqbb), for the total-order lines.
@@ -47,6 +48,8 @@ simulate: deps
 	$(SIM) --seeds 60 --first-seed 81000 --members 3-8 --faults all --settle-seconds 36 --protocol-stack $(TOTAL_STACK)
 	$(SIM) --seeds 30 --first-seed 82000 --members 12-16 --faults all --params fast --settle-seconds 12 --protocol-stack $(TOTAL_STACK)
 	$(SIM) --seeds 200 --first-seed 83000 --members 3-8 --faults all --params fast --settle-seconds 12 --properties Vsync:Local
+	$(SIM) --seeds 300 --first-seed 84000 --members 3-8 --faults all --params fast --settle-seconds 12 --properties Vsync:Primary
+	$(SIM) --seeds 300 --first-seed 85000 --members 3-8 --faults all --params fast --settle-seconds 12 --properties Vsync:Total:Primary
 	$(SIM) --seeds 300 --first-seed 1 --members 3-8 --faults network --static --protocol-stack Top:Top_appl:Pt2pt:Frag:Stable:Mnak:Bottom --traffic-seconds 2 --settle-seconds 15
 
 lapa: build

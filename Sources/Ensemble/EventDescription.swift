@@ -22,6 +22,7 @@ extension Event: CustomStringConvertible {
         case let .applCounts(c, s): "applCounts(casts \(c), sends \(s))"
         case let .view(v): "view(\(v.ltime), \(v.count) members)"
         case .prompt: "prompt"
+        case let .left(r): "left(\(r))"
         case let .protocolSwitch(p): "protocolSwitch(\(p))"
         case let .stable(s, n): "stable(\(s), \(n))"
         case let .stableRequest(c): "stableRequest(\(c.map { "\($0)" } ?? "-"))"

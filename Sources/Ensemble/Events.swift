@@ -58,6 +58,9 @@ public enum Event {
     indirect case view(ViewState)
     /// Ask for a view change.
     case prompt
+    /// Up, from Leave: this member's Leave was delivered here (it leaves cleanly, after
+    /// everything it cast in this view). Primary lowers the expected membership by it.
+    case left(Rank)
     /// Switch to this protocol at the next view.
     case protocolSwitch(String)
 
@@ -133,12 +136,15 @@ public struct HealGossip: Hashable, Sendable {
     public var viewID: ViewID
     public var contact: MergeContact
     public var members: [EndpointID]
+    /// The partition is the primary one (Primary layer): it never merges into another.
+    public var primary: Bool
 
-    public init(protocolStack: String, viewID: ViewID, contact: MergeContact, members: [EndpointID]) {
+    public init(protocolStack: String, viewID: ViewID, contact: MergeContact, members: [EndpointID], primary: Bool = false) {
         self.protocolStack = protocolStack
         self.viewID = viewID
         self.contact = contact
         self.members = members
+        self.primary = primary
     }
 }
 

@@ -34,6 +34,7 @@ public enum ParameterCatalog {
         Entry(name: "mnak_max_buffer", type: "int", defaultValue: "4 × mnak_window", meaning: "bytes of out-of-order multicasts buffered per sender"),
         Entry(name: "mnak_max_gap", type: "int", defaultValue: "131072", meaning: "largest sequence gap a receiver NAKs"),
         Entry(name: "mnak_window", type: "int", defaultValue: "4194304 (4 MiB)", meaning: "unstable multicast bytes a sender may have outstanding"),
+        Entry(name: "primary_expected", type: "int", defaultValue: "0 (required with the Primary layer)", meaning: "expected number of members: a primary view needs more than half (Primary)"),
         Entry(name: "pt2pt_ack_bytes", type: "int", defaultValue: "pt2pt_window / 4", meaning: "bytes received before an acknowledgement is sent"),
         Entry(name: "pt2pt_ack_rate", type: "int", defaultValue: "64", meaning: "messages received before an acknowledgement is sent"),
         Entry(name: "pt2pt_max_early", type: "int", defaultValue: "65536", meaning: "out-of-order point-to-point messages buffered per sender"),

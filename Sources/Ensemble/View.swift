@@ -18,14 +18,21 @@ public struct ViewState: Hashable, Sendable {
     public var previousIDs: [ViewID]
     /// Parameter overrides agreed for this view.
     public var params: Parameters
-    /// Only meaningful with a Primary layer; false in this stack.
+    /// This view is the primary partition (decided by the Primary layer; false without it).
     public var primary: Bool
+    /// The expected membership (Corosync's expected_votes) the Primary layer carries from view
+    /// to view; 0: not set yet (the `primary_expected` parameter applies).
+    public var expected: Int
+    /// The last primary view this one descends from (not itself), with the members of it that
+    /// had not left cleanly; nil: none known (Primary layer only).
+    public var lastPrimary: PrimaryRecord?
     /// Earliest start time of the merged partitions (informational).
     public var uptime: Time
 
     public init(group: GroupID, protocolStack: String, ltime: UInt64, members: [EndpointID],
                 addresses: [Address], clients: [Bool]? = nil, previousIDs: [ViewID] = [],
-                params: Parameters = Parameters(), primary: Bool = false, uptime: Time = .zero) {
+                params: Parameters = Parameters(), primary: Bool = false, uptime: Time = .zero,
+                expected: Int = 0, lastPrimary: PrimaryRecord? = nil) {
         self.group = group
         self.protocolStack = protocolStack
         self.ltime = ltime
@@ -36,6 +43,8 @@ public struct ViewState: Hashable, Sendable {
         self.params = params
         self.primary = primary
         self.uptime = uptime
+        self.expected = expected
+        self.lastPrimary = lastPrimary
     }
 
     /// A one-member view: how every endpoint starts.
@@ -73,5 +82,17 @@ public struct ViewState: Hashable, Sendable {
         v.previousIDs = views.map(\.id)
         v.uptime = views.map(\.uptime).min() ?? v.uptime
         return v
+    }
+}
+
+/// A primary view as its successors remember it: its id and the members that count for the
+/// next primary's majority (those that did not leave cleanly).
+public struct PrimaryRecord: Hashable, Sendable {
+    public var id: ViewID
+    public var members: [EndpointID]
+
+    public init(id: ViewID, members: [EndpointID]) {
+        self.id = id
+        self.members = members
     }
 }

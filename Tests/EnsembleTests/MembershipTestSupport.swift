@@ -27,6 +27,7 @@ extension Event {
         case .applCounts: "applCounts"
         case .view: "view"
         case .prompt: "prompt"
+        case .left: "left"
         case .protocolSwitch: "protocolSwitch"
         case .stable: "stable"
         case .stableRequest: "stableRequest"

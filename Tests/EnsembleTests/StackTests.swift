@@ -32,7 +32,7 @@ final class NullApp: GroupApplication {
             _ = try registry.validate("Top:Top_appl:Bogus:Bottom")
         } catch {
             #expect(error.description.contains("unknown layer 'Bogus'"))
-            #expect(error.description.contains("Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect"))
+            #expect(error.description.contains("Top:Heal:Switch:Primary:Leave:Inter:Intra:Elect:Merge:Sync:Suspect"))
         }
     }
 

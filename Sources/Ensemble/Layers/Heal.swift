@@ -12,7 +12,10 @@
 /// once, without blocking: only a contact heard just now is asked, and a failed merge is
 /// retried on the next gossip heard); and on gossip from another endpoint at the address of
 /// one of my members, that member is probed at once: if its process restarted, the new
-/// incarnation answers with a notice and the member is suspected.
+/// incarnation answers with a notice and the member is suspected. With the Primary layer, a
+/// primary partition ranks above any non-primary one whatever their sizes (Ensemble never let
+/// a primary partition merge into another, and so could leave a larger non-primary one
+/// waiting for it forever): the announcement carries the flag.
 public final class Heal: Layer {
     enum Header: UInt8, LayerHeader, ByteHeader {
         case present = 1
@@ -42,7 +45,7 @@ public final class Heal: Layer {
         let v = setup.view
         return HealGossip(protocolStack: v.protocolStack, viewID: v.id,
                           contact: MergeContact(endpoint: setup.endpoint, address: v.addresses[setup.rank], viewID: v.id),
-                          members: v.members)
+                          members: v.members, primary: v.primary)
     }
 
     public func up(_ event: consuming Event) {
@@ -97,14 +100,17 @@ public final class Heal: Layer {
         }
         guard isCoordinator, allPresent, h.protocolStack == v.protocolStack, v.rank(of: h.contact.endpoint) == nil,
               h.members.allSatisfy({ v.rank(of: $0) == nil }) else { return }
-        let theirs = (h.members.count, h.viewID)
-        if !v.primary && theirs > (v.count, v.id) {
+        // A primary partition ranks above any other (it never merges into a non-primary one,
+        // whose coordinator could not keep it primary): (primary, size, view id).
+        let theirs = (h.primary ? 1 : 0, h.members.count, h.viewID)
+        let mine = (v.primary ? 1 : 0, v.count, v.id)
+        if theirs > mine {
             if !roster.blocked {
                 port.up(.mergeTarget(MergeContact(endpoint: h.contact.endpoint, address: h.contact.address, viewID: h.viewID)))
             }
             return
         }
-        if !roster.blocked && !repliedThisSweep && theirs < (v.count, v.id) {
+        if !roster.blocked && !repliedThisSweep && theirs < mine {
             // I am the larger: make sure the smaller partition hears of me now.
             repliedThisSweep = true
             port.down(.gossipDirect(Gossip(heal: announcement), to: h.contact.address))

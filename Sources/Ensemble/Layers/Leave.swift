@@ -97,6 +97,7 @@ public final class Leave: Layer {
                 ack.push(Header.leaveAck)
                 port.down(.send(ack, peer: o, flags: []))
                 port.down(.suspect(RankSet([o]), reason: "left"))
+                port.up(.left(o))
                 if leaving {
                     // Leaving too (several members of one process, say): it will not wait to
                     // acknowledge mine, and need not.

@@ -4,6 +4,7 @@ extension LayerRegistry {
         "Top": { s, p, x throws(ParameterError) in try Top(s, p, x) },
         "Heal": { s, p, x in Heal(s, p, x) },
         "Switch": { s, p, x in Switch(s, p, x) },
+        "Primary": { s, p, x throws(ParameterError) in try Primary(s, p, x) },
         "Leave": { s, p, x throws(ParameterError) in try Leave(s, p, x) },
         "Inter": { s, p, x throws(ParameterError) in try Inter(s, p, x) },
         "Intra": { s, p, x in Intra(s, p, x) },

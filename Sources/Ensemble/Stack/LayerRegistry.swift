@@ -8,7 +8,7 @@ public struct LayerRegistry: Sendable {
 
     /// Every layer name this implementation knows, top to bottom.
     public static let canonicalOrder = [
-        "Top", "Heal", "Switch", "Leave", "Inter", "Intra", "Elect", "Merge", "Sync", "Suspect",
+        "Top", "Heal", "Switch", "Primary", "Leave", "Inter", "Intra", "Elect", "Merge", "Sync", "Suspect",
         "Vsync", "Top_appl", "Local", "Seqbb", "Pt2pt", "Frag", "Stable", "Mnak", "Bottom",
     ]
 

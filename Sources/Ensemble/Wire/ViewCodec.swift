@@ -27,6 +27,7 @@ extension ViewState {
     public var encodedSizeBound: Int {
         64 + group.name.utf8.count + protocolStack.utf8.count + members.count * (EndpointID.encodedSize + 8)
             + previousIDs.count * ViewID.encodedSize + params.description.utf8.count * 2 + 64
+            + 12 + (lastPrimary.map { ViewID.encodedSize + 10 + $0.members.count * EndpointID.encodedSize } ?? 0)
     }
 
     public func encode<W: WireWriting>(into w: inout W) {
@@ -44,6 +45,13 @@ extension ViewState {
         params.encode(into: &w)
         w.write(primary)
         w.writeVarint(signed: uptime.nanoseconds)
+        w.writeVarint(UInt64(max(0, expected)))
+        w.write(lastPrimary != nil)
+        if let l = lastPrimary {
+            l.id.encode(into: &w)
+            w.writeCount(l.members.count)
+            for m in l.members { m.encode(into: &w) }
+        }
     }
 
     public static func decode(from r: inout WireReader) throws(WireError) -> ViewState {
@@ -70,8 +78,21 @@ extension ViewState {
         let params = try Parameters.decode(from: &r)
         let primary = try r.readBool()
         let uptime = Time(nanoseconds: try r.readVarint(signed: ()))
+        let expected: UInt64 = try r.readVarint()
+        guard expected <= UInt64(WireLimits.maxMembers) else { throw .invalidValue(field: "expected membership", value: expected) }
+        var last: PrimaryRecord?
+        if try r.readBool() {
+            let id = try ViewID.decode(from: &r)
+            let k = try r.readCount(limit: WireLimits.maxMembers)
+            var ms: [EndpointID] = []
+            ms.reserveCapacity(k)
+            for _ in 0 ..< k { ms.append(try EndpointID.decode(from: &r)) }
+            guard Set(ms).count == k else { throw .invalidValue(field: "primary record with a duplicate member", value: UInt64(k)) }
+            last = PrimaryRecord(id: id, members: ms)
+        }
         return ViewState(group: group, protocolStack: proto, ltime: ltime, members: members, addresses: addresses,
-                         clients: clients, previousIDs: prev, params: params, primary: primary, uptime: uptime)
+                         clients: clients, previousIDs: prev, params: params, primary: primary, uptime: uptime,
+                         expected: Int(expected), lastPrimary: last)
     }
 }
 
@@ -100,6 +121,7 @@ extension Gossip {
             h.contact.encode(into: &w)
             w.writeCount(h.members.count)
             for m in h.members { m.encode(into: &w) }
+            w.write(h.primary)
         }
         if let s = protocolSuggestion {
             w.write(s.protocolStack)
@@ -127,7 +149,7 @@ extension Gossip {
             var members: [EndpointID] = []
             members.reserveCapacity(n)
             for _ in 0 ..< n { members.append(try EndpointID.decode(from: &r)) }
-            g.heal = HealGossip(protocolStack: proto, viewID: vid, contact: contact, members: members)
+            g.heal = HealGossip(protocolStack: proto, viewID: vid, contact: contact, members: members, primary: try r.readBool())
         }
         if flags & 2 != 0 {
             g.protocolSuggestion = ProtocolGossip(protocolStack: try r.readString(limit: WireLimits.maxProtocolLength),

@@ -108,7 +108,7 @@ public final class Recorder {
     /// The membership history (views, blocks, crashes, leaves) as readable lines.
     public func membershipHistory() -> [String] {
         func name(_ v: ViewState) -> String {
-            "\(v.ltime)/\(member(of: v.coordinator).map(String.init(describing:)) ?? "?") [\(v.members.map { member(of: $0).map(String.init(describing:)) ?? "?" }.joined(separator: ","))]"
+            "\(v.ltime)/\(member(of: v.coordinator).map(String.init(describing:)) ?? "?") [\(v.members.map { member(of: $0).map(String.init(describing:)) ?? "?" }.joined(separator: ","))]\(v.primary ? " primary" : "")"
         }
         var lines: [String] = []
         for (e, t) in zip(entries, times) {

@@ -72,7 +72,20 @@ public struct GroupScenario {
     }
 
     public let config: Config
-    public init(_ config: Config) { self.config = config }
+    /// With the Primary layer and no `primary_expected` given, the expected membership is the
+    /// run's member count.
+    public init(_ config: Config) {
+        var c = config
+        if GroupScenario.hasPrimary(c.protocolStack) && c.params["primary_expected"] == nil {
+            c.params["primary_expected"] = .int(c.members)
+        }
+        self.config = c
+    }
+
+    /// Whether a protocol string names the Primary layer.
+    public static func hasPrimary(_ protocolStack: String) -> Bool {
+        protocolStack.lowercased().split(separator: ":").contains { $0.filter { $0 != " " } == "primary" }
+    }
 
     /// The run's mutable state, shared with the closures the simulator runs.
     final class Run: ScenarioRun {
@@ -230,6 +243,10 @@ public struct GroupScenario {
         violations += PropertyChecker(localDelivery: own, totalOrder: total).check(run.recorder, live: live, expectComplete: true)
         if !config.staticView || !FaultSet.membership.intersection(config.faults).isEmpty {
             violations += ViewChecker(selfDelivery: own).check(run.recorder, live: live)
+            if GroupScenario.hasPrimary(config.protocolStack) {
+                let n = (try? config.params.int("primary_expected", default: config.members)) ?? config.members
+                violations += PrimaryChecker(configured: n).check(run.recorder)
+            }
             violations += MembershipChecker(ghostBound: GroupScenario.ghostBound(config.params),
                                             endTime: config.trafficTime + config.settleTime).check(run.recorder, live: live)
             let bound = GroupScenario.convergenceBound(config.params)

@@ -1,0 +1,103 @@
+import Ensemble
+import Testing
+@testable import Simulation
+
+/// The primary checker on hand-made histories: a clean line of primaries passes; two
+/// primaries side by side, a primary without a quorum, and a first primary without every
+/// expected member are reported.
+@Suite struct PrimaryCheckerTests {
+    typealias M = Recorder.Member
+    let ms = (0 ..< 5).map { M(process: $0, incarnation: 0) }
+    let ids = (0 ..< 5).map { EndpointID(host: 1, port: UInt16($0), counter: 0, incarnation: 1) }
+
+    func history() -> (Recorder, () -> Void) {
+        let rec = Recorder()
+        var now = Time.zero
+        rec.clock = { now }
+        for (m, id) in zip(ms, ids) { rec.register(m, endpoint: id) }
+        return (rec, { now = now + .seconds(1) })
+    }
+
+    func view(_ ltime: UInt64, _ ranks: [Int], from previous: [ViewState] = [], primary: Bool, last: ViewState? = nil) -> ViewState {
+        ViewState(group: GroupID("g"), protocolStack: "Top:Primary:Bottom", ltime: ltime, members: ranks.map { ids[$0] },
+                  addresses: ranks.map { .loopback(port: ids[$0].port) }, previousIDs: previous.map(\.id), primary: primary,
+                  lastPrimary: last.map { PrimaryRecord(id: $0.id, members: $0.members) })
+    }
+
+    func install(_ rec: Recorder, _ v: ViewState, _ ranks: [Int]) {
+        for r in ranks { rec.record(.installed(ms[r], v)) }
+    }
+
+    var all: ViewState { view(1, [0, 1, 2, 3, 4], primary: true) }
+
+    @Test func aLineOfPrimariesPasses() {
+        let (rec, tick) = history()
+        let v1 = all
+        install(rec, v1, [0, 1, 2, 3, 4])
+        tick()
+        let v2 = view(2, [0, 1, 2], from: [v1], primary: true, last: v1)
+        let w2 = view(2, [3, 4], from: [v1], primary: false, last: v1)
+        install(rec, v2, [0, 1, 2])
+        install(rec, w2, [3, 4])
+        #expect(PrimaryChecker(configured: 5).check(rec).isEmpty)
+    }
+
+    @Test func twoOverlappingPrimariesAreReported() {
+        let (rec, tick) = history()
+        let v1 = all
+        install(rec, v1, [0, 1, 2, 3, 4])
+        tick()
+        // Both sides of a split call themselves primary.
+        let v2 = view(2, [0, 1, 2], from: [v1], primary: true, last: v1)
+        let w2 = view(2, [3, 4], from: [v1], primary: true, last: v1)
+        install(rec, v2, [0, 1, 2])
+        install(rec, w2, [3, 4])
+        let found = PrimaryChecker(configured: 5).check(rec)
+        #expect(found.contains { $0.property == "one primary at a time" && $0.detail.contains("two primary views with ltime 2") })
+        #expect(found.contains { $0.property == "primary quorum" })
+    }
+
+    @Test func primariesWithDisjointInstallersAreReported() {
+        let (rec, tick) = history()
+        let v1 = all
+        install(rec, v1, [0, 1, 2, 3, 4])
+        tick()
+        // v2 listed a majority but only 0 installed it; w3 descends from v1 behind its back.
+        let v2 = view(2, [0, 1, 2], from: [v1], primary: true, last: v1)
+        install(rec, v2, [0])
+        let w2 = view(2, [2, 3, 4], from: [v1], primary: false, last: v1)
+        install(rec, w2, [2, 3, 4])
+        tick()
+        let w3 = view(3, [2, 3, 4], from: [w2], primary: true, last: v1)
+        install(rec, w3, [2, 3, 4])
+        let found = PrimaryChecker(configured: 5).check(rec).map(\.detail)
+        #expect(found.contains { $0.contains("no installer in common") })
+        #expect(found.contains { $0.contains("descends from 1/") })
+    }
+
+    @Test func aFirstPrimaryWithoutEveryExpectedMemberIsReported() {
+        let (rec, _) = history()
+        install(rec, view(1, [0, 1, 2], primary: true), [0, 1, 2])
+        #expect(PrimaryChecker(configured: 5).check(rec).map(\.property) == ["primary quorum"])
+    }
+
+    @Test func aLeaveLowersWhatTheNextPrimaryNeeds() {
+        let (rec, tick) = history()
+        let v1 = all
+        install(rec, v1, [0, 1, 2, 3, 4])
+        tick()
+        rec.record(.leaveRequested(ms[3]))
+        rec.record(.leaveRequested(ms[4]))
+        tick()
+        let v2 = view(2, [0, 1, 2], from: [v1], primary: true, last: v1)
+        install(rec, v2, [0, 1, 2])
+        tick()
+        let v3 = view(3, [0, 1], from: [v2], primary: true, last: v2)
+        install(rec, v3, [0, 1])
+        #expect(PrimaryChecker(configured: 5).check(rec).isEmpty, "3 expected after two leaves: 2 of them are a quorum")
+        tick()
+        let v4 = view(4, [0], from: [v3], primary: true, last: v3)
+        install(rec, v4, [0])
+        #expect(PrimaryChecker(configured: 5).check(rec).map(\.property) == ["primary quorum", "primary quorum"])
+    }
+}
