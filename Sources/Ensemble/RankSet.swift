@@ -103,6 +103,10 @@ public struct RankSet: Hashable, Sendable, Sequence, CustomStringConvertible {
     public var description: String { "{" + map(String.init).joined(separator: ",") + "}" }
 
     /// Encoded as the number of words then the words (so a view of n members costs n/8 bytes).
+    /// The size depends on the highest rank, not on how many ranks are in the set: {255}
+    /// takes 33 bytes, as does a full set of 256 members.
+    public var encodedSizeBound: Int { varintSize(UInt64(words.count)) + 8 * words.count }
+
     public func encode<W: WireWriting>(into w: inout W) {
         w.writeVarint(UInt64(words.count))
         for x in words { w.write(x) }

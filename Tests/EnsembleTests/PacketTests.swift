@@ -63,7 +63,35 @@ private struct TestHeader: HeaderEncodable {
     }
 }
 
+/// A header whose size bound is too small.
+private struct UnderestimatedHeader: HeaderEncodable {
+    var words: [UInt64]
+    var encodedSizeBound: Int { 2 }
+    func encode<W: WireWriting>(into w: inout W) {
+        w.writeCount(words.count)
+        for x in words { w.write(x) }
+    }
+}
+
 @Suite struct PacketHeaderTests {
+    /// A wrong bound costs a second encoding, never a trap nor a truncated header.
+    @Test func headerPastItsBoundIsStillPushedWhole() throws {
+        for headroom in [0, 3, 96] {
+            var p = Packet(payload: [7], headroom: headroom)
+            p.push(TestHeader(tag: 1, seq: 5))
+            p.push(UnderestimatedHeader(words: [.max, 1, 2]))
+            p.push(TestHeader(tag: 2, seq: 300))
+            #expect(p.count == 3 + 25 + 2 + 1)
+            let outer = try p.pop { (r: inout WireReader) throws(WireError) in (try r.read() as UInt8, try r.readVarint() as UInt64) }
+            #expect(outer == (2, 300))
+            let words = try p.pop { (r: inout WireReader) throws(WireError) in
+                try (0 ..< r.readCount(limit: 3)).map { (_: Int) throws(WireError) in try r.read() as UInt64 }
+            }
+            #expect(words == [.max, 1, 2])
+            #expect(p.bytes == [1, 5, 7])
+        }
+    }
+
     @Test func typedHeadersAreWrittenStraightIntoTheHeadroom() throws {
         var p = Packet(payload: [9])
         p.push(TestHeader(tag: 1, seq: 5))

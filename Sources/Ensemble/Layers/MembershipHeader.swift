@@ -1,8 +1,6 @@
 /// Fields shared by the layers' headers (see `LayerHeader` for their tags). The rule by which
-/// the membership layers find their coordinator is in `Roster`.
-extension RankSet {
-    var encodedSizeBound: Int { 10 + 8 * (count / 8 + 2) }
-}
+/// the membership layers find their coordinator is in `Roster`; rank sets encode themselves
+/// (`RankSet.encode`, with their exact size).
 
 /// Writes an array of counts as varints.
 func encodeCounts<W: WireWriting>(_ a: [Int], into w: inout W) {

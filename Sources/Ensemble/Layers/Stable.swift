@@ -12,7 +12,7 @@ public final class Stable: Layer {
         static var carriers: MessageKinds { .castUnreliable }
         var encodedSizeBound: Int {
             switch self {
-            case let .gossip(row, failed): 1 + 10 + row.count * 10 + 10 + 8 * (failed.count + 1)
+            case let .gossip(row, failed): 1 + 10 + row.count * 10 + failed.encodedSizeBound
             }
         }
         func encode<W: WireWriting>(into w: inout W) {

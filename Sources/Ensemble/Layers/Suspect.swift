@@ -27,7 +27,7 @@ public final class Suspect: Layer {
         static var carriers: MessageKinds { .castUnreliable }
         var encodedSizeBound: Int {
             switch self {
-            case let .ping(f, c, _): 1 + 10 + 8 * (f.count + 2) + 10 + 10 * c.count
+            case let .ping(f, c, _): 1 + f.encodedSizeBound + 10 + 10 * c.count
             }
         }
         func encode<W: WireWriting>(into w: inout W) {

@@ -76,12 +76,20 @@ public struct Packet {
     }
 
     /// Prepends `header`, encoded straight into the headroom (no scratch buffer, no allocation
-    /// unless the headroom is used up).
+    /// unless the headroom is used up). A header longer than its `encodedSizeBound` (a bug of
+    /// its encoder, which `HeaderBoundTests` would catch) is encoded again into a growable
+    /// buffer and prepended: it costs an allocation, never a trap.
     public mutating func push<H: HeaderEncodable>(_ header: H) {
         let bound = header.encodedSizeBound
         if bound > start || detachHeadroom { regrow(headroom: bound + Packet.defaultHeadroom) }
         var w = BoundedWriter(base: storage.base + (start - bound), capacity: bound)
         header.encode(into: &w)
+        if w.overflowed {
+            var grown = WireWriter(capacity: 2 * bound)
+            header.encode(into: &grown)
+            grown.bytes.withUnsafeBytes { prepend($0) }
+            return
+        }
         let k = w.count
         // Overlap-safe move of the k written bytes up against `start`.
         if k < bound { (storage.base + (start - k)).copyMemory(from: storage.base + (start - bound), byteCount: k) }

@@ -48,13 +48,16 @@ extension WireWriting {
     max(1, (64 - v.leadingZeroBitCount + 6) / 7)
 }
 
-/// Writes into a fixed region of memory. Writing past the end is a programming error of the
-/// encoder (its size bound was wrong) and traps, since it can only come from our own headers,
-/// never from network input.
+/// Writes into a fixed region of memory. Writing past the end would be a wrong size bound of
+/// the encoder (`HeaderBoundTests` checks every header's at its largest): rather than trap, the
+/// writer stops writing and marks itself `overflowed`, and `Packet.push` encodes the header
+/// again into a growable buffer.
 public struct BoundedWriter: WireWriting {
     let base: UnsafeMutableRawPointer
     let capacity: Int
     public private(set) var count = 0
+    /// An encoder wrote more than `capacity`: the bytes written are incomplete.
+    public private(set) var overflowed = false
 
     init(base: UnsafeMutableRawPointer, capacity: Int) {
         self.base = base
@@ -62,14 +65,14 @@ public struct BoundedWriter: WireWriting {
     }
 
     public mutating func write(_ v: UInt8) {
-        precondition(count < capacity, "header encoder wrote more than its declared size bound")
+        guard count < capacity else { overflowed = true; return }
         base.storeBytes(of: v, toByteOffset: count, as: UInt8.self)
         count += 1
     }
 
     public mutating func writeRaw(_ raw: UnsafeRawBufferPointer) {
         guard let src = raw.baseAddress, raw.count > 0 else { return }
-        precondition(count + raw.count <= capacity, "header encoder wrote more than its declared size bound")
+        guard raw.count <= capacity - count else { overflowed = true; return }
         (base + count).copyMemory(from: src, byteCount: raw.count)
         count += raw.count
     }
@@ -77,7 +80,8 @@ public struct BoundedWriter: WireWriting {
 
 /// A header that a layer pushes onto a packet.
 public protocol HeaderEncodable {
-    /// An upper bound of the encoded size (exact is fine). Must never be exceeded.
+    /// An upper bound of the encoded size (exact is fine). Must not be exceeded: a header that
+    /// does is still pushed whole, but encoded twice (see `BoundedWriter`).
     var encodedSizeBound: Int { get }
     func encode<W: WireWriting>(into w: inout W)
 }
