@@ -137,7 +137,9 @@ import Testing
                          members: members, addresses: Array(repeating: Address(ip: .max, port: .max), count: n),
                          clients: Array(repeating: true, count: n),
                          previousIDs: (0 ..< 64).map { ViewID(ltime: .max, coordinator: members[$0 % n]) },
-                         params: params, primary: true, uptime: Time(nanoseconds: .min))
+                         params: params, primary: true, uptime: Time(nanoseconds: .min),
+                         expected: Int(WireLimits.maxMembers),
+                         lastPrimary: PrimaryRecord(id: ViewID(ltime: .max, coordinator: members[0]), members: members))
     }
 
     @Test func intraViewsAtTheirLargest() {
