@@ -71,17 +71,18 @@ public enum ParameterCatalog {
 
     private static func editDistance(_ a: String, _ b: String) -> Int {
         let x = Array(a.utf8), y = Array(b.utf8)
+        guard !x.isEmpty else { return y.count }
         var row = Array(0 ... y.count)
-        for i in 1 ... max(1, x.count) where !x.isEmpty {
-            var previous = row[0]
+        for i in 1 ... x.count {
+            var diagonal = row[0]
             row[0] = i
             for j in stride(from: 1, through: y.count, by: 1) {
-                let saved = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (x[i - 1] == y[j - 1] ? 0 : 1))
-                previous = saved
+                let above = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, diagonal + (x[i - 1] == y[j - 1] ? 0 : 1))
+                diagonal = above
             }
         }
-        return x.isEmpty ? y.count : row[y.count]
+        return row[y.count]
     }
 }
 

@@ -82,6 +82,17 @@ public struct Properties: Equatable, Sendable, CustomStringConvertible {
         Property.allCases.map { "  \($0.rawValue): \($0.meaning)" }.joined(separator: "\n")
     }
 
+    /// Auth and Privacy are not layers: they ask the member for a group key (and, Privacy, for
+    /// encryption). Throws, saying what to set, when they are missing.
+    public func checkSecurity(hasKey: Bool, encrypts: Bool, keyOption: String, encryptOption: String) throws(StackError) {
+        if set.contains(.auth) && !hasKey {
+            throw .propertyConflict("properties \(description): Auth and Privacy need the group key (\(keyOption))")
+        }
+        if set.contains(.privacy) && !encrypts {
+            throw .propertyConflict("properties \(description): Privacy needs every datagram encrypted (\(encryptOption))")
+        }
+    }
+
     /// The protocol string these properties choose, checked against `registry` (a property
     /// whose layer this build lacks is an error that says so).
     public func protocolStack(registry: LayerRegistry = .standard) throws(StackError) -> String {

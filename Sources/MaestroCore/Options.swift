@@ -77,15 +77,8 @@ public struct MaestroOptions: Sendable {
         guard let properties else { return MaestroOptions.defaultProtocol }
         do {
             let p = try Properties(parsing: properties)
-            if p.contains(.auth) && key == nil {
-                throw MaestroError("properties \(properties): Auth and Privacy need the group key (key)")
-            }
-            if p.contains(.privacy) && !encrypt {
-                throw MaestroError("properties \(properties): Privacy needs encrypt = true (every datagram encrypted)")
-            }
+            try p.checkSecurity(hasKey: key != nil, encrypts: encrypt, keyOption: "key", encryptOption: "encrypt = true")
             return try p.protocolStack()
-        } catch let e as MaestroError {
-            throw e
         } catch {
             throw MaestroError("properties: \(error)")
         }

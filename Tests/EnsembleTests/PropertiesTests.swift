@@ -23,6 +23,16 @@ import Testing
         #expect(try p.protocolStack() == Self.seed)
     }
 
+    /// Auth and Privacy are no layers: they ask for the key (and encryption).
+    @Test func authAndPrivacyAskForTheKey() throws {
+        let auth = try Properties(parsing: "Vsync:Auth"), privacy = try Properties(parsing: "Vsync:Privacy")
+        #expect(throws: StackError.self) { try auth.checkSecurity(hasKey: false, encrypts: false, keyOption: "k", encryptOption: "e") }
+        try auth.checkSecurity(hasKey: true, encrypts: false, keyOption: "k", encryptOption: "e")
+        #expect(throws: StackError.self) { try privacy.checkSecurity(hasKey: true, encrypts: false, keyOption: "k", encryptOption: "e") }
+        try privacy.checkSecurity(hasKey: true, encrypts: true, keyOption: "k", encryptOption: "e")
+        try Properties(parsing: "Vsync").checkSecurity(hasKey: false, encrypts: false, keyOption: "k", encryptOption: "e")
+    }
+
     @Test func unknownPropertiesAreErrorsListingTheKnownOnes() {
         do {
             _ = try Properties(parsing: "Vsync:Totl")

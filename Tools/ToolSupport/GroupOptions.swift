@@ -23,7 +23,13 @@ public struct GroupOptions: ParsableArguments {
     public func validate() throws {
         do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
         if let properties {
-            do { _ = try Properties(parsing: properties).protocolStack() } catch { throw ValidationError("--properties: \(error)") }
+            do {
+                let p = try Properties(parsing: properties)
+                try p.checkSecurity(hasKey: key.keyFile != nil, encrypts: key.encrypt, keyOption: "--key-file", encryptOption: "--encrypt")
+                _ = try p.protocolStack()
+            } catch {
+                throw ValidationError("--properties: \(error)")
+            }
         }
     }
 

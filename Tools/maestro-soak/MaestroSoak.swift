@@ -156,7 +156,13 @@ struct Soak: ParsableCommand {
         guard rate > 0 && rate <= 10_000 else { throw ValidationError("--rate must be between 0 and 10000 messages per second") }
         do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
         if let properties {
-            do { _ = try Properties(parsing: properties).protocolStack() } catch { throw ValidationError("--properties: \(error)") }
+            do {
+                let p = try Properties(parsing: properties)
+                try p.checkSecurity(hasKey: key.keyFile != nil, encrypts: key.encrypt, keyOption: "--key-file", encryptOption: "--encrypt")
+                _ = try p.protocolStack()
+            } catch {
+                throw ValidationError("--properties: \(error)")
+            }
         }
         _ = try key.secret()
         let p = plan

@@ -22,7 +22,7 @@ public final class Local: Layer {
     private let rank: Rank
     /// Own casts not yet delivered back, in the order made.
     private var kept: [Packet] = []
-    private var alarmDue = false
+    private var endOfTurn = EndOfTurn()
     private var exited = false
 
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) {
@@ -37,10 +37,7 @@ public final class Local: Layer {
             port.down(.cast(p, peer: peer, flags: flags))
             guard !exited else { return }
             kept.append(p)
-            if !alarmDue {
-                alarmDue = true
-                port.down(.timer(services.now))  // an up `.timer` once this turn's events are done
-            }
+            endOfTurn.request(port, now: services.now)
         case .block:
             deliverKept()
             port.down(.block)
@@ -52,7 +49,7 @@ public final class Local: Layer {
     public func up(_ event: consuming Event) {
         switch consume event {
         case .timer(let now):
-            alarmDue = false
+            endOfTurn.fired()
             deliverKept()
             port.up(.timer(now))
         case let .fail(f):

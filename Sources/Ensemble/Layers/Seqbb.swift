@@ -121,8 +121,8 @@ public final class Seqbb: Layer {
     public private(set) var ordersCounted = 0
     /// The sequencer's decisions of this loop turn, not yet sent.
     @exclusivity(unchecked) private var pending: [Run] = []
-    /// An alarm for the end of this loop turn is requested.
-    private var alarmDue = false
+    /// Asks for the up `.timer` that ends this loop turn (decisions sent, own casts delivered).
+    private var endOfTurn = EndOfTurn()
     /// The sequencer no longer decides (it is blocked: its report must not grow).
     private var frozen = false
     private var failed = RankSet()
@@ -158,7 +158,7 @@ public final class Seqbb: Layer {
                 // application's own call to cast.
                 decide(rank)
                 appendRun(rank, to: &orders)
-                endOfTurnAlarm()
+                endOfTurn.request(port, now: services.now)
             }
         case let other:
             port.passDown(other, Header.self)
@@ -177,7 +177,7 @@ public final class Seqbb: Layer {
             case let .order(runs): receivedOrder(runs, from: o)
             }
         case let .timer(now):
-            alarmDue = false
+            endOfTurn.fired()
             if isSequencer && !finished && !orders.isEmpty { deliverOrdered() }
             if !pending.isEmpty { sendOrder() }
             port.up(.timer(now))
@@ -249,20 +249,13 @@ public final class Seqbb: Layer {
             pending[pending.count - 1].count += 1
             return
         }
-        endOfTurnAlarm()
+        endOfTurn.request(port, now: services.now)
         pending.append(Run(origin: o, count: 1))
         if pending.count >= maxRuns { sendOrder() }
     }
 
     @inline(__always) private func appendRun<C: RangeReplaceableCollection & MutableCollection & BidirectionalCollection>(_ o: Rank, to runs: inout C) where C.Element == Run {
         if let last = runs.indices.last, runs[last].origin == o { runs[last].count += 1 } else { runs.append(Run(origin: o, count: 1)) }
-    }
-
-    /// An up `.timer` once this loop turn's events are handled.
-    @inline(__always) private func endOfTurnAlarm() {
-        guard !alarmDue else { return }
-        alarmDue = true
-        port.down(.timer(services.now))
     }
 
     private func sendOrder() {
