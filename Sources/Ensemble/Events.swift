@@ -138,13 +138,19 @@ public struct HealGossip: Hashable, Sendable {
     public var members: [EndpointID]
     /// The partition is the primary one (Primary layer): it never merges into another.
     public var primary: Bool
+    /// The newest primary view the partition descends from (its own view if it is primary; nil
+    /// without the Primary layer or before the first primary): of two non-primary partitions,
+    /// the one with the newer primary lineage holds the newer state, and absorbs the other.
+    public var primaryLineage: ViewID?
 
-    public init(protocolStack: String, viewID: ViewID, contact: MergeContact, members: [EndpointID], primary: Bool = false) {
+    public init(protocolStack: String, viewID: ViewID, contact: MergeContact, members: [EndpointID], primary: Bool = false,
+                primaryLineage: ViewID? = nil) {
         self.protocolStack = protocolStack
         self.viewID = viewID
         self.contact = contact
         self.members = members
         self.primary = primary
+        self.primaryLineage = primaryLineage
     }
 }
 

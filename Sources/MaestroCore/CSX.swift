@@ -108,6 +108,8 @@ open class CSX: ClientServer {
     /// no callback runs inside its mutations) keeps that update at a few nanoseconds.
     @exclusivity(unchecked) private var tally = DeliveryTally()
     private var tallyView: ViewID?
+    /// What `csxPrimaryChangedCallback` said last (a member starts outside the primary).
+    private var toldPrimary = false
 
     public override init(_ options: MaestroOptions, shell: (any MaestroShell)? = nil) {
         super.init(options, shell: shell)
@@ -234,6 +236,17 @@ open class CSX: ClientServer {
     /// The outstanding request was abandoned; `xferID` is the new current id (as Maestro).
     open func xferCanceledCallback(_ xferID: XferID) {}
 
+    /// The view being accepted is the primary partition and the previous one was not, or the
+    /// other way round (`viewData.primaryFlag`; `Maestro_Prim`'s primarity-lost callback, in
+    /// both directions). Called before `csxAcceptedViewCallback` of that view; a member starts
+    /// outside the primary, so the first primary view it joins calls it. Only stacks with the
+    /// Primary layer (the `Primary` property, with `primary_expected`) have primary views.
+    ///
+    /// Outside the primary a replicated service should refuse updates (its state will be
+    /// replaced at the merge): when partitions merge, Heal makes the primary side's coordinator
+    /// the coordinator of the merged view, so the primary side's servers stay servers and the
+    /// others take their state, never the other way round.
+    open func csxPrimaryChangedCallback(_ viewData: CSXViewData) {}
     open func csxReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {}
     open func csxReceiveScastCallback(_ origin: EndpID, _ msg: inout Message) {}
     open func csxReceiveLsendCallback(_ origin: EndpID, _ msg: inout Message) {}
@@ -292,6 +305,10 @@ open class CSX: ClientServer {
         streams.removeAll { !vd.xferServers.contains($0.joiner) }
         // A server without a state from a transfer starts a lineage of its own.
         if lineage == nil && clsvState == .serverNormal { lineage = shell.randomBits() }
+        if vd.primaryFlag != toldPrimary {
+            toldPrimary = vd.primaryFlag
+            csxPrimaryChangedCallback(vd)
+        }
         csxAcceptedViewCallback(vd, &msg)
     }
 
@@ -402,6 +419,7 @@ open class CSX: ClientServer {
         lineage = nil
         tally = DeliveryTally()
         tallyView = nil
+        toldPrimary = false
         csxExitCallback()
     }
 }

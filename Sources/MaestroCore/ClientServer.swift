@@ -16,6 +16,14 @@ import Ensemble
 /// state (it was a server before, or finished its transfer); the first that does becomes the
 /// server; if none does, once every one has said so, the first of them.
 ///
+/// **With the Primary layer** the state lives with the primary partition: once the group has
+/// had a primary view, a member holding no state is never made a server in a view that is not
+/// primary (neither alone nor when no server is left): it waits, as a transfer server, for a
+/// view with a holder. A member that joined during a primary view and was cut off before its
+/// transfer would otherwise found a fresh, empty state that could win the merge (Heal makes
+/// the side with the newer primary lineage the merged view's coordinator, and its servers
+/// keep their state; see `csxPrimaryChangedCallback`).
+///
 /// A subclass that can name the lineage of its replicated state (`stateDigest`, CSX) lets a
 /// server that lost a merge skip a transfer it does not need: the coordinator publishes its
 /// digest with every view, and a member about to receive state whose digest equals it reports
@@ -50,6 +58,12 @@ open class ClientServer: GroupMember {
     /// hold no state while no server is left (see `noServerLeft`).
     private var xferOfView: [EndpID] = []
     private var stateless: Set<EndpID> = []
+    /// Coordinator, same: those that hold a state, with its lineage.
+    private var holders: [EndpID: ViewID?] = [:]
+    /// The primary view in which my state was last the group's (I was a server in it, or took
+    /// my state while it lasted, or from a server of a view descending from it): nil before
+    /// the group's first primary, or without the Primary layer.
+    private var stateLineage: ViewID?
 
     public override init(_ options: MaestroOptions, shell: (any MaestroShell)? = nil) {
         super.init(options, shell: shell)
@@ -259,7 +273,7 @@ open class ClientServer: GroupMember {
     private func becomeServer(_ vd: inout ClSvViewData) {
         guard vd.clients.contains(vd.myEndpID) else { return }
         currentXferID.value += 1
-        if vd.myRank == 0 && vd.nmembers == 1 {
+        if vd.myRank == 0 && vd.nmembers == 1 && mayFoundState(vd) {
             becomeLoneServer(&vd)
         } else if vd.myRank == 0 {
             becomeServerRequest(from: vd.myEndpID, xferType: options.xferType)
@@ -286,12 +300,19 @@ open class ClientServer: GroupMember {
         vd.state = .serverNormal
     }
 
+    /// Whether I may become a server in `vd` without a state from a transfer: I hold a state,
+    /// or the view is primary, or the group has had no primary view (see the class comment).
+    private func mayFoundState(_ vd: ClSvViewData) -> Bool {
+        vd.primaryFlag || vd.primaryLineage == nil || (holdsState && stateLineage == vd.primaryLineage)
+    }
+
     /// Reports the end of my transfer (no-op unless I am a transfer server in `vd`); the
     /// transfer id expires unless the transfer is still running (a re-sent XFER_DONE).
     private func finishTransfer(_ vd: inout ClSvViewData) {
         guard vd.xferServers.contains(vd.myEndpID) else { return }
         defer { if vd.state != .serverXfer { currentXferID.value += 1 } }
         holdsState = true
+        stateLineage = vd.primaryLineage
         if vd.myRank == 0 && vd.nmembers == 1 {
             becomeLoneServer(&vd)
         } else if vd.myRank == 0 {
@@ -327,29 +348,40 @@ open class ClientServer: GroupMember {
         requestNewView()
     }
 
-    /// No server in `vd` while I wait to be one: I tell the coordinator whether I hold a state.
+    /// No server in `vd` while I wait to be one: I tell the coordinator whether I hold a state
+    /// (and the primary view it was last the group's state in).
     private func noServerLeft(_ vd: ClSvViewData) {
         if vd.myRank == 0 {
-            stateReport(from: vd.myEndpID, holds: holdsState)
+            stateReport(from: vd.myEndpID, holds: holdsState, lineage: stateLineage)
         } else {
             var m = Message()
+            if holdsState { m.push(optional: stateLineage) }
             m << (holdsState ? ClSvType.holdsState : .holdsNoState).rawValue
             _ = raw(m, to: vd.coordinator)
         }
     }
 
     /// Coordinator: a transfer server of this view, with no server left, holds a state or not.
-    /// The first holder becomes the server; if none holds one, the first transfer server does,
-    /// once every one has answered. The others take the state from it in the next view.
-    private func stateReport(from s: EndpID, holds: Bool) {
-        guard serversNext.isEmpty, xferOfView.contains(s) else { return }
-        if !holds {
-            stateless.insert(s)
-            guard xferOfView.allSatisfy(stateless.contains), let first = xferOfView.first else { return }
-            promote(first)
-        } else {
-            promote(s)
+    /// The others take the state from the one promoted, in the next view. Which one:
+    /// - the group never had a primary view: the first holder at once; if none holds one, the
+    ///   first transfer server, once every one has answered;
+    /// - a view outside the primary, descending from primary view L: only a holder of L's
+    ///   state (`lineage == L`), at once; nobody otherwise (see the class comment);
+    /// - a primary view: once every one has answered, the holder of the newest lineage (the
+    ///   first of equals); if none holds one, the first transfer server.
+    private func stateReport(from s: EndpID, holds: Bool, lineage: ViewID?) {
+        guard serversNext.isEmpty, xferOfView.contains(s), let vd = clsvViewData else { return }
+        if holds { holders[s] = lineage } else { stateless.insert(s) }
+        if !vd.primaryFlag {
+            if holds && (vd.primaryLineage == nil || lineage == vd.primaryLineage) { return promote(s) }
+            guard vd.primaryLineage == nil, holders.isEmpty, xferOfView.allSatisfy(stateless.contains),
+                  let first = xferOfView.first else { return }
+            return promote(first)
         }
+        guard xferOfView.allSatisfy({ stateless.contains($0) || holders.keys.contains($0) }), let first = xferOfView.first else { return }
+        let none = ViewID(ltime: 0, coordinator: .none)
+        let best = xferOfView.filter(holders.keys.contains).max { (holders[$0].flatMap { $0 } ?? none) < (holders[$1].flatMap { $0 } ?? none) }
+        promote(best ?? first)
     }
 
     private func promote(_ s: EndpID) {
@@ -419,6 +451,7 @@ open class ClientServer: GroupMember {
         viewTypeNext = vd.viewType
         xferOfView = xfer
         stateless = []
+        holders = [:]
 
         let me = vd.myEndpID
         switch clsvState {
@@ -428,7 +461,7 @@ open class ClientServer: GroupMember {
             if servers.contains(me) {
                 vd.state = .serverNormal
             } else if xfer.contains(me) {
-                if servers.isEmpty && vd.nmembers == 1 {
+                if servers.isEmpty && vd.nmembers == 1 && mayFoundState(vd) {
                     finishTransfer(&vd)  // alone: a server at once
                 } else if servers.isEmpty {
                     noServerLeft(vd)
@@ -446,7 +479,7 @@ open class ClientServer: GroupMember {
             }
         case .serverXfer:
             if xfer.contains(me) {
-                if servers.isEmpty && vd.nmembers == 1 {
+                if servers.isEmpty && vd.nmembers == 1 && mayFoundState(vd) {
                     finishTransfer(&vd)  // alone: a server at once
                 } else if servers.isEmpty {
                     // My provider is gone with every other server: the transfer restarts from
@@ -468,8 +501,14 @@ open class ClientServer: GroupMember {
         }
         vd.startXfer = vd.state == .serverXfer && vd.oldState != .serverXfer
         vd.xferID = currentXferID
-        if vd.state == .serverNormal { holdsState = true }
-        if vd.startXfer { holdsState = false }
+        if vd.state == .serverNormal {
+            holdsState = true
+            if vd.primaryFlag { stateLineage = vd.viewID }
+        }
+        if vd.startXfer {
+            holdsState = false
+            stateLineage = nil
+        }
         clsvState = vd.state
         clsvViewData = vd
 
@@ -531,7 +570,8 @@ open class ClientServer: GroupMember {
         case .xferDone:
             if clsvViewData?.myRank == 0 { xferDoneRequest(from: origin) }
         case .holdsState, .holdsNoState:
-            if clsvViewData?.myRank == 0 { stateReport(from: origin, holds: type == .holdsState) }
+            let lineage = type == .holdsState ? (try? msg.popOptional(ViewID.self)) ?? nil : nil
+            if clsvViewData?.myRank == 0 { stateReport(from: origin, holds: type == .holdsState, lineage: lineage) }
         case .askState:
             rcvAskState(origin, &msg)
         case .sendState:
@@ -548,6 +588,7 @@ open class ClientServer: GroupMember {
     public final override func grpMembExitCallback() {
         clsvState = .initial
         holdsState = false
+        stateLineage = nil
         held.removeAll()
         clsvViewData = nil
         serversNext = []

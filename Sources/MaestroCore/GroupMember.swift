@@ -91,6 +91,10 @@ open class GroupMember {
     public var awaitingView: Bool { blocked || pendingView != nil }
 
     /// True between join and exit.
+    /// Whether the current view is the primary partition (with the Primary layer; always false
+    /// without it).
+    public var isPrimary: Bool { viewData?.primaryFlag ?? false }
+
     public var isJoined: Bool { memberState == .normal || memberState == .joining }
 
     /// Joins the group. Returns after the first view (a singleton: every member starts alone

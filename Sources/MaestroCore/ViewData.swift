@@ -19,6 +19,9 @@ public struct GroupMemberViewData: Sendable {
     public var viewID: ViewID
     public var params: String
     public var primaryFlag: Bool
+    /// The newest primary view this one descends from, itself if it is primary (nil without
+    /// the Primary layer, or before the group's first primary view).
+    public var primaryLineage: ViewID?
     /// Per rank: joined as a client.
     public var clientFlags: [Bool]
     public var nGrpMembers: Int { clientFlags.filter { !$0 }.count }
@@ -40,6 +43,7 @@ public struct GroupMemberViewData: Sendable {
         viewID = view.id
         params = view.params.description
         primaryFlag = view.primary
+        primaryLineage = view.primary ? view.id : view.lastPrimary?.id
         clientFlags = view.clients
     }
 }
@@ -88,6 +92,9 @@ public struct ClSvViewData: Sendable {
     public var coordinator: EndpID { base.coordinator }
     public var viewID: ViewID { base.viewID }
     public var groupName: String { base.groupName }
+    /// This view is the primary partition (with the Primary layer; false without it).
+    public var primaryFlag: Bool { base.primaryFlag }
+    public var primaryLineage: ViewID? { base.primaryLineage }
 }
 
 public typealias CSXViewData = ClSvViewData

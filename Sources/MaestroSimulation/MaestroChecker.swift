@@ -19,7 +19,12 @@ import Simulation
 ///   common in one order (a member cut off from the others may order the view's last casts
 ///   otherwise, as in Ensemble: the order is agreed by those that stay together);
 /// - with **self-delivery** (Local, or total order): every member is given each of its own
-///   casts once (FIFO, above), and a member alive at the end every one it made.
+///   casts once (FIFO, above), and a member alive at the end every one it made;
+/// - **primary** (views marked primary, with the Primary layer): a state provided in a
+///   primary view is of the newest primary lineage held in that view (`primaryLineages`): the
+///   primary side's state is the one transferred at a merge, never a minority's; outside the
+///   primary a server may wait for ever for a holder of its lineage's state; and
+///   `csxPrimaryChangedCallback` tells every change of the flag (checked on the spot).
 public struct MaestroChecker {
     /// A live member at the end of the run.
     public struct Final {
@@ -28,6 +33,23 @@ public struct MaestroChecker {
         public var isServer: Bool
         public var state: ClSvState
         public var digest: UInt64?
+        /// The newest primary view the final view descends from (itself if primary).
+        public var primaryLineage: ViewID?
+        public var primary = false
+        /// Messages of this member still held (for a transfer) or waiting to be sent at the end.
+        public var queued = 0
+
+        public init(member: MaestroHistory.Member, view: ViewID?, isServer: Bool, state: ClSvState, digest: UInt64?,
+                    primaryLineage: ViewID? = nil, primary: Bool = false, queued: Int = 0) {
+            self.queued = queued
+            self.member = member
+            self.view = view
+            self.isServer = isServer
+            self.state = state
+            self.digest = digest
+            self.primaryLineage = primaryLineage
+            self.primary = primary
+        }
     }
 
     public var totalOrder: Bool
@@ -50,6 +72,7 @@ public struct MaestroChecker {
         out += transferPoints(h)
         out += replicas(h, finals)
         if totalOrder { out += oneOrder(h, finals) }
+        out += primaryLineages(h).violations
         out += ownCasts(h, finals)
         return out
     }
@@ -70,7 +93,7 @@ public struct MaestroChecker {
         var orders: [Step: [MaestroHistory.Member: [Cast]]] = [:]
         for e in h.entries {
             switch e.event {
-            case let .view(id, _, _):
+            case let .view(id, _, _, _):
                 if let v = viewOf[e.member] { orders[Step(view: v, next: id), default: [:]][e.member] = current[e.member] ?? [] }
                 viewOf[e.member] = id
                 current[e.member] = []
@@ -102,8 +125,54 @@ public struct MaestroChecker {
         return out
     }
 
+    /// The lineage of each member's state, replayed from the history: the primary view in which
+    /// that state was last the group's. A server accepting a primary view in normal state holds
+    /// that view's state; a state installed in a primary view is that view's, and one installed
+    /// outside the primary has its provider's lineage; starting a transfer drops it; a state
+    /// founded without one (a lone server before any primary) has none.
+    ///
+    /// The check: a state provided in a primary view has the newest lineage held by any member
+    /// of that view at the time (the primary side's state is the one transferred at a merge,
+    /// never a minority's or a stale one). `final` is each member's lineage at the end.
+    func primaryLineages(_ h: MaestroHistory) -> (violations: [Violation], final: [MaestroHistory.Member: ViewID]) {
+        struct Transfer: Hashable { var joiner: EndpID; var xfer: XferID }
+        var endpointOf: [MaestroHistory.Member: EndpID] = [:]
+        for (id, m) in h.endpoints { endpointOf[m] = id }
+        var lineage: [MaestroHistory.Member: ViewID] = [:]
+        var view: [MaestroHistory.Member: (id: ViewID, members: [EndpID], primary: Bool)] = [:]
+        var provided: [Transfer: ViewID?] = [:]
+        var out: [Violation] = []
+        for e in h.entries {
+            switch e.event {
+            case let .view(id, ms, state, primary):
+                view[e.member] = (id, ms, primary)
+                if primary && state == .serverNormal { lineage[e.member] = id }
+            case .xferStart:
+                lineage[e.member] = nil
+            case let .provided(to, x, _):
+                let mine = lineage[e.member]
+                provided[Transfer(joiner: to, xfer: x)] = mine
+                guard let v = view[e.member], v.primary else { continue }
+                let newest = v.members.compactMap { h.endpoints[$0].flatMap { lineage[$0] } }.max()
+                if let newest, mine.map({ $0 < newest }) ?? true {
+                    out.append(Violation(property: "primary", detail: "\(e.time): \(e.member) provided a state of lineage \(mine.map { "\($0.ltime)" } ?? "none") (\(x)) to \(h.endpoints[to].map(String.init(describing:)) ?? "\(to)") in primary view \(v.id.ltime), where a member held the state of primary view \(newest.ltime)"))
+                }
+            case let .installed(x, _):
+                guard let me = endpointOf[e.member] else { continue }
+                if let v = view[e.member], v.primary {
+                    lineage[e.member] = v.id
+                } else {
+                    lineage[e.member] = provided[Transfer(joiner: me, xfer: x)] ?? nil
+                }
+            default: break
+            }
+        }
+        return (out, lineage)
+    }
+
     /// With self-delivery, every cast a member made comes back to it: a member alive at the end
-    /// was given every one (and, with or without, nobody is given a cast of its own it did not
+    /// with nothing still queued (held for a transfer that cannot end, outside the primary) was
+    /// given every one (and, with or without, nobody is given a cast of its own it did not
     /// make).
     func ownCasts(_ h: MaestroHistory, _ finals: [Final]) -> [Violation] {
         var endpointOf: [MaestroHistory.Member: EndpID] = [:]
@@ -125,7 +194,7 @@ public struct MaestroChecker {
             }
         }
         guard selfDelivery else { return out }
-        for f in finals {
+        for f in finals where f.queued == 0 {
             let missing = (made[f.member] ?? []).subtracting(given[f.member] ?? [])
             if !missing.isEmpty {
                 out.append(Violation(property: "self-delivery", detail: "\(f.member) made \(missing.count) casts never given back to it: \(missing.sorted().prefix(8).map { "#\($0)" }.joined(separator: ", "))"))
@@ -140,7 +209,7 @@ public struct MaestroChecker {
         var seenView: Set<MaestroHistory.Member> = []
         for e in h.entries {
             switch e.event {
-            case .view(let id, _, _):
+            case .view(let id, _, _, _):
                 if seenView.contains(e.member), blocks[e.member, default: 0] != 1 {
                     out.append(Violation(property: "block discipline",
                                          detail: "\(e.time): \(e.member) accepted \(id) after \(blocks[e.member, default: 0]) blocks in its previous view"))
@@ -215,9 +284,16 @@ public struct MaestroChecker {
             out.append(Violation(property: "liveness", detail: "the live members end in \(views.count) views: " +
                 finals.map { "\($0.member) in \($0.view.map { "\($0.ltime)" } ?? "none")" }.joined(separator: ", ")))
         }
+        let lineages = primaryLineages(h).final
         for f in finals {
             if f.view == nil { out.append(Violation(property: "liveness", detail: "\(f.member) ends in no view")) }
             let normal: ClSvState = f.isServer ? .serverNormal : .clientNormal
+            // Outside the primary, a server waits for a holder of the state of the primary it
+            // descends from: with none alive in its view, it rightly waits for ever.
+            if f.isServer, !f.primary, let l = f.primaryLineage, f.state == .becomingServer || f.state == .serverXfer,
+               !finals.contains(where: { $0.view == f.view && lineages[$0.member].map { $0 >= l } == true }) {
+                continue
+            }
             if f.state != normal {
                 out.append(Violation(property: "liveness", detail: "\(f.member) ends in state \(f.state), not \(normal)"))
             }

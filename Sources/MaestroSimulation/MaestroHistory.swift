@@ -15,8 +15,9 @@ public final class MaestroHistory {
     }
 
     public enum Event: Sendable {
-        /// A view accepted: its id, members, and my client/server state in it.
-        case view(ViewID, [EndpID], ClSvState)
+        /// A view accepted: its id, members, my client/server state in it, and whether it is
+        /// the primary partition.
+        case view(ViewID, [EndpID], ClSvState, primary: Bool)
         case block
         case leave
         case exit

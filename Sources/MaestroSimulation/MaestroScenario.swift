@@ -55,7 +55,15 @@ public struct MaestroScenario {
     }
 
     public let config: Config
-    public init(_ config: Config) { self.config = config }
+    /// With the Primary layer and no `primary_expected` given, the expected membership is the
+    /// run's member count (as in `GroupScenario`).
+    public init(_ config: Config) {
+        var c = config
+        if GroupScenario.hasPrimary(c.protocolStack) && c.params["primary_expected"] == nil {
+            c.params["primary_expected"] = .int(c.members)
+        }
+        self.config = c
+    }
 
     final class Run: ScenarioRun {
         let config: Config
@@ -138,7 +146,9 @@ public struct MaestroScenario {
         let live = run.servers.compactMap { $0 }.filter(\.isActive)
         let finals = live.map { s in
             MaestroChecker.Final(member: s.me, view: s.clsvViewData?.viewID, isServer: s.isServer, state: s.clsvState,
-                                 digest: s.isServer && s.hasState && !s.awaitingState ? s.replica.digest : nil)
+                                 digest: s.isServer && s.hasState && !s.awaitingState ? s.replica.digest : nil,
+                                 primaryLineage: s.clsvViewData?.primaryLineage, primary: s.isPrimary,
+                                 queued: s.heldMessages + s.pendingSends)
         }
         var result = Result(seed: config.seed, members: config.members,
                             violations: MaestroChecker(protocolStack: config.protocolStack).check(run.history, finals: finals))
@@ -155,7 +165,8 @@ public struct MaestroScenario {
             func who(_ id: EndpID) -> String { h.endpoints[id].map(String.init(describing:)) ?? "\(id)" }
             let what: String
             switch e.event {
-            case let .view(id, members, role): what = "view \(id.ltime) [\(members.map(who).joined(separator: ","))] as \(role)"
+            case let .view(id, members, role, primary):
+                what = "view \(id.ltime)\(primary ? " primary" : "") [\(members.map(who).joined(separator: ","))] as \(role)"
             case .block: what = "block"
             case .leave: what = "leave"
             case .exit: what = "exit"

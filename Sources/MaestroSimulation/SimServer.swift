@@ -30,6 +30,8 @@ final class SimServer: CSX {
     private var castSeq: UInt64 = 0
     private var sendSeq: UInt64 = 0
     private(set) var exited = false
+    /// What `csxPrimaryChangedCallback` said last.
+    private var toldPrimary = false
     private(set) var leaving = false
 
     init(me: MaestroHistory.Member, history: MaestroHistory, options: CSXOptions, shell: SimShell, blobBytes: Int) {
@@ -100,7 +102,10 @@ final class SimServer: CSX {
 
     override func csxAcceptedViewCallback(_ viewData: CSXViewData, _ msg: inout Message) {
         callback("accepted view")
-        note(.view(viewData.viewID, viewData.members, clsvState))
+        note(.view(viewData.viewID, viewData.members, clsvState, primary: viewData.primaryFlag))
+        if viewData.primaryFlag != toldPrimary {
+            history.violation("primary", "\(me): view \(viewData.viewID.ltime) is \(viewData.primaryFlag ? "" : "not ")primary, but the last primary change it was told of says otherwise")
+        }
         if awaitingState && clsvState == .serverNormal {
             // A server without a state from a transfer (it became the group's only server):
             // its state is what it applied since.
@@ -108,6 +113,14 @@ final class SimServer: CSX {
             hasState = true
             flushBuffered()
         }
+    }
+
+    override func csxPrimaryChangedCallback(_ viewData: CSXViewData) {
+        callback("primary changed")
+        if viewData.primaryFlag == toldPrimary {
+            history.violation("primary", "\(me): told of a primary change in view \(viewData.viewID.ltime) that changes nothing")
+        }
+        toldPrimary = viewData.primaryFlag
     }
 
     override func csxBlockCallback() {

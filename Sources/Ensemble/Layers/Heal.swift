@@ -15,7 +15,11 @@
 /// incarnation answers with a notice and the member is suspected. With the Primary layer, a
 /// primary partition ranks above any non-primary one whatever their sizes (Ensemble never let
 /// a primary partition merge into another, and so could leave a larger non-primary one
-/// waiting for it forever): the announcement carries the flag.
+/// waiting for it forever): the announcement carries the flag. Of two non-primary partitions,
+/// the one descending from the newer primary view ranks above (the announcement names it):
+/// its coordinator leads the merged view, so its servers keep their state and the others take
+/// it (Maestro's client/server members take the state of the coordinator's side), and the
+/// state of a side that was cut off from the primary earlier never replaces a newer one.
 public final class Heal: Layer {
     enum Header: UInt8, LayerHeader, ByteHeader {
         case present = 1
@@ -45,7 +49,7 @@ public final class Heal: Layer {
         let v = setup.view
         return HealGossip(protocolStack: v.protocolStack, viewID: v.id,
                           contact: MergeContact(endpoint: setup.endpoint, address: v.addresses[setup.rank], viewID: v.id),
-                          members: v.members, primary: v.primary)
+                          members: v.members, primary: v.primary, primaryLineage: v.primary ? v.id : v.lastPrimary?.id)
     }
 
     public func up(_ event: consuming Event) {
@@ -101,9 +105,12 @@ public final class Heal: Layer {
         guard isCoordinator, allPresent, h.protocolStack == v.protocolStack, v.rank(of: h.contact.endpoint) == nil,
               h.members.allSatisfy({ v.rank(of: $0) == nil }) else { return }
         // A primary partition ranks above any other (it never merges into a non-primary one,
-        // whose coordinator could not keep it primary): (primary, size, view id).
-        let theirs = (h.primary ? 1 : 0, h.members.count, h.viewID)
-        let mine = (v.primary ? 1 : 0, v.count, v.id)
+        // whose coordinator could not keep it primary), then the newer primary lineage:
+        // (primary, lineage, size, view id). No lineage ranks below any.
+        let none = ViewID(ltime: 0, coordinator: .none)
+        let mineLineage = v.primary ? v.id : v.lastPrimary?.id
+        let theirs = (h.primary ? 1 : 0, h.primaryLineage ?? none, h.members.count, h.viewID)
+        let mine = (v.primary ? 1 : 0, mineLineage ?? none, v.count, v.id)
         if theirs > mine {
             if !roster.blocked {
                 port.up(.mergeTarget(MergeContact(endpoint: h.contact.endpoint, address: h.contact.address, viewID: h.viewID)))

@@ -10,6 +10,13 @@
 /// no other view; members of merging partitions are not counted, as their coordinator may
 /// still abandon the merge):
 ///
+/// - same members: `nv` has exactly the members of `cv`, and all of them flushed (`Q = nv =
+///   cv`); so every change of membership (a failure, a leave, a merge) first installs a view
+///   that is not primary, whose coordinator at once asks for another of the same members (see
+///   below), which may be. Without this rule two coordinators that both flushed a member
+///   of the same view (the member acknowledged one flush, then, cut off, the other) could
+///   each count it and decide two overlapping primary views side by side (found by
+///   `maestro-sim --maestro --properties Vsync:Total:Primary`, seed 92075);
 /// - static majority: `2|Q| > E`, and
 /// - dynamic linear voting: if a last primary `L` is known, `2|Q ∩ L| > |L|`; if none is
 ///   (the group has never had a primary, as far as anyone in `nv` knows), `|Q| ≥ N`: the
@@ -33,7 +40,8 @@
 ///
 /// Why at most one primary. Successive primaries each contain a majority of their
 /// predecessor (that did not leave), counted among members that were alive in the deciding
-/// partition, so two partitions that split from one primary cannot both continue it; a
+/// partition and were all in its view, which a member is in one at a time, so two partitions
+/// that split from one primary cannot both continue it; a
 /// partition without history cannot start a new lineage while any expected member is
 /// elsewhere; and a primary partition never merges into another (Heal ranks it first), so the
 /// merged view's coordinator is always one of its members. Not covered: a coordinator that
@@ -126,7 +134,8 @@ public final class Primary: Layer {
         let q = nv.members.filter { from.contains($0) }
         var out = nv
         out.lastPrimary = best.last
-        out.primary = isPrimary(flushed: q, expected: best.expected, last: best.last, configured: configured)
+        let sameMembers = q.count == nv.count && nv.count == cv.count
+        out.primary = sameMembers && isPrimary(flushed: q, expected: best.expected, last: best.last, configured: configured)
         out.expected = out.primary ? max(best.expected, nv.count) : best.expected
         return out
     }

@@ -122,6 +122,8 @@ extension Gossip {
             w.writeCount(h.members.count)
             for m in h.members { m.encode(into: &w) }
             w.write(h.primary)
+            w.write(h.primaryLineage != nil)
+            h.primaryLineage?.encode(into: &w)
         }
         if let s = protocolSuggestion {
             w.write(s.protocolStack)
@@ -149,7 +151,10 @@ extension Gossip {
             var members: [EndpointID] = []
             members.reserveCapacity(n)
             for _ in 0 ..< n { members.append(try EndpointID.decode(from: &r)) }
-            g.heal = HealGossip(protocolStack: proto, viewID: vid, contact: contact, members: members, primary: try r.readBool())
+            let primary = try r.readBool()
+            let lineage = try r.readBool() ? try ViewID.decode(from: &r) : nil
+            g.heal = HealGossip(protocolStack: proto, viewID: vid, contact: contact, members: members, primary: primary,
+                                primaryLineage: lineage)
         }
         if flags & 2 != 0 {
             g.protocolSuggestion = ProtocolGossip(protocolStack: try r.readString(limit: WireLimits.maxProtocolLength),
