@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "maestro-sim", targets: ["maestro-sim"]),
         .executable(name: "maestro-gossip", targets: ["maestro-gossip"]),
         .executable(name: "maestro-soak", targets: ["maestro-soak"]),
+        .executable(name: "kv-example", targets: ["kv-example"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -108,6 +109,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/maestro-gossip"),
+        // The getting-started daemon of the documentation (Sources/Maestro/Maestro.docc), built
+        // and run by the tests so that the article's code cannot rot: `import Maestro` only.
+        .executableTarget(name: "kv-example", dependencies: ["Maestro"], path: "Tools/kv-example"),
         // The soak's logs and checks, free of processes: the log format, its reader, the merged
         // history and the checks run on it.
         .target(name: "SoakCheck", dependencies: ["Ensemble", "Simulation"], path: "Tools/SoakCheck"),
@@ -129,7 +133,7 @@ let package = Package(
         .testTarget(name: "MaestroSimulationTests", dependencies: ["MaestroSimulation", "MaestroCore", "Simulation", "Ensemble"]),
         .testTarget(name: "SoakCheckTests", dependencies: ["SoakCheck", "Simulation", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.
-        .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "ToolSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "kv-example", "ToolSupport"]),
     ]
 )
 

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+import ToolSupport
+
+/// The getting-started daemon of the documentation (`Tools/kv-example`, the code of
+/// Sources/Maestro/Maestro.docc/GettingStarted.md) does what the article says: three processes
+/// replicate a dictionary through an external rendezvous or one process's embedded one, refuse
+/// writes outside the primary partition, and a restarted process takes the table by transfer.
+@Suite(.serialized) struct KVExampleTests {
+    func server(_ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess("kv-example", ["--port", "0"] + arguments, stdin: true)
+    }
+
+    /// Waits until every one of `servers` printed a line for which `predicate` holds.
+    func waitForAll(_ servers: [ChildProcess], timeout: Double = 20, _ predicate: (String) -> Bool) -> Bool {
+        servers.allSatisfy { $0.waitForLine(timeout: timeout, predicate) != nil }
+    }
+
+    /// Waits until every one of `servers` printed all of `wanted`, in any order.
+    func waitForAll(_ servers: [ChildProcess], lines wanted: Set<String>, timeout: Double = 20) -> Bool {
+        servers.allSatisfy { s in
+            var seen = Set<String>()
+            return s.waitForLine(timeout: timeout) { seen.insert($0); return wanted.isSubset(of: seen) } != nil
+        }
+    }
+
+    static func primaryOf3(_ line: String) -> Bool { line.hasSuffix(": 3 members, primary true") }
+
+    /// A free UDP port on 127.0.0.1 for the embedded rendezvous (free a moment ago).
+    func freePort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        try #require(bound, "no free UDP port on 127.0.0.1")
+        return UInt16(bigEndian: a.sin_port)
+    }
+
+    @Test func threeProcessesReplicateThroughAnExternalRendezvous() throws {
+        ChildProcess.ignoreBrokenPipes()
+        let gossip = try ChildProcess("maestro-gossip", ["--port", "0"])
+        defer { gossip.kill(SIGKILL) }
+        let announced = try #require(gossip.waitForLine(timeout: 10) { $0.hasPrefix("gossip rendezvous on ") })
+        let rendezvous = String(announced.split(separator: " ").last ?? "")
+
+        let lone = try server(["--gossip", rendezvous])
+        try #require(lone.waitForLine(timeout: 10) { $0.hasPrefix("view 0: 1 members, primary false") } != nil)
+        lone.send("early=1")
+        #expect(lone.waitForLine(timeout: 10) { $0 == "refused: not in the primary partition" } != nil,
+                "a process alone is not the primary partition of three")
+        var servers = [lone]
+        for _ in 0 ..< 2 { servers.append(try server(["--gossip", rendezvous])) }
+        defer { for s in servers where s.isRunning { s.kill(SIGKILL) } }
+        try #require(waitForAll(servers, Self.primaryOf3), "the three processes never formed a primary view")
+
+        servers[0].send("color=blue")
+        servers[2].send("size=3")
+        #expect(waitForAll(servers, lines: ["color = blue", "size = 3"]), "every server applies both writes")
+
+        // kill -9 one of them and start it again: the new process takes the table by transfer.
+        servers[1].kill(SIGKILL)
+        #expect(waitForAll([servers[0], servers[2]]) { $0.hasSuffix(": 2 members, primary true") },
+                "two of three expected members are still the primary partition")
+        servers[1] = try server(["--gossip", rendezvous])
+        #expect(servers[1].waitForLine(timeout: 20) { $0 == "state transferred: 2 keys" } != nil)
+        try #require(waitForAll(servers, Self.primaryOf3))
+        servers[1].send("dump")
+        let dump = servers[1].waitForLine(timeout: 10) { $0.hasPrefix("[") }
+        #expect(dump?.contains("\"color\": \"blue\"") == true && dump?.contains("\"size\": \"3\"") == true)
+
+        // SIGTERM: the process leaves the group and exits with status 0.
+        servers[2].kill(SIGTERM)
+        servers[2].process.waitUntilExit()
+        #expect(servers[2].process.terminationStatus == 0)
+    }
+
+    @Test func oneProcessServesTheRendezvous() throws {
+        ChildProcess.ignoreBrokenPipes()
+        let address = "127.0.0.1:\(try freePort())"
+        var servers = [try server(["--gossip", address, "--rendezvous"])]
+        defer { for s in servers where s.isRunning { s.kill(SIGKILL) } }
+        try #require(servers[0].waitForLine(timeout: 10) { $0.hasPrefix("view 0:") } != nil)
+        for _ in 0 ..< 2 { servers.append(try server(["--gossip", address])) }
+        try #require(waitForAll(servers, Self.primaryOf3), "the three processes never formed a primary view")
+        servers[1].send("greeting=hello")
+        #expect(waitForAll(servers) { $0 == "greeting = hello" })
+    }
+}
