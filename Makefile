@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test simulate lapa bench bench-udp fuzz soak clean
+.PHONY: all deps build test simulate lapa bench bench-udp fuzz soak docs clean
 
 FUZZ_RUNS ?= 10000000
 
@@ -75,6 +75,33 @@ fuzz: deps
 SOAK_ARGS ?= --processes 3 --seconds 20 --kill-every 4 --restart --loss 0.02
 soak: build
 	.build/release/maestro-soak $(or $(ARGS),$(SOAK_ARGS))
+
+# API documentation (DocC) with the articles of Sources/Maestro/Maestro.docc and
+# Sources/Ensemble/Ensemble.docc: Maestro (with the toolkit and the runtime it re-exports:
+# MaestroCore and Reactor) and Ensemble, as static sites in $(DOCS_OUT)/Maestro and
+# $(DOCS_OUT)/Ensemble (serve one, e.g. `python3 -m http.server -d .build/docs/Maestro`, and open
+# /documentation/maestro). The toolchain's swift-symbolgraph-extract and docc do it directly:
+# the DocC plugin's symbol graphs leave out re-exported modules, which are all of Maestro's API.
+# Any DocC warning (a broken link in an article or a doc comment) fails the target.
+DOCS_SCRATCH ?= .build
+DOCS_OUT ?= $(DOCS_SCRATCH)/docs
+DOCC ?= docc
+SYMBOLGRAPH_EXTRACT ?= swift-symbolgraph-extract
+docs: deps
+	$(SWIFT) build --scratch-path $(DOCS_SCRATCH) --target Maestro
+	@set -e; bin=$$($(SWIFT) build --scratch-path $(DOCS_SCRATCH) --show-bin-path); \
+	triple=$$(basename $$(dirname $$bin)); \
+	for module in Maestro Ensemble; do \
+		cflags=$$(grep -m1 -F "\"-module-name\",\"$$module\"," $(DOCS_SCRATCH)/debug.yaml \
+			| grep -o '"-Xcc","[^"]*"' | sed 's/^"-Xcc","\(.*\)"$$/-Xcc \1/'); \
+		rm -rf $(DOCS_OUT)/symbols/$$module $(DOCS_OUT)/$$module; mkdir -p $(DOCS_OUT)/symbols/$$module; \
+		$(SYMBOLGRAPH_EXTRACT) -module-name $$module -target $$triple -I $$bin/Modules \
+			-module-cache-path $$bin/ModuleCache $$cflags -minimum-access-level public \
+			-experimental-allowed-reexported-modules=MaestroCore,Reactor -output-dir $(DOCS_OUT)/symbols/$$module; \
+		$(DOCC) convert Sources/$$module/$$module.docc --additional-symbol-graph-dir $(DOCS_OUT)/symbols/$$module \
+			--fallback-display-name $$module --fallback-bundle-identifier ensemble-swift.$$module \
+			--transform-for-static-hosting --warnings-as-errors --output-path $(DOCS_OUT)/$$module; \
+	done; echo "documentation: $(DOCS_OUT)/Maestro and $(DOCS_OUT)/Ensemble"
 
 clean:
 	rm -rf .build .build-fuzz

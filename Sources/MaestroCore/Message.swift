@@ -29,7 +29,7 @@ import Ensemble
 /// Unlike Maestro, a message can be pushed to after it has been popped from: the push lands
 /// on top of the unread part.
 ///
-/// Every pop checks its bounds and contents and throws ``WireError`` on bad input; it never
+/// Every pop checks its bounds and contents and throws `WireError` on bad input; it never
 /// traps, and a failed pop leaves the message unchanged.
 public struct Message: Sendable {
     /// `storage[0 ..< end]` is the unread part; bytes above `end` have been popped and are
