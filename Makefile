@@ -24,6 +24,7 @@ build: deps
 
 test: deps
 	$(SWIFT) test
+	$(MAKE) docs
 	$(MAKE) simulate
 
 # The simulation checker on many seeds, release-built (ten times faster than the debug test
