@@ -139,7 +139,8 @@ import Testing
                          previousIDs: (0 ..< 64).map { ViewID(ltime: .max, coordinator: members[$0 % n]) },
                          params: params, primary: true, uptime: Time(nanoseconds: .min),
                          expected: Int(WireLimits.maxMembers),
-                         lastPrimary: PrimaryRecord(id: ViewID(ltime: .max, coordinator: members[0]), members: members))
+                         lastPrimary: PrimaryRecord(id: ViewID(ltime: .max, coordinator: members[0]), members: members,
+                                                    earlier: Array(repeating: members, count: PrimaryRecord.maxEarlier), overflow: true))
     }
 
     @Test func intraViewsAtTheirLargest() {
