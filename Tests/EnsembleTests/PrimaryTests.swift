@@ -12,10 +12,14 @@ import Testing
                   addresses: ranks.map { .loopback(port: ids[$0].port) }, primary: primary, expected: expected, lastPrimary: last)
     }
 
-    func decide(_ next: [Int], from cv: ViewState, mergers: [ViewState] = [], leavers: [Int] = [], n: Int = 5) -> ViewState {
+    /// `next` as decided from `cv`, which the deciding coordinator knows to be confirmed (if
+    /// primary) unless `confirmed` is false.
+    func decide(_ next: [Int], from cv: ViewState, mergers: [ViewState] = [], leavers: [Int] = [], n: Int = 5,
+                confirmed: Bool = true) -> ViewState {
         var nv = ViewState.merge([cv.removing(RankSet(cv.members.indices.filter { !next.contains(ranks(cv)[$0]) }))] + mergers)!
         nv.previousIDs[0] = cv.id
-        return Primary.decide(next: nv, from: cv, mergers: mergers, leavers: leavers.map { ids[$0] }, configured: n)
+        return Primary.decide(next: nv, from: cv, mergers: mergers, leavers: leavers.map { ids[$0] }, configured: n,
+                              confirmed: confirmed)
     }
     func ranks(_ v: ViewState) -> [Int] { v.members.map { m in ids.firstIndex(of: m)! } }
 
