@@ -84,12 +84,13 @@ struct Scale: ParsableCommand {
         let r = processes == 1 ? try runInProcess(progress) : try runProcesses(progress)
         progress.finish()
         let where_ = processes == 1 ? "in one process" : "over \(processes) processes"
-        print(String(format: "scale: %d members %@ (params '%@'): one view after %.3f s; %@ crashed: survivors' view after %.3f s; %.0f KB per member; largest heartbeat gap %.0f ms (period %d ms)",
-                     members, where_, common.params, r.formation, r.victim, r.failover, r.memoryKB, r.maxGapMs, heartbeatMs))
+        print(String(format: "scale: %d members %@ (params '%@'): one view after %.3f s; %@ crashed: survivors' view after %.3f s; %.0f KB per member; largest heartbeat gap %.0f ms (period %d ms); %d views after formation",
+                     members, where_, common.params, r.formation, r.victim, r.failover, r.memoryKB, r.maxGapMs, heartbeatMs, r.falseViews))
         if json {
             print(jsonLine(["benchmark": "scale", "members": members, "processes": processes, "params": common.params,
                             "kill": kill, "formation_seconds": r.formation, "failover_seconds": r.failover,
-                            "memory_per_member_kb": r.memoryKB, "max_heartbeat_gap_ms": r.maxGapMs, "heartbeat_ms": heartbeatMs]))
+                            "memory_per_member_kb": r.memoryKB, "max_heartbeat_gap_ms": r.maxGapMs, "heartbeat_ms": heartbeatMs,
+                            "false_views": r.falseViews]))
         }
     }
 
@@ -99,6 +100,8 @@ struct Scale: ParsableCommand {
         var memoryKB = 0.0
         var maxGapMs = 0.0
         var victim = ""
+        /// Views installed between formation and the crash (none in a stable group).
+        var falseViews = 0
     }
 
     /// The run's parameters: --params, with the heartbeat period unless they set one.
@@ -138,14 +141,25 @@ struct Scale: ParsableCommand {
             throw ChildError(String(format: "the %d members did not reach one view in %.0f s (largest view: %d members)", members, timeout, node.largestView))
         }
         r.formation = formedAt - start
+        let formedView = node.apps[0].view
+        let viewsAtFormation = node.viewsInstalled
         node.measuringGaps = true
         progress.update(String(format: "scale: one view after %.3f s; settling %.1f s", r.formation, settleSeconds))
         reactor.run(for: .seconds(settleSeconds))
         r.memoryKB = Double(Memory.residentBytes() - before) / Double(members) / 1024
-        guard let victim = node.member(atRank: kill == "coordinator" ? 0 : members - 1) else { throw ChildError("cannot find the member to crash") }
+        r.falseViews = node.viewsInstalled - viewsAtFormation
+        guard let formedView, let victim = node.addresses.firstIndex(of: formedView.addresses[kill == "coordinator" ? 0 : members - 1]) else {
+            throw ChildError("cannot find the member to crash")
+        }
         r.victim = "member \(node.addresses[victim]) (\(kill))"
         let survivors = node.addresses.indices.filter { $0 != victim }
         let survivorDigest = ScaleNode.digest(survivors.map { node.addresses[$0] })
+        if r.falseViews > 0 {
+            progress.update("scale: \(r.falseViews) views installed after formation (false suspicions); waiting for one view again")
+            guard reactor.run(until: { node.allIn(count: members, digest: everyone) != nil }, timeout: .seconds(timeout)) else {
+                throw ChildError("the group did not come back to one view of all after \(r.falseViews) more views")
+            }
+        }
         progress.update("scale: crashing \(r.victim)")
         let crashedAt = monotonicNow()
         node.crash(victim)
@@ -192,6 +206,7 @@ struct Scale: ParsableCommand {
         let start = monotonicNow()
         for child in g.members { child.send("go") }
         var views: [String: ViewLine] = [:]  // "process.local" -> latest view
+        var viewTimes: [Double] = []
         var memory: [Int: Double] = [:]
         var gaps: [Int: Double] = [:]
         func poll() {
@@ -200,7 +215,10 @@ struct Scale: ParsableCommand {
                     let f = line.split(separator: " ")
                     switch f.first {
                     case "view"?:
-                        if let v = ViewLine(f) { views["\(p).\(v.local)"] = v }
+                        if let v = ViewLine(f) {
+                            views["\(p).\(v.local)"] = v
+                            viewTimes.append(v.at)
+                        }
                     case "memory"?:
                         if f.count > 1, let kb = Double(f[1]) { memory[p] = kb }
                     case "gap"?:
@@ -261,6 +279,8 @@ struct Scale: ParsableCommand {
         let survivorsP = ps.filter { $0 != victimProcess }
         let survivorDigest = ScaleNode.digest(survivorsP.flatMap { addresses[$0] }.compactMap(Address.init))
         progress.update("scale: kill -9 \(r.victim)")
+        poll()
+        r.falseViews = viewTimes.filter { $0 > (formedAt ?? start) }.count
         let killedAt = monotonicNow()
         g.members[victimProcess].kill(SIGKILL)
         var recoveredAt: Double?
@@ -414,11 +434,8 @@ final class ScaleNode {
     var distinctViews: Int { Set(apps.compactMap { $0.view?.id }).count }
     var maxGap: Double { apps.filter { !crashed.contains($0.index) }.map(\.maxGap).max() ?? 0 }
 
-    /// The local member with rank `rank` in the view they share.
-    func member(atRank rank: Int) -> Int? {
-        guard let v = apps.first?.view, rank < v.count else { return nil }
-        return addresses.firstIndex(of: v.addresses[rank])
-    }
+    /// Views installed by the members so far.
+    var viewsInstalled: Int { apps.reduce(0) { $0 + $1.views } }
 
     /// Stops member `i` as a crash would: its socket and timers are closed at once.
     func crash(_ i: Int) {
@@ -438,11 +455,13 @@ final class ScaleApp: GroupApplication {
     private(set) var installedAt = 0.0
     private var lastBeat: Double?
     private(set) var maxGap = 0.0
+    private(set) var views = 0
 
     init(index: Int) { self.index = index }
 
     func install(view: ViewState, rank: Rank) {
         self.view = view
+        views += 1
         digest = ScaleNode.digest(view.addresses)
         installedAt = monotonicNow()
         lastBeat = nil
