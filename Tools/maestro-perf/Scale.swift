@@ -138,6 +138,7 @@ struct Scale: ParsableCommand {
             return false
         }, timeout: .seconds(timeout))
         guard formed, let formedAt = node.allIn(count: members, digest: everyone) else {
+            FileHandle.standardError.write(Data(node.viewSummary.utf8))
             throw ChildError(String(format: "the %d members did not reach one view in %.0f s (largest view: %d members)", members, timeout, node.largestView))
         }
         r.formation = formedAt - start
@@ -428,6 +429,16 @@ final class ScaleNode {
             latest = max(latest, a.installedAt)
         }
         return latest
+    }
+
+    /// The views the members are in (the most shared first): `<count>x <ltime>/<coordinator> of <n> members`.
+    var viewSummary: String {
+        var shared: [ViewID: (Int, Int)] = [:]
+        for a in apps where !crashed.contains(a.index) {
+            if let v = a.view { shared[v.id, default: (0, v.count)].0 += 1 }
+        }
+        return shared.sorted { $0.value.0 > $1.value.0 }.prefix(12)
+            .map { "  \($0.value.0) members in view \($0.key.ltime)/\($0.key.coordinator) of \($0.value.1)\n" }.joined()
     }
 
     var largestView: Int { apps.map { $0.view?.count ?? 0 }.max() ?? 0 }
