@@ -1,0 +1,3 @@
+// placeholder
+import ArgumentParser
+struct MaestroKV: ParsableCommand { func run() throws {} }
