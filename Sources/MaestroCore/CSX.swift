@@ -35,12 +35,14 @@ import Ensemble
 ///   start of a transfer (`stateTransferCallback`, where the application resets its state)
 ///   until the state arrives it has no digest, and neither has a client. A provider that has a
 ///   multicast of its own still waiting to go out (held for the transfer, say) sends no
-///   digest: its state may include that message, which the joiner will also receive;
+///   digest: its state may include that message, which the joiner will also receive (not
+///   with self-delivery, where the application applies its own multicasts at delivery);
 /// - every message delivered to the application (`csxReceive{Cast,Scast,Lsend,Send}Callback`)
 ///   is counted, per view, by origin: the number of its multicasts delivered and a mix of their
-///   positions in its FIFO stream, and the sends; a member's own multicasts count as delivered
-///   to it when they go out, if it would keep them had another member sent them (casts are
-///   not delivered to their sender here: the application applies its own when it makes them).
+///   positions in its FIFO stream, and the sends. A member's own multicasts: over a stack with
+///   Local or total order (`selfDelivering`) they are delivered to it like any other and
+///   counted then; otherwise they count as delivered to it when they go out, if it would keep
+///   them had another member sent them (the application applies its own when it makes them).
 ///   When the next view starts, the ended view's id and these counts are folded into the
 ///   digest (FNV-1a, if anything was delivered). Members that went through the same views and
 ///   were delivered the same messages in each end with the same digest; a send, or an lsend or
@@ -50,7 +52,8 @@ import Ensemble
 ///
 /// What it relies on: the application's replicated state changes only through the messages
 /// delivered to it (each applied whatever the member's role at the time, also while it is a
-/// client after losing a merge), through its own multicasts (applied when it makes them) and
+/// client after losing a merge), through its own multicasts (applied when it makes them, or
+/// at their delivery with self-delivery) and
 /// through the state it receives; and `sendState` sends the state as it is at the call (a
 /// chunk producer must stream that snapshot). An application that changes its state otherwise
 /// (a timer, a local input, a message it chooses to ignore, a state it received but could not

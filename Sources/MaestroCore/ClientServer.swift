@@ -57,11 +57,7 @@ open class ClientServer: GroupMember {
 
     open override func join() throws {
         guard clsvState == .initial else { throw MaestroError("join: this member has already joined") }
-        if LayerRegistry.selfDelivers(try options.stack()) {
-            // Its delivery accounts (CSX's state digests, the transfer's held messages) assume a
-            // member never receives its own casts, which Local and total order deliver.
-            throw MaestroError("join: client/server members (ClientServer, CSX) do not run over a stack that delivers own casts (Total, Local) yet; use a GroupMember, or the Vsync properties")
-        }
+        selfDelivering = LayerRegistry.selfDelivers(try options.stack())
         clsvState = .joining
         do { try super.join() } catch {
             clsvState = .initial
@@ -74,6 +70,12 @@ open class ClientServer: GroupMember {
         held.removeAll()
         super.leave()
     }
+
+    /// Whether this member's casts (cast, scast, lsend) are delivered to it, as to every other
+    /// member: its stack has Local or total order (Seqbb). Then the application applies its own
+    /// updates when they are delivered (at the place the order gives them), not when it makes
+    /// them, and CSX counts them at delivery. Set at `join`.
+    public private(set) var selfDelivering = false
 
     /// Whether this member asked to be a server.
     public var isServer: Bool { options.membershipType == .server }
@@ -110,12 +112,15 @@ open class ClientServer: GroupMember {
     /// Whether a multicast of mine is waiting to go out (held for the transfer, or by the
     /// group member for the next view or for room): the application may have applied it to its
     /// state already, and its position in my stream is not known yet.
-    var hasPendingOwnMulticasts: Bool { hasOutgoingCasts || held.contains { $0.destination == nil } }
+    /// (Never with self-delivery: the application applies its multicasts when they come back.)
+    var hasPendingOwnMulticasts: Bool {
+        !selfDelivering && (hasOutgoingCasts || held.contains { $0.destination == nil })
+    }
 
     /// Whether this member keeps a multicast of `type` (`dests`: its destinations, for scast
-    /// and lsend): the same rule for what others send and for what I send (casts are not
-    /// delivered to their sender; CSX counts a member's own multicasts as delivered to it when
-    /// they go out, by this rule).
+    /// and lsend): the same rule for what others send and for what I send (without Local or
+    /// total order casts are not delivered to their sender, and CSX counts a member's own
+    /// multicasts as delivered to it when they go out, by this rule).
     private func keeps(_ type: ClSvType, _ dests: [EndpID]) -> Bool {
         guard let me = myEndpID else { return false }
         switch type {
@@ -128,9 +133,10 @@ open class ClientServer: GroupMember {
         }
     }
 
-    /// One of my casts went out in this view: it takes the next place in my multicast stream.
+    /// One of my casts went out in this view: it takes the next place in my multicast stream
+    /// (counted at its delivery instead when my casts come back to me).
     override func castTransmitted(_ bytes: [UInt8]) {
-        guard tracksDeliveries, let vd = viewData else { return }
+        guard tracksDeliveries, !selfDelivering, let vd = viewData else { return }
         let (me, id) = (vd.myRank, vd.myEndpID)
         var m = Message(bytes: bytes)
         guard (try? m.pop(Int32.self)) == GroupMember.MessageType.data.rawValue else { return }  // a view message

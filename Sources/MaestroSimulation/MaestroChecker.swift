@@ -13,7 +13,13 @@ import Simulation
 ///   transfer, as it was when the provider sent it;
 /// - **replicas**: the servers of each final view that hold a state hold the same one;
 /// - **liveness**: every live member ends in one view with the others, a server with its
-///   transfer done.
+///   transfer done;
+/// - with **total order** (the stack names Seqbb or Total): the members of a view that go on
+///   to the same next view (or end the run in it together) are given the casts they have in
+///   common in one order (a member cut off from the others may order the view's last casts
+///   otherwise, as in Ensemble: the order is agreed by those that stay together);
+/// - with **self-delivery** (Local, or total order): every member is given each of its own
+///   casts once (FIFO, above), and a member alive at the end every one it made.
 public struct MaestroChecker {
     /// A live member at the end of the run.
     public struct Final {
@@ -24,7 +30,18 @@ public struct MaestroChecker {
         public var digest: UInt64?
     }
 
-    public init() {}
+    public var totalOrder: Bool
+    public var selfDelivery: Bool
+
+    public init(totalOrder: Bool = false, selfDelivery: Bool = false) {
+        self.totalOrder = totalOrder
+        self.selfDelivery = selfDelivery || totalOrder
+    }
+
+    /// The checks `protocolStack`'s guarantees call for.
+    public init(protocolStack: String) {
+        self.init(totalOrder: LayerRegistry.totallyOrders(protocolStack), selfDelivery: LayerRegistry.selfDelivers(protocolStack))
+    }
 
     public func check(_ h: MaestroHistory, finals: [Final]) -> [Violation] {
         var out = h.violations
@@ -32,6 +49,88 @@ public struct MaestroChecker {
         out += fifo(h)
         out += transferPoints(h)
         out += replicas(h, finals)
+        if totalOrder { out += oneOrder(h, finals) }
+        out += ownCasts(h, finals)
+        return out
+    }
+
+    /// Each view's casts, in the order each member was given them, compared among the members
+    /// that go on to the same next view (`finals`: those alive at the end, whose last view has
+    /// no next one).
+    func oneOrder(_ h: MaestroHistory, _ finals: [Final]) -> [Violation] {
+        struct Cast: Hashable { var origin: EndpID; var seq: UInt64 }
+        /// A view, and the view its members went on to (nil: the run ended in it).
+        struct Step: Hashable, Comparable {
+            var view: ViewID
+            var next: ViewID?
+            static func < (a: Step, b: Step) -> Bool { (a.view, a.next.map { Int64(bitPattern: $0.ltime) } ?? -1) < (b.view, b.next.map { Int64(bitPattern: $0.ltime) } ?? -1) }
+        }
+        var viewOf: [MaestroHistory.Member: ViewID] = [:]
+        var current: [MaestroHistory.Member: [Cast]] = [:]
+        var orders: [Step: [MaestroHistory.Member: [Cast]]] = [:]
+        for e in h.entries {
+            switch e.event {
+            case let .view(id, _, _):
+                if let v = viewOf[e.member] { orders[Step(view: v, next: id), default: [:]][e.member] = current[e.member] ?? [] }
+                viewOf[e.member] = id
+                current[e.member] = []
+            case let .cast(o, s, _):
+                current[e.member, default: []].append(Cast(origin: o, seq: s))
+            default: break
+            }
+        }
+        for f in finals {
+            guard let v = viewOf[f.member], v == f.view else { continue }
+            orders[Step(view: v, next: nil), default: [:]][f.member] = current[f.member] ?? []
+        }
+        var out: [Violation] = []
+        for (step, byMember) in orders.sorted(by: { $0.key < $1.key }) {
+            let view = step.view
+            let members = byMember.keys.sorted()
+            let sets = byMember.mapValues(Set.init)
+            for (i, a) in members.enumerated() {
+                for b in members[(i + 1)...] {
+                    let (sa, sb) = (sets[a] ?? [], sets[b] ?? [])
+                    let orderA = (byMember[a] ?? []).filter(sb.contains)
+                    let orderB = (byMember[b] ?? []).filter(sa.contains)
+                    guard orderA != orderB, let k = orderA.indices.first(where: { orderA[$0] != orderB[$0] }) else { continue }
+                    func name(_ c: Cast) -> String { "#\(c.seq) of \(h.endpoints[c.origin].map(String.init(describing:)) ?? "\(c.origin)")" }
+                    out.append(Violation(property: "total order", detail: "view \(view.ltime): \(a) and \(b) were given their common casts in different orders, from the \(k + 1)th: \(name(orderA[k])) and \(name(orderB[k]))"))
+                }
+            }
+        }
+        return out
+    }
+
+    /// With self-delivery, every cast a member made comes back to it: a member alive at the end
+    /// was given every one (and, with or without, nobody is given a cast of its own it did not
+    /// make).
+    func ownCasts(_ h: MaestroHistory, _ finals: [Final]) -> [Violation] {
+        var endpointOf: [MaestroHistory.Member: EndpID] = [:]
+        for (id, m) in h.endpoints { endpointOf[m] = id }
+        var made: [MaestroHistory.Member: Set<UInt64>] = [:]
+        var given: [MaestroHistory.Member: Set<UInt64>] = [:]
+        var out: [Violation] = []
+        for e in h.entries {
+            switch e.event {
+            case let .made(s): made[e.member, default: []].insert(s)
+            case let .cast(o, s, _) where o == endpointOf[e.member]:
+                if !selfDelivery {
+                    out.append(Violation(property: "self-delivery", detail: "\(e.time): \(e.member) was given its own cast #\(s) over a stack without Local or total order"))
+                } else if made[e.member]?.contains(s) != true {
+                    out.append(Violation(property: "self-delivery", detail: "\(e.time): \(e.member) was given a cast #\(s) of its own that it never made"))
+                }
+                given[e.member, default: []].insert(s)
+            default: break
+            }
+        }
+        guard selfDelivery else { return out }
+        for f in finals {
+            let missing = (made[f.member] ?? []).subtracting(given[f.member] ?? [])
+            if !missing.isEmpty {
+                out.append(Violation(property: "self-delivery", detail: "\(f.member) made \(missing.count) casts never given back to it: \(missing.sorted().prefix(8).map { "#\($0)" }.joined(separator: ", "))"))
+            }
+        }
         return out
     }
 

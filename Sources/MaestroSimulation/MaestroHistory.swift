@@ -25,6 +25,8 @@ public final class MaestroHistory {
         case cast(EndpID, UInt64, Int32)
         case send(EndpID, UInt64, Int32)
         case held
+        /// A cast of mine accepted by `cast` (its number in my casts).
+        case made(UInt64)
         case xferStart(XferID)
         case xferCanceled(XferID)
         case xferTerminated(XferID)

@@ -141,7 +141,7 @@ public struct MaestroScenario {
                                  digest: s.isServer && s.hasState && !s.awaitingState ? s.replica.digest : nil)
         }
         var result = Result(seed: config.seed, members: config.members,
-                            violations: MaestroChecker().check(run.history, finals: finals))
+                            violations: MaestroChecker(protocolStack: config.protocolStack).check(run.history, finals: finals))
         result.stateBytes = run.stateBytes
         let h = run.history
         result.transfers = h.count { if case .installed = $0 { return true }; return false }
@@ -162,6 +162,7 @@ public struct MaestroScenario {
             case let .cast(o, s, q): what = "cast #\(s) of \(who(o)) safety \(q)"
             case let .send(o, s, q): what = "send #\(s) of \(who(o)) safety \(q)"
             case .held: what = "held a send"
+            case let .made(s): what = "casts #\(s)"
             case let .xferStart(x): what = "transfer \(x) starts"
             case let .xferCanceled(x): what = "transfer \(x) canceled"
             case let .xferTerminated(x): what = "transfer \(x) terminated"

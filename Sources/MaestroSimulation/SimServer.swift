@@ -7,11 +7,13 @@ import Simulation
 /// requests with their state streamed in chunks; every callback is written to the run's
 /// `MaestroHistory` for the checks.
 ///
-/// A server applies its own updates when it makes them (casts are not delivered to their
-/// sender), so it only sends an update that leaves at once, in the view it was made in; a
-/// client's updates may wait (for the next view, for room, or held by the transfer type),
-/// which is how held messages are exercised. A joiner keeps the updates delivered while its
-/// state is on its way and applies, once the state is installed, those the state lacks.
+/// Over a stack without self-delivery a server applies its own updates when it makes them
+/// (casts are not delivered to their sender), so it only sends an update that leaves at once,
+/// in the view it was made in; a client's updates may wait (for the next view, for room, or
+/// held by the transfer type), which is how held messages are exercised. Over a stack with
+/// Local or total order every member's updates may wait, and a server applies its own when
+/// they are delivered to it. A joiner keeps the updates delivered while its state is on its
+/// way and applies, once the state is installed, those the state lacks.
 final class SimServer: CSX {
     let me: MaestroHistory.Member
     private let history: MaestroHistory
@@ -57,7 +59,7 @@ final class SimServer: CSX {
         let safety = [MessageSafety.generic, .safe, .xfer][rng.int(in: 0 ..< 3)]
         let filler = rng.chance(0.9) ? rng.int(in: 0 ..< 200) : rng.int(in: 200 ..< 6000)
         let others = vd.members.filter { $0 != myID }
-        if isServer {
+        if isServer && !selfDelivering {
             // Only what leaves now, in this view (the update is applied here now).
             guard hasState, !awaitingState, !awaitingView, pendingSends == 0, heldMessages == 0,
                   safety.rawValue >= vd.viewType.rawValue, clsvState == .serverNormal || clsvState == .clientNormal
@@ -82,7 +84,8 @@ final class SimServer: CSX {
         let seq = castSeq
         castSeq += 1
         let result = cast(m, MessageOptions(safety: safety))
-        if isServer && result != .unspecified { replica.apply(origin: myID, seq: seq, value: value) }
+        if result != .unspecified { note(.made(seq)) }
+        if isServer && !selfDelivering && result != .unspecified { replica.apply(origin: myID, seq: seq, value: value) }
         if heldMessages > 0 { note(.held) }
     }
 

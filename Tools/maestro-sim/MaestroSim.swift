@@ -172,9 +172,6 @@ struct MaestroSim: ParsableCommand {
     /// `--maestro`: CSX servers and clients on the simulator.
     func runMaestro(_ list: [UInt64], _ range: ClosedRange<Int>, _ faultSet: FaultSet, _ parameters: Parameters, _ stack: String) throws {
         guard !`static`, common.key.keyFile == nil else { throw ValidationError("--maestro runs without --static and --key-file") }
-        guard !LayerRegistry.selfDelivers(stack) else {
-            throw ValidationError("--maestro: CSX servers do not run over a stack that delivers own casts (Total, Local) yet")
-        }
         var transfers = 0
         var canceled = 0
         var skipped = 0
