@@ -143,8 +143,11 @@ public final class ClientConnection {
         }
     }
 
-    /// Whether parsing is stopped (a held read, too many writes in flight, closing).
-    private var parsingStopped: Bool { held != nil || closing || inFlightWrites >= limits.maxInFlightWrites }
+    /// Whether parsing is stopped (a held read, too many writes in flight, replies piling up
+    /// unsent, closing).
+    private var parsingStopped: Bool {
+        held != nil || closing || inFlightWrites >= limits.maxInFlightWrites || unsentBytes > limits.outputHighWater
+    }
 
     /// Runs every whole request buffered, in order, until one has to wait.
     private func process() {
@@ -233,7 +236,12 @@ public final class ClientConnection {
             output.removeFirst(outputPosition)
             outputPosition = 0
         }
-        updateInterest()
+        // The client took its replies: go on with the requests it sent meanwhile.
+        if unsentBytes <= limits.outputHighWater / 4 && inputPosition < input.count && !parsingStopped {
+            process()
+        } else {
+            updateInterest()
+        }
     }
 
     private func updateInterest() {

@@ -42,6 +42,8 @@ public final class ClientListener {
     public var inputBytes: UInt64 { bytesIn }
     public var outputBytes: UInt64 { bytesOut }
     public var connectedClients: Int { connections.count }
+    /// The open connections (tests).
+    var openConnections: [ClientConnection] { Array(connections.values) }
 
     /// Listens on `host:port` (port 0: any free port).
     public init(reactor: Reactor, host: String = "0.0.0.0", port: UInt16, handler: @escaping Handler) throws(ListenError) {
