@@ -41,6 +41,9 @@ public final class KVService {
     private var inFlight: [UInt64: InFlight] = [:]
     private var nextSequence: UInt64 = 1
     private var castTimer: LoopTimer?
+    /// Inside `delivered`: clients resumed there may submit writes, which never cast from
+    /// inside the group's delivery callback (they wait for the zero timer).
+    private var delivering = false
     private var housekeeping: LoopTimer?
 
     public init(reactor: Reactor) {
@@ -69,7 +72,7 @@ public final class KVService {
         stats.writesSubmitted += 1
         building.add(command)
         buildingTickets.append(Ticket(connection: connection, slot: connection.reserveWriteSlot()))
-        if building.byteCount >= maxBatchBytes {
+        if building.byteCount >= maxBatchBytes && !delivering {
             castPending()
         } else if castTimer?.isScheduled == false {
             // After this turn's reads (the zero timer runs once the loop has polled again).
@@ -118,12 +121,16 @@ public final class KVService {
         let waiting = mine ? inFlight.removeValue(forKey: batch.sequence)?.tickets : nil
         guard applies else {
             stats.batchesNotApplied += 1
+            delivering = true
+            defer { delivering = false }
             if let waiting { fail(waiting, refusal) }
             return
         }
         let replies = store.apply(batch)
         stats.batchesApplied += 1
         stats.writesApplied += UInt64(batch.commands.count)
+        delivering = true
+        defer { delivering = false }
         if let waiting {
             for (t, r) in zip(waiting, replies) { t.connection.resolve(t.slot, r) }
         }
