@@ -95,14 +95,14 @@ import Glibc
             }
         }
 
-        func start(_ i: Int) throws -> ChildProcess {
+        func start(_ i: Int, extra: [String] = []) throws -> ChildProcess {
             let p = try ChildProcess("maestro-kv", ["--port", "\(ports[i])", "--gossip", rendezvous, "--expected", "\(ports.count)",
-                                                    "--group", name, "--params", KVProcessTests.fast, "--allow-fault-injection"])
+                                                    "--group", name, "--params", KVProcessTests.fast, "--allow-fault-injection"] + extra)
             _ = p.waitForLine(timeout: 10) { $0.hasPrefix("maestro-kv listening") }
             return p
         }
 
-        func restart(_ i: Int) throws { replicas[i] = try start(i) }
+        func restart(_ i: Int, extra: [String] = []) throws { replicas[i] = try start(i, extra: extra) }
 
         func allReady(_ timeout: Double = 30) -> Bool {
             KVProcessTests.eventually(timeout) { ports.allSatisfy { KVProcessTests.ready($0, members: ports.count) } }
@@ -163,30 +163,43 @@ import Glibc
         #expect(Self.cli(a, "ping") == "PONG")
 
         // kill -9 of one replica: the two others stay primary and take writes; the restarted
-        // one gets the whole store by state transfer.
+        // one (now with --stale-reads) gets the whole store by state transfer.
         g.replicas[2].kill(SIGKILL)
         #expect(Self.eventually(15) { [a, b].allSatisfy { Self.ready($0, members: 2) } }, "the survivors never formed a primary view of two")
         #expect(Self.cli(a, "set", "during", "outage") == "OK")
-        try g.restart(2)
+        try g.restart(2, extra: ["--stale-reads"])
         #expect(g.allReady(), "the restarted replica never joined: \(Self.info(c))")
         #expect(Self.cli(c, "get", "during") == "outage")
         #expect(Self.cli(c, "get", "key:500") == "value-500")
         #expect(Self.cli(c, "dbsize") == "1005")
         #expect(g.agree(), "digests differ after the restart: \(g.digests())")
 
-        // A partition: the isolated replica is a minority of one and refuses writes (and reads);
-        // the majority goes on; at the heal the minority takes the majority's store.
+        // A partition: the isolated replica is a minority of one and refuses writes (reads are
+        // served, stale, with --stale-reads); the majority goes on; at the heal the minority takes
+        // the majority's store.
         #expect(Self.cli(c, "kvfault", "isolate") == "OK")
         #expect(Self.eventually(15) { Self.info(c)["primary"] == "0" && Self.info(c)["view_members"] == "1" }, "the isolated replica never left the primary view")
         #expect(Self.eventually(15) { [a, b].allSatisfy { Self.ready($0, members: 2) } })
         #expect(Self.cli(c, "set", "minority", "write").hasPrefix("READONLY"))
-        #expect(Self.cli(c, "get", "k").hasPrefix("CLUSTERDOWN"))
+        #expect(Self.cli(c, "get", "k") == "v1")
+        #expect(Self.info(c)["reads_stale"] == "1")
         #expect(Self.cli(a, "set", "majority", "write") == "OK")
+        #expect(Self.cli(c, "get", "majority") == "")  // stale indeed
         #expect(Self.cli(c, "kvfault", "heal") == "OK")
         #expect(g.allReady(), "the partition never healed: \(g.ports.map { Self.info($0) })")
         #expect(Self.cli(c, "get", "majority") == "write")
         #expect(Self.cli(c, "get", "minority") == "")
         #expect(g.agree(), "digests differ after the heal: \(g.digests())")
+
+        // Without --stale-reads an isolated replica refuses reads too.
+        #expect(Self.cli(b, "kvfault", "isolate") == "OK")
+        #expect(Self.eventually(15) { Self.info(b)["primary"] == "0" }, "the isolated replica never left the primary view")
+        #expect(Self.cli(b, "get", "k").hasPrefix("CLUSTERDOWN"))
+        #expect(Self.cli(b, "incr", "n").hasPrefix("READONLY"))
+        #expect(Self.cli(b, "kvfault", "heal") == "OK")
+        #expect(g.allReady(), "the second partition never healed: \(g.ports.map { Self.info($0) })")
+        #expect(Self.cli(a, "incr", "n") == "43")
+        #expect(g.agree(), "digests differ after the second heal: \(g.digests())")
 
         // SIGTERM: each replica leaves and exits with status 0, quickly.
         for p in g.replicas { p.kill(SIGTERM) }

@@ -123,12 +123,14 @@ final class KVReplica: CSX, KVReplication {
     // MARK: Deliveries
 
     override func csxReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {
-        guard holdsStore else {
+        guard clsvState != .serverXfer else {
             // Receiving the store: the provider's snapshot has everything before the transfer,
             // and ATOMIC transfer holds every write until it ends.
-            if clsvState == .serverXfer { droppedDuringTransfer += 1 }
+            droppedDuringTransfer += 1
             return
         }
+        // Applied whatever this replica's role now (also while it waits to be a server again
+        // after a merge): CSX skips the transfer when its digest says it holds the group's store.
         let applies = primary
         service.delivered(msg.bytes, mine: origin == myEndpID, applies: applies,
                           refusal: "READONLY the write was delivered outside the primary partition (\(partitionText)) and not applied; retry on a replica of the primary partition")
