@@ -150,12 +150,14 @@ import Glibc
         #expect(Self.cli(a, "nosuchcommand").hasPrefix("ERR unknown command 'nosuchcommand'"))
         #expect(Self.cli(a, "get").hasPrefix("ERR wrong number of arguments"))
         #expect(Self.cli(b, "incr", "k").hasPrefix("ERR value is not an integer"))
-        // A pipeline of 1000 writes through one connection (redis-cli --pipe style, inline).
-        let pipeline = (0 ..< 1000).map { "SET key:\($0) value-\($0)\r\n" }.joined()
+        // A pipeline of 5000 writes through one connection (redis-cli --pipe, inline): 1 MB of
+        // values, so the restarted replica below takes the store in several chunks.
+        let pad = String(repeating: "x", count: 200)
+        let pipeline = (0 ..< 5000).map { "SET key:\($0) value-\($0)-\(pad)\r\n" }.joined()
         _ = Self.cli(c, ["--pipe"], stdin: pipeline)
-        #expect(Self.eventually(10) { g.ports.allSatisfy { Self.cli($0, "dbsize") == "1004" } })
+        #expect(Self.eventually(10) { g.ports.allSatisfy { Self.cli($0, "dbsize") == "5004" } })
         #expect(g.agree(), "digests differ: \(g.digests())")
-        #expect(Self.cli(b, "get", "key:999") == "value-999")
+        #expect(Self.cli(b, "get", "key:999") == "value-999-\(pad)")
 
         // A client that sends garbage gets an error and is closed; the others go on.
         let garbage = Self.cli(a, ["--pipe"], stdin: "*2\r\n$3\r\nGET\r\n!!junk\r\n")
@@ -170,8 +172,11 @@ import Glibc
         try g.restart(2, extra: ["--stale-reads"])
         #expect(g.allReady(), "the restarted replica never joined: \(Self.info(c))")
         #expect(Self.cli(c, "get", "during") == "outage")
-        #expect(Self.cli(c, "get", "key:500") == "value-500")
-        #expect(Self.cli(c, "dbsize") == "1005")
+        #expect(Self.cli(c, "get", "key:500") == "value-500-\(pad)")
+        #expect(Self.cli(c, "dbsize") == "5005")
+        let received = g.replicas[2].waitForLine(timeout: 5) { $0.hasPrefix("state received: 5005 keys in ") }
+        let chunks = received.flatMap { Int($0.split(separator: " ")[5]) } ?? 0
+        #expect(chunks > 1, "the store did not come in several chunks: \(received ?? "no line")")
         #expect(g.agree(), "digests differ after the restart: \(g.digests())")
 
         // A partition: the isolated replica is a minority of one and refuses writes (reads are
