@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test simulate lapa bench bench-udp fuzz soak clean
+.PHONY: all deps redis build test simulate lapa bench bench-udp bench-kv fuzz soak clean
 
 FUZZ_RUNS ?= 10000000
 
@@ -16,6 +16,15 @@ deps:
 		echo "libev-dev is missing: installing it with apt-get"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libev-dev \
 		|| { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libev-dev; }; \
+	fi
+
+# redis-cli, redis-benchmark and redis-server (maestro-kv's integration test and bench-kv use
+# them; the test is skipped without redis-cli).
+redis:
+	@if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null || ! command -v redis-server >/dev/null; then \
+		echo "redis-tools or redis-server is missing: installing them with apt-get"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-tools redis-server \
+		|| { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-tools redis-server; }; \
 	fi
 
 # Release build; every tool lands in .build/release/.
@@ -58,6 +67,11 @@ lapa: build
 # The standard benchmark set: bench/results.json and a table.
 bench: build
 	.build/release/maestro-perf suite --out bench/results.json
+
+# redis-benchmark -t set,get,incr -n 100000 -c 50 against one maestro-kv replica of three and a
+# plain redis-server in the same run: requests/s and p50/p99 of each (ARGS: maestro-perf kv's).
+bench-kv: build redis
+	.build/release/maestro-perf kv $(or $(ARGS),--rounds 2)
 
 bench-udp: build
 	.build/release/maestro-perf udp --size 1024 --seconds 2 --rounds 3

@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "maestro-sim", targets: ["maestro-sim"]),
         .executable(name: "maestro-gossip", targets: ["maestro-gossip"]),
         .executable(name: "maestro-soak", targets: ["maestro-soak"]),
+        .executable(name: "maestro-kv", targets: ["maestro-kv"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -118,6 +119,26 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/maestro-soak"),
+        // The replicated key-value daemon's parts free of the group: RESP, the store and its
+        // deterministic writes, snapshots, client connections on the reactor, the commands.
+        .target(
+            name: "KVCore",
+            dependencies: [
+                "Reactor", "Ensemble",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            path: "Tools/KVCore"),
+        // maestro-kv: a Redis-protocol key-value store replicated by a CSX group.
+        .executableTarget(
+            name: "maestro-kv",
+            dependencies: [
+                "KVCore", "Maestro", "Reactor", "Ensemble", "ToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/maestro-kv"),
         // Feeds arbitrary bytes to every decoder: the libFuzzer target and the corpus tests.
         .target(name: "FuzzHarness", dependencies: ["Ensemble", "MaestroCore"], path: "Tools/FuzzHarness"),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
@@ -128,8 +149,9 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
         .testTarget(name: "MaestroSimulationTests", dependencies: ["MaestroSimulation", "MaestroCore", "Simulation", "Ensemble"]),
         .testTarget(name: "SoakCheckTests", dependencies: ["SoakCheck", "Simulation", "Ensemble"]),
+        .testTarget(name: "KVTests", dependencies: ["KVCore", "Reactor", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.
-        .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "ToolSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "maestro-kv", "ToolSupport"]),
     ]
 )
 
