@@ -40,8 +40,10 @@ test: deps
 # static groups under network faults; Maestro CSX servers and clients (--maestro); the seed
 # stack with total order (Seqbb), whose runs also check one order per view and self-delivery;
 # the seed's stack with Local (own casts delivered once each, in order); Primary alone and with
-# total order (primary_expected is each seed's member count; the primary checker runs). Each line ends with `N passed, N failed`; any failure
-# fails the target (the replay command is printed).
+# total order (primary_expected is each seed's member count; the primary checker runs); Maestro
+# over total order with the primary partition, and over Local (servers apply their own updates
+# at delivery; one order, own casts back, the primary side's state wins at merges). Each line
+# ends with `N passed, N failed`; any failure fails the target (the replay command is printed).
 SIM := .build/release/maestro-sim
 # The seed stack with total order (Seqbb), for the total-order lines.
 TOTAL_STACK := Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Seqbb:Pt2pt:Frag:Stable:Mnak:Bottom
@@ -53,6 +55,8 @@ simulate: deps
 	$(SIM) --seeds 40 --first-seed 50000 --members 12-16 --faults all --settle-seconds 36
 	$(SIM) --maestro --seeds 300 --first-seed 60000 --members 3-8 --faults all --params fast --settle-seconds 12 --max-state-bytes 262144
 	$(SIM) --maestro --seeds 30 --first-seed 70000 --members 3-6 --faults all --params fast --settle-seconds 12
+	$(SIM) --maestro --seeds 300 --first-seed 93000 --members 3-8 --faults all --params fast --settle-seconds 12 --max-state-bytes 262144 --properties Vsync:Total:Primary
+	$(SIM) --maestro --seeds 100 --first-seed 94000 --members 3-8 --faults all --params fast --settle-seconds 12 --max-state-bytes 262144 --properties Vsync:Local
 	$(SIM) --seeds 300 --first-seed 80000 --members 3-8 --faults all --params fast --settle-seconds 12 --protocol-stack $(TOTAL_STACK)
 	$(SIM) --seeds 60 --first-seed 81000 --members 3-8 --faults all --settle-seconds 36 --protocol-stack $(TOTAL_STACK)
 	$(SIM) --seeds 30 --first-seed 82000 --members 12-16 --faults all --params fast --settle-seconds 12 --protocol-stack $(TOTAL_STACK)

@@ -20,7 +20,6 @@ final class KVReplica: CSX, KVReplication {
     private var transferStarted: Date?
     /// Casts delivered while this replica was receiving the store (none with ATOMIC transfer).
     private(set) var droppedDuringTransfer = 0
-    private var lastView: CSXViewData?
     /// Set on SIGTERM: the exit that follows is the one asked for.
     var leaving = false
     let log = Logger(label: "kv.replica")
@@ -34,7 +33,9 @@ final class KVReplica: CSX, KVReplication {
         service.replication = self
     }
 
-    private var primary: Bool { clsvViewData?.base.primaryFlag ?? false }
+    /// In the primary partition: the view was decided primary and every replica in it has
+    /// installed it (confirmed; false early in every view). Writes are taken only then.
+    private var primary: Bool { clsvViewData?.primaryFlag ?? false }
     private var holdsStore: Bool { clsvState == .serverNormal || clsvState == .serverXferDone }
 
     private var partitionText: String {
@@ -131,21 +132,24 @@ final class KVReplica: CSX, KVReplication {
         }
         // Applied whatever this replica's role now (also while it waits to be a server again
         // after a merge): CSX skips the transfer when its digest says it holds the group's store.
-        let applies = primary
+        // Whether to apply is decided by the view's decision (the same at every replica of the
+        // view), not by the confirmation, which replicas learn at different moments.
+        let applies = clsvViewData?.decidedPrimary ?? false
         service.delivered(msg.bytes, mine: origin == myEndpID, applies: applies,
                           refusal: "READONLY the write was delivered outside the primary partition (\(partitionText)) and not applied; retry on a replica of the primary partition")
         if !applies { stateChanged() }  // a message ignored: this state is its own lineage now
     }
 
     override func csxAcceptedViewCallback(_ vd: CSXViewData, _ msg: inout Message) {
-        let was = lastView
-        lastView = vd
         let line = "view \(vd.viewID.ltime): \(vd.nmembers) members, primary \(vd.base.primaryFlag ? 1 : 0), rank \(vd.myRank), \(vd.servers.count) servers, \(vd.xferServers.count) xfer-servers, state \(clsvState)"
         print(line)
         fflush(nil)
-        if was?.base.primaryFlag != vd.base.primaryFlag {
-            log.notice("\(vd.base.primaryFlag ? "in" : "outside") the primary partition (\(vd.nmembers) of \(expected) expected replicas)")
-        }
+    }
+
+    override func csxPrimaryChangedCallback(_ vd: CSXViewData) {
+        log.notice("\(vd.primaryFlag ? "in" : "outside") the primary partition (\(vd.nmembers) of \(expected) expected replicas)")
+        print("view \(vd.viewID.ltime): primary \(vd.primaryFlag ? 1 : 0)")
+        fflush(nil)
     }
 
     override func csxExitCallback() {
