@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test simulate lapa bench bench-udp fuzz soak docs clean
+.PHONY: all deps redis build test simulate lapa bench bench-udp bench-kv fuzz soak docs clean
 
 FUZZ_RUNS ?= 10000000
 
@@ -16,6 +16,15 @@ deps:
 		echo "libev-dev is missing: installing it with apt-get"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libev-dev \
 		|| { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libev-dev; }; \
+	fi
+
+# redis-cli, redis-benchmark and redis-server (maestro-kv's integration test and bench-kv use
+# them; the test is skipped without redis-cli).
+redis:
+	@if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null || ! command -v redis-server >/dev/null; then \
+		echo "redis-tools or redis-server is missing: installing them with apt-get"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-tools redis-server \
+		|| { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-tools redis-server; }; \
 	fi
 
 # Release build; every tool lands in .build/release/.
@@ -32,8 +41,10 @@ test: deps
 # static groups under network faults; Maestro CSX servers and clients (--maestro); the seed
 # stack with total order (Seqbb), whose runs also check one order per view and self-delivery;
 # the seed's stack with Local (own casts delivered once each, in order); Primary alone and with
-# total order (primary_expected is each seed's member count; the primary checker runs). Each line ends with `N passed, N failed`; any failure
-# fails the target (the replay command is printed).
+# total order (primary_expected is each seed's member count; the primary checker runs); Maestro
+# over total order with the primary partition, and over Local (servers apply their own updates
+# at delivery; one order, own casts back, the primary side's state wins at merges). Each line
+# ends with `N passed, N failed`; any failure fails the target (the replay command is printed).
 SIM := .build/release/maestro-sim
 # The seed stack with total order (Seqbb), for the total-order lines.
 TOTAL_STACK := Top:Heal:Switch:Leave:Inter:Intra:Elect:Merge:Sync:Suspect:Top_appl:Seqbb:Pt2pt:Frag:Stable:Mnak:Bottom
@@ -45,6 +56,8 @@ simulate: deps
 	$(SIM) --seeds 40 --first-seed 50000 --members 12-16 --faults all --settle-seconds 36
 	$(SIM) --maestro --seeds 300 --first-seed 60000 --members 3-8 --faults all --params fast --settle-seconds 12 --max-state-bytes 262144
 	$(SIM) --maestro --seeds 30 --first-seed 70000 --members 3-6 --faults all --params fast --settle-seconds 12
+	$(SIM) --maestro --seeds 300 --first-seed 93000 --members 3-8 --faults all --params fast --settle-seconds 12 --max-state-bytes 262144 --properties Vsync:Total:Primary
+	$(SIM) --maestro --seeds 100 --first-seed 94000 --members 3-8 --faults all --params fast --settle-seconds 12 --max-state-bytes 262144 --properties Vsync:Local
 	$(SIM) --seeds 300 --first-seed 80000 --members 3-8 --faults all --params fast --settle-seconds 12 --protocol-stack $(TOTAL_STACK)
 	$(SIM) --seeds 60 --first-seed 81000 --members 3-8 --faults all --settle-seconds 36 --protocol-stack $(TOTAL_STACK)
 	$(SIM) --seeds 30 --first-seed 82000 --members 12-16 --faults all --params fast --settle-seconds 12 --protocol-stack $(TOTAL_STACK)
@@ -59,6 +72,11 @@ lapa: build
 # The standard benchmark set: bench/results.json and a table.
 bench: build
 	.build/release/maestro-perf suite --out bench/results.json
+
+# redis-benchmark -t set,get,incr -n 100000 -c 50 against one maestro-kv replica of three and a
+# plain redis-server in the same run: requests/s and p50/p99 of each (ARGS: maestro-perf kv's).
+bench-kv: build redis
+	.build/release/maestro-perf kv $(or $(ARGS),--rounds 2)
 
 bench-udp: build
 	.build/release/maestro-perf udp --size 1024 --seconds 2 --rounds 3

@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "maestro-sim", targets: ["maestro-sim"]),
         .executable(name: "maestro-gossip", targets: ["maestro-gossip"]),
         .executable(name: "maestro-soak", targets: ["maestro-soak"]),
+        .executable(name: "maestro-kv", targets: ["maestro-kv"]),
         .executable(name: "kv-example", targets: ["kv-example"]),
     ],
     dependencies: [
@@ -122,6 +123,26 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/maestro-soak"),
+        // The replicated key-value daemon's parts free of the group: RESP, the store and its
+        // deterministic writes, snapshots, client connections on the reactor, the commands.
+        .target(
+            name: "KVCore",
+            dependencies: [
+                "Reactor", "Ensemble",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            path: "Tools/KVCore"),
+        // maestro-kv: a Redis-protocol key-value store replicated by a CSX group.
+        .executableTarget(
+            name: "maestro-kv",
+            dependencies: [
+                "KVCore", "Maestro", "Reactor", "Ensemble", "ToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/maestro-kv"),
         // Feeds arbitrary bytes to every decoder: the libFuzzer target and the corpus tests.
         .target(name: "FuzzHarness", dependencies: ["Ensemble", "MaestroCore"], path: "Tools/FuzzHarness"),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
@@ -132,8 +153,9 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
         .testTarget(name: "MaestroSimulationTests", dependencies: ["MaestroSimulation", "MaestroCore", "Simulation", "Ensemble"]),
         .testTarget(name: "SoakCheckTests", dependencies: ["SoakCheck", "Simulation", "Ensemble"]),
+        .testTarget(name: "KVTests", dependencies: ["KVCore", "Reactor", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.
-        .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "kv-example", "ToolSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "maestro-kv", "kv-example", "ToolSupport"]),
     ]
 )
 

@@ -19,6 +19,10 @@ public protocol GroupApplication: AnyObject {
     func writable(peer: Rank?)
     /// The endpoint has left the group; no more calls follow.
     func exit()
+    /// The current view, decided primary by the Primary layer (`view.primary`), is confirmed:
+    /// every member installed it. Only from then on is this member in the primary partition
+    /// (at most one confirmed primary view exists at any moment). Not called without Primary.
+    func primaryConfirmed()
 }
 
 extension GroupApplication {
@@ -26,6 +30,7 @@ extension GroupApplication {
     public func heartbeat(now: Time) {}
     public func writable(peer: Rank?) {}
     public func exit() {}
+    public func primaryConfirmed() {}
 }
 
 /// What became of a cast or send the application asked for.

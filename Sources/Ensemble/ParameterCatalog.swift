@@ -45,6 +45,7 @@ public enum ParameterCatalog {
         Entry(name: "seqbb_max_runs", type: "int", defaultValue: "256", meaning: "most runs of (origin, count) in one ordering message of the sequencer"),
         Entry(name: "stable_sweep", type: "time", defaultValue: "1", meaning: "period of stability gossip and multicast repair"),
         Entry(name: "stable_trigger_bytes", type: "int", defaultValue: "524288 (512 KiB)", meaning: "multicast bytes that trigger a stability round early"),
+        Entry(name: "suspect_core", type: "int", defaultValue: "3", meaning: "lowest live ranks that ping everyone; the others ping only them (0: everyone pings everyone)"),
         Entry(name: "suspect_max_idle", type: "int", defaultValue: "6", meaning: "unanswered pings before a member is suspected"),
         Entry(name: "suspect_sweep", type: "time", defaultValue: "0.2", meaning: "period of the failure detector's pings"),
         Entry(name: "top_gossip", type: "bool", defaultValue: "true", meaning: "announce the group to the gossip rendezvous"),

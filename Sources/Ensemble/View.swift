@@ -86,13 +86,30 @@ public struct ViewState: Hashable, Sendable {
 }
 
 /// A primary view as its successors remember it: its id and the members that count for the
-/// next primary's majority (those that did not leave cleanly).
+/// next primary's majority (those that did not leave cleanly); and, when the view was not
+/// known to be confirmed (every member installed it) by the coordinator that decided from
+/// it, the member sets the next primary also needs a majority of (those its own decision
+/// needed): a partition that split off before installing it may have continued the older
+/// lineage, and only a majority of both excludes that side.
 public struct PrimaryRecord: Hashable, Sendable {
     public var id: ViewID
     public var members: [EndpointID]
+    /// Further member sets that each need a majority (at most `maxEarlier`).
+    public var earlier: [[EndpointID]]
+    /// More unconfirmed primaries in a row than `earlier` holds: no successor can be primary
+    /// (safety before liveness; a restart of the group clears it).
+    public var overflow: Bool
 
-    public init(id: ViewID, members: [EndpointID]) {
+    /// The most member sets `earlier` holds.
+    public static let maxEarlier = 3
+
+    public init(id: ViewID, members: [EndpointID], earlier: [[EndpointID]] = [], overflow: Bool = false) {
         self.id = id
         self.members = members
+        self.earlier = Array(earlier.prefix(PrimaryRecord.maxEarlier))
+        self.overflow = overflow || earlier.count > PrimaryRecord.maxEarlier
     }
+
+    /// Every member set the next primary needs a majority of.
+    public var quorums: [[EndpointID]] { [members] + earlier }
 }

@@ -236,10 +236,12 @@ open class CSX: ClientServer {
     /// The outstanding request was abandoned; `xferID` is the new current id (as Maestro).
     open func xferCanceledCallback(_ xferID: XferID) {}
 
-    /// The view being accepted is the primary partition and the previous one was not, or the
-    /// other way round (`viewData.primaryFlag`; `Maestro_Prim`'s primarity-lost callback, in
-    /// both directions). Called before `csxAcceptedViewCallback` of that view; a member starts
-    /// outside the primary, so the first primary view it joins calls it. Only stacks with the
+    /// This member entered or left the primary partition (`viewData.primaryFlag`; `Maestro_Prim`'s
+    /// primarity-lost callback, in both directions). Leaving: when a view is accepted, before
+    /// its `csxAcceptedViewCallback` (a new view is never primary before every member has
+    /// installed it). Entering: later in a view decided primary (`viewData.decidedPrimary`),
+    /// once the Primary layer confirms it; or before `csxAcceptedViewCallback` if the
+    /// confirmation came first. A member starts outside the primary. Only stacks with the
     /// Primary layer (the `Primary` property, with `primary_expected`) have primary views.
     ///
     /// Outside the primary a replicated service should refuse updates (its state will be
@@ -310,6 +312,12 @@ open class CSX: ClientServer {
             csxPrimaryChangedCallback(vd)
         }
         csxAcceptedViewCallback(vd, &msg)
+    }
+
+    override func viewBecamePrimary(_ vd: ClSvViewData) {
+        guard !toldPrimary else { return }
+        toldPrimary = true
+        csxPrimaryChangedCallback(vd)
     }
 
     override func rcvAskState(_ origin: EndpID, _ msg: inout Message) {

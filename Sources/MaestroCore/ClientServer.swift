@@ -303,7 +303,7 @@ open class ClientServer: GroupMember {
     /// Whether I may become a server in `vd` without a state from a transfer: I hold a state,
     /// or the view is primary, or the group has had no primary view (see the class comment).
     private func mayFoundState(_ vd: ClSvViewData) -> Bool {
-        vd.primaryFlag || vd.primaryLineage == nil || (holdsState && stateLineage == vd.primaryLineage)
+        vd.decidedPrimary || vd.primaryLineage == nil || (holdsState && stateLineage == vd.primaryLineage)
     }
 
     /// Reports the end of my transfer (no-op unless I am a transfer server in `vd`); the
@@ -372,7 +372,7 @@ open class ClientServer: GroupMember {
     private func stateReport(from s: EndpID, holds: Bool, lineage: ViewID?) {
         guard serversNext.isEmpty, xferOfView.contains(s), let vd = clsvViewData else { return }
         if holds { holders[s] = lineage } else { stateless.insert(s) }
-        if !vd.primaryFlag {
+        if !vd.decidedPrimary {
             if holds && (vd.primaryLineage == nil || lineage == vd.primaryLineage) { return promote(s) }
             guard vd.primaryLineage == nil, holders.isEmpty, xferOfView.allSatisfy(stateless.contains),
                   let first = xferOfView.first else { return }
@@ -503,7 +503,7 @@ open class ClientServer: GroupMember {
         vd.xferID = currentXferID
         if vd.state == .serverNormal {
             holdsState = true
-            if vd.primaryFlag { stateLineage = vd.viewID }
+            if vd.decidedPrimary { stateLineage = vd.viewID }
         }
         if vd.startXfer {
             holdsState = false
@@ -582,6 +582,14 @@ open class ClientServer: GroupMember {
             droppedMalformed("dropped a send of client/server type \(raw) from \(origin)")
         }
     }
+
+    override func primaryConfirmed() {
+        clsvViewData?.base.primaryFlag = true
+        if let vd = clsvViewData { viewBecamePrimary(vd) }
+    }
+
+    /// The accepted view `vd` was confirmed primary (CSX tells the application).
+    func viewBecamePrimary(_ vd: ClSvViewData) {}
 
     public final override func grpMembBlockCallback() { clSvBlockCallback() }
     public final override func grpMembHeartbeatCallback(_ elapsed: Duration) { clSvHeartbeatCallback(elapsed) }

@@ -19,4 +19,5 @@ final class EngineAdapter: GroupApplication {
     func heartbeat(now: Time) { member.engineHeartbeat(now: now) }
     func writable(peer: Rank?) { member.engineWritable() }
     func exit() { member.engineExit() }
+    func primaryConfirmed() { member.enginePrimaryConfirmed() }
 }

@@ -91,8 +91,8 @@ open class GroupMember {
     public var awaitingView: Bool { blocked || pendingView != nil }
 
     /// True between join and exit.
-    /// Whether the current view is the primary partition (with the Primary layer; always false
-    /// without it).
+    /// Whether this member is in the primary partition: its view was decided primary and is
+    /// confirmed (`GroupMemberViewData.primaryFlag`; always false without the Primary layer).
     public var isPrimary: Bool { viewData?.primaryFlag ?? false }
 
     public var isJoined: Bool { memberState == .normal || memberState == .joining }
@@ -401,6 +401,22 @@ open class GroupMember {
     }
 
     func engineWritable() { flushOutgoing() }
+
+    /// The current (Ensemble) view, decided primary, is confirmed: the member's view data says
+    /// so from now on (or from its acceptance, if its view message has not come yet).
+    func enginePrimaryConfirmed() {
+        if pendingView != nil {
+            pendingView?.primaryFlag = true
+            return
+        }
+        guard viewData?.primaryFlag == false else { return }
+        viewData?.primaryFlag = true
+        primaryConfirmed()
+    }
+
+    /// The accepted view became primary (its confirmation came after the view was accepted):
+    /// ClientServer and CSX update their view data and tell the application.
+    func primaryConfirmed() {}
 
     /// The rank of `member` in the current (Ensemble) view.
     func rank(of member: EndpID) -> Rank? { ensembleView?.rank(of: member) }

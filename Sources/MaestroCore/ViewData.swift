@@ -18,9 +18,18 @@ public struct GroupMemberViewData: Sendable {
     public var protocolStack: String
     public var viewID: ViewID
     public var params: String
+    /// This member is in the primary partition: the view was decided primary and is confirmed
+    /// (every member installed it). False at first in every view, it becomes true during the
+    /// view when the confirmation comes (`CSX.csxPrimaryChangedCallback`); always false without
+    /// the Primary layer. Refuse updates to replicated state while it is false.
     public var primaryFlag: Bool
-    /// The newest primary view this one descends from, itself if it is primary (nil without
-    /// the Primary layer, or before the group's first primary view).
+    /// The view's coordinator decided it primary (the same at every member of the view, from
+    /// the start of the view). Decide by this, not by `primaryFlag` (which members learn at
+    /// different moments), anything every replica must do alike, such as whether to apply an
+    /// update delivered in this view.
+    public var decidedPrimary: Bool
+    /// The newest primary view this one descends from, itself if it was decided primary (nil
+    /// without the Primary layer, or before the group's first primary view).
     public var primaryLineage: ViewID?
     /// Per rank: joined as a client.
     public var clientFlags: [Bool]
@@ -42,7 +51,8 @@ public struct GroupMemberViewData: Sendable {
         protocolStack = view.protocolStack
         viewID = view.id
         params = view.params.description
-        primaryFlag = view.primary
+        primaryFlag = false
+        decidedPrimary = view.primary
         primaryLineage = view.primary ? view.id : view.lastPrimary?.id
         clientFlags = view.clients
     }
@@ -94,6 +104,7 @@ public struct ClSvViewData: Sendable {
     public var groupName: String { base.groupName }
     /// This view is the primary partition (with the Primary layer; false without it).
     public var primaryFlag: Bool { base.primaryFlag }
+    public var decidedPrimary: Bool { base.decidedPrimary }
     public var primaryLineage: ViewID? { base.primaryLineage }
 }
 

@@ -15,8 +15,8 @@ public final class MaestroHistory {
     }
 
     public enum Event: Sendable {
-        /// A view accepted: its id, members, my client/server state in it, and whether it is
-        /// the primary partition.
+        /// A view accepted: its id, members, my client/server state in it, and whether it was
+        /// decided primary.
         case view(ViewID, [EndpID], ClSvState, primary: Bool)
         case block
         case leave

@@ -102,7 +102,7 @@ final class SimServer: CSX {
 
     override func csxAcceptedViewCallback(_ viewData: CSXViewData, _ msg: inout Message) {
         callback("accepted view")
-        note(.view(viewData.viewID, viewData.members, clsvState, primary: viewData.primaryFlag))
+        note(.view(viewData.viewID, viewData.members, clsvState, primary: viewData.decidedPrimary))
         if viewData.primaryFlag != toldPrimary {
             history.violation("primary", "\(me): view \(viewData.viewID.ltime) is \(viewData.primaryFlag ? "" : "not ")primary, but the last primary change it was told of says otherwise")
         }

@@ -80,8 +80,8 @@ import Testing
         for n in Self.sizes {
             let row = Array(repeating: Self.big, count: n)
             for (i, f) in Self.rankSets(n).enumerated() {
-                check(Suspect.Header.ping(failed: f, counters: row, current: true), "Suspect ping, \(n) members, set \(i)")
-                check(Suspect.Header.ping(failed: f, counters: [], current: false), "Suspect ping, no counters, set \(i)")
+                check(Suspect.Header.ping(failed: f, counter: Int.max, echo: Int.max, current: true, answer: false), "Suspect ping, \(n) members, set \(i)")
+                check(Suspect.Header.ping(failed: f, counter: 0, echo: 0, current: false, answer: true), "Suspect answer, set \(i)")
                 check(Stable.Header.gossip(row: row, failed: f), "Stable gossip, \(n) members, set \(i)")
             }
         }
@@ -139,7 +139,8 @@ import Testing
                          previousIDs: (0 ..< 64).map { ViewID(ltime: .max, coordinator: members[$0 % n]) },
                          params: params, primary: true, uptime: Time(nanoseconds: .min),
                          expected: Int(WireLimits.maxMembers),
-                         lastPrimary: PrimaryRecord(id: ViewID(ltime: .max, coordinator: members[0]), members: members))
+                         lastPrimary: PrimaryRecord(id: ViewID(ltime: .max, coordinator: members[0]), members: members,
+                                                    earlier: Array(repeating: members, count: PrimaryRecord.maxEarlier), overflow: true))
     }
 
     @Test func intraViewsAtTheirLargest() {

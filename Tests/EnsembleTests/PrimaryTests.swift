@@ -12,10 +12,14 @@ import Testing
                   addresses: ranks.map { .loopback(port: ids[$0].port) }, primary: primary, expected: expected, lastPrimary: last)
     }
 
-    func decide(_ next: [Int], from cv: ViewState, mergers: [ViewState] = [], leavers: [Int] = [], n: Int = 5) -> ViewState {
+    /// `next` as decided from `cv`, which the deciding coordinator knows to be confirmed (if
+    /// primary) unless `confirmed` is false.
+    func decide(_ next: [Int], from cv: ViewState, mergers: [ViewState] = [], leavers: [Int] = [], n: Int = 5,
+                confirmed: Bool = true) -> ViewState {
         var nv = ViewState.merge([cv.removing(RankSet(cv.members.indices.filter { !next.contains(ranks(cv)[$0]) }))] + mergers)!
         nv.previousIDs[0] = cv.id
-        return Primary.decide(next: nv, from: cv, mergers: mergers, leavers: leavers.map { ids[$0] }, configured: n)
+        return Primary.decide(next: nv, from: cv, mergers: mergers, leavers: leavers.map { ids[$0] }, configured: n,
+                              confirmed: confirmed)
     }
     func ranks(_ v: ViewState) -> [Int] { v.members.map { m in ids.firstIndex(of: m)! } }
 
@@ -99,6 +103,45 @@ import Testing
         #expect(!nv.primary && nv.expected == 2)
         let again = settle(nv, n: 2)
         #expect(again.primary && again.expected == 4)
+    }
+
+    @Test func aPrimaryViewIsConfirmedOnlyOnceEveryMemberInstalledIt() throws {
+        final class App: GroupApplication {
+            var confirmed = 0
+            func install(view: ViewState, rank: Rank) {}
+            func receiveCast(from origin: Rank, _ payload: Packet) {}
+            func receiveSend(from origin: Rank, _ payload: Packet) {}
+            func primaryConfirmed() { confirmed += 1 }
+        }
+        let v = view(4, [0, 1, 2], primary: true, expected: 3)
+        let apps = [App(), App(), App()]
+        let hs = try (0 ..< 3).map { r in
+            try LayerHarness(view: v, rank: r, params: "primary_expected=3:int", application: apps[r]) { s, p, x throws(ParameterError) in try Primary(s, p, x) }
+        }
+        for h in hs { h.fromBelow(.initialize(.zero)) }
+        #expect(hs[0].takeDown().isEmpty && apps[0].confirmed == 0)
+        let present1 = try #require(hs[1].takeDown().first?.packet)
+        let present2 = try #require(hs[2].takeDown().first?.packet)
+        hs[0].fromBelow(.send(present1, peer: 1, flags: []))
+        #expect(hs[0].takeDown().isEmpty && apps[0].confirmed == 0, "one member has not installed the view yet")
+        hs[0].fromBelow(.send(present2, peer: 2, flags: []))
+        let confirm = try #require(hs[0].takeDown().first?.packet)
+        #expect(apps[0].confirmed == 1)
+        hs[1].fromBelow(.cast(confirm, peer: 0, flags: []))
+        #expect(apps[1].confirmed == 1 && apps[2].confirmed == 0)
+        // The next view decided from a confirmed primary needs a majority of it alone; from
+        // one it does not know to be confirmed, also of the sets that view's decision needed.
+        hs[1].fromAbove(.view(nextView(of: v, without: RankSet([0]))))
+        let fromConfirmed = try #require(hs[1].takeDown().first?.viewState)
+        #expect(fromConfirmed.lastPrimary?.id == v.id && fromConfirmed.lastPrimary?.earlier == [])
+        let last = PrimaryRecord(id: ViewID(ltime: 2, coordinator: ids[3]), members: [ids[3], ids[4]])
+        var unconfirmed = v
+        unconfirmed.lastPrimary = last
+        let nv = Primary.decide(next: nextView(of: unconfirmed, without: RankSet([0])), from: unconfirmed, mergers: [], leavers: [],
+                                configured: 3, confirmed: false)
+        #expect(nv.lastPrimary?.earlier == [[ids[3], ids[4]]])
+        #expect(!Primary.isPrimary(flushed: [ids[1], ids[2]], expected: 3, last: nv.lastPrimary, configured: 3),
+                "2 of 3 of the view, but none of the earlier primary's members")
     }
 
     @Test func theLayerRefusesToBuildWithoutAnExpectedMembership() {

@@ -212,6 +212,36 @@ import Testing
         #expect(mins2 == [4, 3, 2], "without the failed member's row")
     }
 
+    @Test func theMatrixKeepsMinimaAndMaximaAsAFullRecomputationWould() {
+        // Random rows raised in random order, failures now and then: the kept minima and
+        // maxima always equal a recomputation over the live rows.
+        var rng = SplitMix64(seed: 7)
+        for n in [1, 2, 5, 17] {
+            var m = StabilityMatrix(count: n)
+            var rows = Array(repeating: Array(repeating: 0, count: n), count: n)
+            var failed = RankSet()
+            for step in 0 ..< 400 {
+                let i = Int(rng.next() % UInt64(n))
+                var row = rows[i]
+                for j in 0 ..< n where rng.next() % 3 == 0 { row[j] += Int(rng.next() % 3) }
+                if rng.next() % 4 == 0, n > 0 { row[Int(rng.next() % UInt64(n))] = 0 }  // a stale, lower count
+                let before = (m.mins, m.maxs)
+                let changed = m.update(row: i, row)
+                for j in 0 ..< n { rows[i][j] = max(rows[i][j], row[j]) }
+                if step % 97 == 96, failed.count < n - 1 {
+                    failed.insert(Int(rng.next() % UInt64(n)))
+                    m.fail(failed)
+                }
+                let liveRows = rows.indices.filter { !failed.contains($0) }.map { rows[$0] }
+                let mins = (0 ..< n).map { j in liveRows.map { $0[j] }.min() ?? 0 }
+                let maxs = (0 ..< n).map { j in liveRows.map { $0[j] }.max() ?? 0 }
+                #expect(m.mins == mins && m.maxs == maxs, "n=\(n) step \(step)")
+                if !failed.contains(i) && step % 97 != 96 { #expect(changed == (before.0 != m.mins || before.1 != m.maxs)) }
+                #expect(m.row(i) == rows[i])
+            }
+        }
+    }
+
     @Test func firstRoundIsSkippedAndVolumeTriggersARound() throws {
         let s = try LayerHarness(members: 2, rank: 0, params: "stable_trigger_bytes=640:int") {
             s, p, x throws(ParameterError) in try Stable(s, p, x)

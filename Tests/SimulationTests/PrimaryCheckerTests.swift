@@ -24,8 +24,12 @@ import Testing
                   lastPrimary: last.map { PrimaryRecord(id: $0.id, members: $0.members) })
     }
 
+    /// Members `ranks` install `v`; a view decided primary that all its members installed is
+    /// then confirmed to them, as the Primary layer does.
     func install(_ rec: Recorder, _ v: ViewState, _ ranks: [Int]) {
         for r in ranks { rec.record(.installed(ms[r], v)) }
+        guard v.primary, ranks.count == v.count else { return }
+        for r in ranks { rec.record(.primaryConfirmed(ms[r], v.id)) }
     }
 
     var all: ViewState { view(1, [0, 1, 2, 3, 4], primary: true) }
@@ -57,19 +61,39 @@ import Testing
         #expect(found.contains { $0.property == "primary quorum" })
     }
 
+    @Test func aPrimaryThatSomeMemberNeverInstalledIsNeverConfirmedAndDoesNotCount() {
+        let (rec, tick) = history()
+        let v1 = all
+        install(rec, v1, [0, 1, 2, 3, 4])
+        tick()
+        // v2 was decided primary but only 0 installed it: never confirmed. The others go on
+        // from v1 and form a primary of their own, which is the only one.
+        let v2 = view(2, [0, 1, 2], from: [v1], primary: true, last: v1)
+        install(rec, v2, [0])
+        let w2 = view(2, [1, 2, 3, 4], from: [v1], primary: false, last: v1)
+        install(rec, w2, [1, 2, 3, 4])
+        tick()
+        let w3 = view(3, [1, 2, 3, 4], from: [w2], primary: true, last: v1)
+        install(rec, w3, [1, 2, 3, 4])
+        #expect(PrimaryChecker(configured: 5).check(rec).isEmpty)
+        // Had v2 been confirmed although 1 and 2 never installed it, that is reported.
+        rec.record(.primaryConfirmed(ms[0], v2.id))
+        #expect(PrimaryChecker(configured: 5).check(rec).map(\.detail).contains { $0.contains("never installed it") })
+    }
+
     @Test func primariesWithDisjointInstallersAreReported() {
         let (rec, tick) = history()
         let v1 = all
         install(rec, v1, [0, 1, 2, 3, 4])
         tick()
-        // v2 listed a majority but only 0 installed it; w3 descends from v1 behind its back.
         let v2 = view(2, [0, 1, 2], from: [v1], primary: true, last: v1)
-        install(rec, v2, [0])
-        let w2 = view(2, [2, 3, 4], from: [v1], primary: false, last: v1)
-        install(rec, w2, [2, 3, 4])
+        install(rec, v2, [0, 1, 2])
         tick()
-        let w3 = view(3, [2, 3, 4], from: [w2], primary: true, last: v1)
-        install(rec, w3, [2, 3, 4])
+        // w3 descends from v1 behind v2's back, with installers disjoint from v2's.
+        let w2 = view(2, [3, 4], from: [v1], primary: false, last: v1)
+        install(rec, w2, [3, 4])
+        let w3 = view(3, [3, 4], from: [w2], primary: true, last: v1)
+        install(rec, w3, [3, 4])
         let found = PrimaryChecker(configured: 5).check(rec).map(\.detail)
         #expect(found.contains { $0.contains("no installer in common") })
         #expect(found.contains { $0.contains("descends from 1/") })

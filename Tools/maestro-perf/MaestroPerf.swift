@@ -10,5 +10,5 @@ struct MaestroPerf: ParsableCommand {
             Each subcommand runs for a fixed length, prints progress on stderr and its figures \
             on stdout; with --json the last line is one JSON object.
             """,
-        subcommands: [UDPFlood.self, Throughput.self, Failover.self, Leave.self, Restart.self, Formation.self, PartitionMerge.self, Memory.self, RPC.self, Xfer.self, Latency.self, Suite.self, PerfNode.self])
+        subcommands: [UDPFlood.self, Throughput.self, Failover.self, Leave.self, Restart.self, Formation.self, PartitionMerge.self, Memory.self, Scale.self, ScaleNodeCommand.self, RPC.self, Xfer.self, Latency.self, Suite.self, PerfNode.self, KVBench.self])
 }

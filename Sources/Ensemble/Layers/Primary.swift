@@ -50,6 +50,18 @@
 /// believes itself primary until it notices the others are gone (as in Ensemble and any
 /// one-round membership protocol; the checker reports it if it happens).
 ///
+/// Confirmation. A view decided primary is only *tentatively* primary: a coordinator cut off
+/// in the middle of installing it could leave it installed by a minority while the others,
+/// who acknowledged the flush but never got the view, go on from its predecessor. So the
+/// application is told the view is primary (`GroupApplication.primaryConfirmed`) only once
+/// every member has installed it: each member reports to the coordinator (`present`), which
+/// then casts `confirm`. And a coordinator deciding from a primary view it does not know to
+/// be confirmed passes on, beside that view's members, the member sets that view's own
+/// decision needed (`PrimaryRecord.earlier`): the next primary needs a majority of each, which
+/// the side that missed the view cannot also have. At most one *confirmed* primary view
+/// exists at any moment; more than `PrimaryRecord.maxEarlier` unconfirmed primaries in a row
+/// stop the lineage (no successor is primary) rather than forget a set.
+///
 /// Deviations from Ensemble: the quorum is a majority of an expected membership that
 /// evolves (clean leaves lower it, joins raise it) combined with dynamic linear voting,
 /// where Ensemble's is a fixed count of servers (`primary_quorum`) checked on the present
@@ -60,9 +72,26 @@
 /// `primary_expected = 0` refuses to build (Ensemble exits with code 2 on
 /// `primary_quorum = 0`).
 public final class Primary: Layer {
+    enum Header: UInt8, LayerHeader, ByteHeader {
+        /// To the coordinator of a primary view: I installed it.
+        case present = 1
+        /// From the coordinator: every member installed it; it is confirmed.
+        case confirm = 2
+
+        static var carriers: MessageKinds { [.cast, .send] }
+        static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
+            try decode(byte: tag, field: "Primary header")
+        }
+    }
+
     private let port: LayerPort
     private let setup: LayerSetup
+    private unowned(unsafe) let services: StackServices  // the host owns its stack
     private let configured: Int
+    /// This view is primary and every member installed it (as far as I know).
+    public private(set) var confirmed = false
+    /// Coordinator of a primary view: the ranks that reported installing it.
+    private var present = RankSet()
     /// Ranks whose Leave was delivered here.
     private var leavers = RankSet()
     /// Views of partitions asking to merge into this one (their coordinators' requests).
@@ -71,6 +100,7 @@ public final class Primary: Layer {
     public init(_ setup: LayerSetup, _ port: LayerPort, _ services: StackServices) throws(ParameterError) {
         self.port = port
         self.setup = setup
+        self.services = services
         configured = try setup.params.int("primary_expected", default: 0)
         guard configured > 0 else {
             throw ParameterError("the Primary layer needs primary_expected (the expected number of members, more than 0)")
@@ -87,6 +117,19 @@ public final class Primary: Layer {
                Primary.decide(next: v, from: v, mergers: [], leavers: [], configured: configured).primary {
                 port.up(.prompt)
             }
+            if v.primary {
+                if setup.rank == 0 {
+                    reportedPresent(0)
+                } else {
+                    port.originate(Header.present, .send, peer: 0)
+                }
+            }
+        case .send(var p, let o, let flags):
+            guard case .present? = port.receive(Header.self, &p, .send, from: o, flags: flags, members: setup.count) else { return }
+            if setup.rank == 0 && setup.view.primary { reportedPresent(o) }
+        case .cast(var p, let o, let flags):
+            guard case .confirm? = port.receive(Header.self, &p, .cast, from: o, flags: flags, members: setup.count) else { return }
+            if o == 0 && setup.view.primary { confirm() }
         case let .left(r):
             leavers.insert(r)
         case let .mergeRequest(_, mvs):
@@ -103,20 +146,39 @@ public final class Primary: Layer {
             let v = setup.view
             let merging = nv.previousIDs.dropFirst().compactMap { mergers[$0] }
             let left = leavers.compactMap { $0 < v.count ? v.members[$0] : nil }.filter { nv.rank(of: $0) == nil }
-            port.down(.view(Primary.decide(next: nv, from: v, mergers: merging, leavers: left, configured: configured)))
+            port.down(.view(Primary.decide(next: nv, from: v, mergers: merging, leavers: left, configured: configured,
+                                           confirmed: confirmed)))
         default:
-            port.down(event)
+            port.passDown(event, Header.self)
         }
     }
 
+    /// Coordinator: member `rank` installed this primary view; once all have, it is confirmed.
+    private func reportedPresent(_ rank: Rank) {
+        present.insert(rank)
+        guard !confirmed, present.count == setup.count else { return }
+        if setup.count > 1 { port.originate(Header.confirm, .cast, peer: setup.rank) }
+        confirm()
+    }
+
+    private func confirm() {
+        guard !confirmed else { return }
+        confirmed = true
+        services.application?.primaryConfirmed()
+    }
+
     /// What a view knows of the lineage: the last primary (itself if primary, without
-    /// `leavers`) and the expected membership that goes with it.
-    static func lineage(of v: ViewState, leavers: [EndpointID], configured: Int) -> (last: PrimaryRecord?, expected: Int) {
+    /// `leavers`; with the sets its own decision needed unless it is `confirmed`) and the
+    /// expected membership that goes with it.
+    static func lineage(of v: ViewState, leavers: [EndpointID], configured: Int, confirmed: Bool) -> (last: PrimaryRecord?, expected: Int) {
         let e = v.expected > 0 ? v.expected : configured
         guard v.primary else { return (v.lastPrimary, e) }
         let gone = Set(leavers)
         let ms = v.members.filter { !gone.contains($0) }
-        return (PrimaryRecord(id: v.id, members: ms), max(1, e - (v.members.count - ms.count)))
+        let before = v.lastPrimary
+        let record = confirmed ? PrimaryRecord(id: v.id, members: ms)
+            : PrimaryRecord(id: v.id, members: ms, earlier: before?.quorums ?? [], overflow: before?.overflow ?? false)
+        return (record, max(1, e - (v.members.count - ms.count)))
     }
 
     /// The rule (see above): `nv` as decided by the coordinator of `cv`, with the merging
@@ -124,10 +186,10 @@ public final class Primary: Layer {
     /// applied if `cv` is primary), with its primary flag, expected membership and last
     /// primary filled in.
     public static func decide(next nv: ViewState, from cv: ViewState, mergers: [ViewState], leavers: [EndpointID],
-                              configured: Int) -> ViewState {
-        var best = lineage(of: cv, leavers: leavers, configured: configured)
+                              configured: Int, confirmed: Bool = false) -> ViewState {
+        var best = lineage(of: cv, leavers: leavers, configured: configured, confirmed: confirmed)
         for m in mergers {
-            let l = lineage(of: m, leavers: [], configured: configured)
+            let l = lineage(of: m, leavers: [], configured: configured, confirmed: false)
             if let newer = l.last, best.last.map({ newer.id > $0.id }) ?? true { best = l }
         }
         let from = Set(cv.members)
@@ -144,7 +206,8 @@ public final class Primary: Layer {
     public static func isPrimary(flushed q: [EndpointID], expected: Int, last: PrimaryRecord?, configured: Int) -> Bool {
         guard 2 * q.count > expected else { return false }
         guard let last else { return q.count >= configured }
+        guard !last.overflow else { return false }
         let qs = Set(q)
-        return 2 * last.members.filter(qs.contains).count > last.members.count
+        return last.quorums.allSatisfy { set in 2 * set.filter(qs.contains).count > set.count }
     }
 }

@@ -5,6 +5,12 @@
 /// `stable_trigger_bytes` of casts have gone by, so a busy sender's window keeps moving), it
 /// asks Mnak for its own row, gossips the row as an unreliable cast and sends down
 /// `.stable(mins, maxs)` over the live rows: Mnak frees what is stable and NAKs up to the max.
+///
+/// Beyond Ensemble, which recomputed the whole matrix (n² cells) for every row it heard, so
+/// that a round of a group of n cost each member n³: the minimum and maximum of each column
+/// are kept up to date as rows advance (`StabilityMatrix`); a column is rescanned only when
+/// its last member at the minimum moves past it. A row that changes neither goes no further
+/// (no `.stable` down); my own round always sends one (Mnak re-NAKs open holes on it).
 public final class Stable: Layer {
     enum Header: LayerHeader {
         case gossip(row: [Int], failed: RankSet)
@@ -36,7 +42,7 @@ public final class Stable: Layer {
     private let count: Int
     private let sweep: Time
     private let triggerBytes: Int
-    @exclusivity(unchecked) private var acks: [[Int]]  // never re-entered (see Mnak)
+    @exclusivity(unchecked) private var matrix: StabilityMatrix  // never re-entered (see Mnak)
     private var failed = RankSet()
     private var nextGossip = Time.zero
     private var firstRound = true
@@ -59,7 +65,7 @@ public final class Stable: Layer {
         sweep = try setup.params.time("stable_sweep", default: .seconds(1))
         triggerBytes = try setup.params.int("stable_trigger_bytes", default: 512 << 10)
         guard sweep > .zero else { throw ParameterError("stable_sweep must be positive") }
-        acks = Array(repeating: Array(repeating: 0, count: setup.count), count: setup.count)
+        matrix = StabilityMatrix(count: setup.count)
     }
 
     public func up(_ event: consuming Event) {
@@ -82,24 +88,20 @@ public final class Stable: Layer {
             port.up(.cast(p, peer: peer, flags: flags))
         case let .stableRequest(numCasts?):
             requestPending = false
-            if numCasts.count == count { acks[rank] = numCasts }
-            computeStability()
+            if numCasts.count == count { matrix.update(row: rank, numCasts) }
+            sendStability()
             var g = Packet(headroom: 64 + 10 * count)
-            g.push(Header.gossip(row: acks[rank], failed: failed))
+            g.push(Header.gossip(row: matrix.row(rank), failed: failed))
             port.down(.castUnreliable(g, peer: rank))
         case .castUnreliable(var p, let o):
             guard case let .gossip(row, theirFailed)? = port.receive(Header.self, &p, .castUnreliable, from: o, members: count),
                   o != rank, !theirFailed.contains(rank), !failed.contains(o), row.count == count else { return }
-            var advanced = false
-            for j in 0 ..< count where row[j] > acks[o][j] {
-                acks[o][j] = row[j]
-                advanced = true
-            }
-            // Beyond Ensemble: recompute at once (not at my next round), so a sender whose
-            // window is full gets its casts freed as soon as the last row arrives.
-            if advanced { computeStability() }
+            // Beyond Ensemble: used at once (not at my next round), so a sender whose window
+            // is full gets its casts freed as soon as the last row arrives.
+            if matrix.update(row: o, row) { sendStability() }
         case let .fail(f):
             failed.formUnion(f)
+            matrix.fail(failed)
             port.up(.fail(f))
             requestRound()
         case .block:
@@ -150,17 +152,86 @@ public final class Stable: Layer {
         port.down(.stableRequest(numCasts: nil))
     }
 
-    /// `mins[j]`: what every live member has delivered of j's casts; `maxs[j]`: what some has.
-    private func computeStability() {
-        var mins = Array(repeating: Int.max, count: count)
-        var maxs = Array(repeating: 0, count: count)
-        for i in 0 ..< count where !failed.contains(i) {
-            for j in 0 ..< count {
-                mins[j] = min(mins[j], acks[i][j])
-                maxs[j] = max(maxs[j], acks[i][j])
+    private func sendStability() {
+        port.down(.stable(stability: matrix.mins, numCasts: matrix.maxs))
+    }
+}
+
+/// The acknowledgement matrix of Stable: row `i` is what member `i` reported having delivered
+/// from each origin (counts only grow), with, over the live rows, `mins[j]` (what every live
+/// member has delivered of j's casts) and `maxs[j]` (what some has), kept up to date as rows
+/// advance. Each column also counts its live rows at the minimum: the column is rescanned
+/// only when that count falls to zero (the minimum rises), so a row costs its own length plus
+/// n per column whose minimum it raised, instead of n² to recompute everything.
+struct StabilityMatrix {
+    private var acks: [[Int]]
+    private var live: [Bool]
+    private(set) var mins: [Int]
+    private(set) var maxs: [Int]
+    /// Live rows whose value in the column equals its minimum.
+    private var atMin: [Int]
+
+    init(count: Int) {
+        acks = Array(repeating: Array(repeating: 0, count: count), count: count)
+        live = Array(repeating: true, count: count)
+        mins = Array(repeating: 0, count: count)
+        maxs = Array(repeating: 0, count: count)
+        atMin = Array(repeating: count, count: count)
+    }
+
+    func row(_ i: Int) -> [Int] { acks[i] }
+
+    /// Raises row `i` to `row` where it is higher (a count never goes back); true if a minimum
+    /// or maximum over the live rows changed. `row` must have one entry per member.
+    @discardableResult
+    mutating func update(row i: Int, _ row: [Int]) -> Bool {
+        let n = acks.count
+        guard i >= 0, i < n, row.count == n else { return false }
+        var changed = false
+        for j in 0 ..< n where row[j] > acks[i][j] {
+            let old = acks[i][j]
+            acks[i][j] = row[j]
+            guard live[i] else { continue }
+            if row[j] > maxs[j] {
+                maxs[j] = row[j]
+                changed = true
+            }
+            if old == mins[j] {
+                atMin[j] -= 1
+                if atMin[j] == 0 {
+                    rescan(j)
+                    changed = true
+                }
             }
         }
-        for j in 0 ..< count where mins[j] == Int.max { mins[j] = 0 }
-        port.down(.stable(stability: mins, numCasts: maxs))
+        return changed
+    }
+
+    /// Only the rows not in `failed` count from now on (the set only grows).
+    mutating func fail(_ failed: RankSet) {
+        var dropped = false
+        for i in failed where i >= 0 && i < live.count && live[i] {
+            live[i] = false
+            dropped = true
+        }
+        guard dropped else { return }
+        for j in 0 ..< acks.count { rescan(j) }
+    }
+
+    private mutating func rescan(_ j: Int) {
+        var lo = Int.max, hi = 0, at = 0
+        for i in 0 ..< acks.count where live[i] {
+            let v = acks[i][j]
+            if v < lo {
+                lo = v
+                at = 1
+            } else if v == lo {
+                at += 1
+            }
+            hi = max(hi, v)
+        }
+        mins[j] = lo == Int.max ? 0 : lo
+        maxs[j] = hi
+        atMin[j] = at
     }
 }

@@ -1,10 +1,25 @@
 /// Suspect: failure detection by pings (Ensemble's `suspect.ml`).
 ///
-/// Every `suspect_sweep` each member casts, unreliably, a ping with its own counter and the
-/// counters it last heard from everyone. Member j is suspected once more than
-/// `suspect_max_idle` of my pings have gone without j echoing one of them back: a round-trip
-/// test, so it fails in both directions. Suspicions are local guesses, sent down
+/// Every `suspect_sweep` a member pings, unreliably, with its own counter and the counter it
+/// last heard from the member pinged (the echo). Member j is suspected once more than
+/// `suspect_max_idle` of my pings to j have gone without j echoing one of them back: a
+/// round-trip test, so it fails in both directions. Suspicions are local guesses, sent down
 /// as `.suspect` (Elect and Top decide what to do with them).
+///
+/// Beyond Ensemble, whose members all cast their pings to everyone (with the counters of
+/// everyone: n² messages of n counters per sweep, unicast here): only the suspicions of the
+/// coordinator and of the members that would succeed it are ever acted on, so only the
+/// *core*, the `suspect_core` lowest ranks not failed (3 by default; 0: everyone), pings
+/// everyone, and the other members ping the core alone, one message per member pinged
+/// (about 2·core·n messages per sweep in the group, of a few bytes each). The coordinator
+/// (core) still watches everyone; the core watches each other, so the next coordinator
+/// suspects the ones before it. A member that is elected pings everyone too. A member whose
+/// whole core it suspects (a partition that left it without one; the core crashed together)
+/// pings every rank below its own as well, so that the lowest of its side is elected as
+/// before (one suspicion time later). A member answers whoever pinged it within the last
+/// `suspect_max_idle` sweeps (the others' idea of the core may briefly differ from mine);
+/// those answers are marked as such and start no answers in turn. Only the members I ping of
+/// my own accord are counted and suspected; one I start pinging begins at 1.
 ///
 /// Beyond Ensemble: how many of my pings each member has left unechoed is kept per endpoint
 /// and survives view changes (in the endpoint's shared state): the newest stack counts its
@@ -22,27 +37,32 @@
 public final class Suspect: Layer {
     enum Header: LayerHeader {
         /// `current`: sent by the sender's newest stack (false: it has moved on to a next view).
-        case ping(failed: RankSet, counters: [Int], current: Bool)
+        /// `answer`: an answer to the receiver's pings, not a ping it should answer.
+        case ping(failed: RankSet, counter: Int, echo: Int, current: Bool, answer: Bool)
 
-        static var carriers: MessageKinds { .castUnreliable }
+        static var carriers: MessageKinds { .sendUnreliable }
         var encodedSizeBound: Int {
             switch self {
-            case let .ping(f, c, _): 1 + f.encodedSizeBound + 10 + 10 * c.count
+            case let .ping(f, _, _, _, _): 1 + f.encodedSizeBound + 10 + 10
             }
         }
         func encode<W: WireWriting>(into w: inout W) {
             switch self {
-            case let .ping(f, c, current):
-                w.write(current ? UInt8(1) : UInt8(2))
+            case let .ping(f, counter, echo, current, answer):
+                w.write(UInt8(1) + (current ? 0 : 1) + (answer ? 2 : 0))
                 f.encode(into: &w)
-                encodeCounts(c, into: &w)
+                w.writeVarint(UInt64(max(0, counter)))
+                w.writeVarint(UInt64(max(0, echo)))
             }
         }
         static func decode(tag: UInt8, from r: inout WireReader, members: Int) throws(WireError) -> Header {
             switch tag {
-            case 1, 2:
+            case 1 ... 4:
                 let f = try RankSet.decode(from: &r, maxRank: members)
-                return .ping(failed: f, counters: try decodeCounts(from: &r, members: members), current: tag == 1)
+                let counter: UInt64 = try r.readVarint()
+                let echo: UInt64 = try r.readVarint()
+                return .ping(failed: f, counter: Int(clamping: counter), echo: Int(clamping: echo),
+                             current: (tag - 1) & 1 == 0, answer: (tag - 1) & 2 != 0)
             default: throw .invalidValue(field: "Suspect header", value: UInt64(tag))
             }
         }
@@ -52,8 +72,12 @@ public final class Suspect: Layer {
     private var roster: Roster
     private let sweep: Time
     private let maxIdle: Int
-    private var sent: [Int]      // sent[me]: my ping counter; sent[j]: the latest counter heard from j
+    private let coreSize: Int
+    private var counter = 0      // my ping counter
+    private var heard: [Int]     // heard[j]: the latest counter heard from j
     private var echoed: [Int]    // echoed[j]: the highest of my counters j reported hearing
+    /// pingedMe[j]: my counter when j last pinged me of its own accord (-1: never).
+    private var pingedMe: [Int]
     private var nextSweep = Time.zero
     private let setup: LayerSetup
 
@@ -63,6 +87,7 @@ public final class Suspect: Layer {
     /// the `ensemble` parameter profile restores them).
     public static let defaultSweep = Time.milliseconds(200)
     public static let defaultMaxIdle = 6
+    public static let defaultCore = 3
 
     /// How long a silent member goes unsuspected: `suspect_max_idle` + 1 sweeps.
     public static func suspicionTime(_ p: Parameters) -> Time {
@@ -76,15 +101,50 @@ public final class Suspect: Layer {
         roster = Roster(setup)
         sweep = try setup.params.time("suspect_sweep", default: Suspect.defaultSweep)
         maxIdle = try setup.params.int("suspect_max_idle", default: Suspect.defaultMaxIdle)
+        let core = try setup.params.int("suspect_core", default: Suspect.defaultCore)
         guard sweep > .zero, maxIdle >= 1 else { throw ParameterError("suspect_sweep must be positive and suspect_max_idle at least 1") }
-        sent = Array(repeating: 0, count: setup.count)
+        guard core >= 0 else { throw ParameterError("suspect_core cannot be negative") }
+        coreSize = core == 0 ? setup.count : core
+        heard = Array(repeating: 0, count: setup.count)
         echoed = Array(repeating: 0, count: setup.count)
+        pingedMe = Array(repeating: -1, count: setup.count)
         self.setup = setup
         // Members of earlier views keep their count; new ones start afresh.
         let known = setup.shared.unechoedPings
         var counts: [EndpointID: Int] = [:]
         for (j, e) in setup.view.members.enumerated() where j != setup.rank { counts[e] = known[e] ?? 0 }
         setup.shared.unechoedPings = counts
+    }
+
+    /// Whether I suspect `j` (my pings to it went unechoed too long).
+    private func suspected(_ j: Rank) -> Bool {
+        (setup.shared.unechoedPings[setup.view.members[j]] ?? 0) > maxIdle
+    }
+
+    /// The members I ping of my own accord: everyone if I am in the core (or elected);
+    /// otherwise the core, and the ranks below mine if I suspect the whole core.
+    private func targets() -> [Rank] {
+        let me = roster.rank
+        var core: [Rank] = []
+        var r = 0
+        while r < roster.count && core.count < coreSize {
+            if !roster.failed.contains(r) { core.append(r) }
+            r += 1
+        }
+        if core.contains(me) || roster.elected {
+            return (0 ..< roster.count).filter { $0 != me && !roster.failed.contains($0) }
+        }
+        var ts = core
+        if core.allSatisfy(suspected) {
+            for j in (core.last ?? 0) + 1 ..< max((core.last ?? 0) + 1, me) where !roster.failed.contains(j) { ts.append(j) }
+        }
+        return ts
+    }
+
+    private func ping(_ j: Rank, answer: Bool) {
+        var p = Packet(headroom: 48 + roster.count / 8)
+        p.push(Header.ping(failed: roster.failed, counter: counter, echo: heard[j], current: !roster.superseded, answer: answer))
+        port.down(.sendUnreliable(p, peer: j))
     }
 
     public func up(_ event: consuming Event) {
@@ -97,29 +157,42 @@ public final class Suspect: Layer {
             if now >= nextSweep && roster.count > 1 {
                 nextSweep = now + sweep
                 port.down(.timer(nextSweep))
-                sent[roster.rank] += 1
-                var ping = Packet(headroom: 32 + 10 * roster.count)
-                ping.push(Header.ping(failed: roster.failed, counters: sent, current: !roster.superseded))
-                port.down(.castUnreliable(ping, peer: roster.rank))
+                counter += 1
+                let mine = targets()
+                var isTarget = Array(repeating: false, count: roster.count)
+                for j in mine {
+                    isTarget[j] = true
+                    ping(j, answer: false)
+                }
+                // Answers to those that pinged me lately and that I do not ping anyway.
+                for j in 0 ..< roster.count where !isTarget[j] && j != roster.rank && pingedMe[j] >= 0
+                    && counter - pingedMe[j] <= maxIdle && !roster.failed.contains(j) {
+                    ping(j, answer: true)
+                }
                 var suspects = RankSet()
                 // A new stack pings at once; that sweep counts only if a sweep period has passed
                 // since the last one counted (quick successive views add no silence).
                 let counts = !roster.superseded && setup.shared.pingsCountedAt.map { now - $0 >= sweep } ?? true
                 if counts {
                     setup.shared.pingsCountedAt = now
-                    for j in 0 ..< roster.count where j != roster.rank {
+                    var pinged = Set<EndpointID>()
+                    pinged.reserveCapacity(mine.count)
+                    for j in mine {
                         let e = setup.view.members[j]
-                        let n = (setup.shared.unechoedPings[e] ?? 0) + 1
+                        pinged.insert(e)
+                        // One I did not ping at the last count starts afresh.
+                        let n = setup.shared.pingedAtLastCount.contains(e) ? (setup.shared.unechoedPings[e] ?? 0) + 1 : 1
                         setup.shared.unechoedPings[e] = n
-                        if !roster.failed.contains(j) && n > maxIdle { suspects.insert(j) }
+                        if n > maxIdle { suspects.insert(j) }
                     }
+                    setup.shared.pingedAtLastCount = pinged
                 }
                 if !suspects.isEmpty { port.down(.suspect(suspects, reason: "no ping echo for \(maxIdle) sweeps")) }
             }
             port.up(event)
-        case .castUnreliable(var p, let o):
-            guard case let .ping(theirFailed, counters, theirsCurrent)? = port.receive(Header.self, &p, .castUnreliable, from: o, members: roster.count),
-                  o != roster.rank, !theirFailed.contains(roster.rank), !roster.failed.contains(o), counters.count == roster.count else { return }
+        case .sendUnreliable(var p, let o):
+            guard case let .ping(theirFailed, theirCounter, echo, theirsCurrent, answer)? = port.receive(Header.self, &p, .sendUnreliable, from: o, members: roster.count),
+                  o != roster.rank, o < roster.count, !theirFailed.contains(roster.rank), !roster.failed.contains(o) else { return }
             if roster.elected && !roster.superseded && !theirFailed.isSubset(of: roster.failed) {
                 // It took as failed members I, its coordinator, never failed (a Fail from the
                 // other side of a healed partition, or from a coordinator before me that I did
@@ -130,7 +203,7 @@ public final class Suspect: Layer {
             // A counter beyond mine can only be forged or corrupted (an unauthenticated
             // group): counted as an echo of my latest ping, so that it never silences a live
             // peer (it still dies silent if the peer stops pinging).
-            let c = min(counters[roster.rank], sent[roster.rank])
+            let c = min(echo, counter)
             if c > echoed[o] && (!roster.superseded || theirsCurrent) {
                 echoed[o] = c
                 // Any stack's echo counts (for members of the newest view), but an old
@@ -138,10 +211,11 @@ public final class Suspect: Layer {
                 // is catching up, one that moved on may be in another view than mine.
                 let e = setup.view.members[o]
                 if let n = setup.shared.unechoedPings[e] {
-                    setup.shared.unechoedPings[e] = min(n, sent[roster.rank] - c)
+                    setup.shared.unechoedPings[e] = min(n, counter - c)
                 }
             }
-            sent[o] = max(sent[o], counters[o])
+            heard[o] = max(heard[o], theirCounter)
+            if !answer { pingedMe[o] = counter }
         default:
             roster.note(event)  // failures, election, a next view
             port.up(event)

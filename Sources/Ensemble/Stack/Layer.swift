@@ -51,6 +51,8 @@ public final class EndpointSharedState {
     public var unechoedPings: [EndpointID: Int] = [:]
     /// When those counts last grew (one sweep period at most once).
     public var pingsCountedAt: Time?
+    /// The members pinged then (Suspect pings only some; one pinged anew starts its count afresh).
+    public var pingedAtLastCount: Set<EndpointID> = []
     /// Round-trip estimates per peer (Pt2pt measures; Pt2pt, Mnak and Stable time out by them).
     public let roundTrips = RoundTrips()
     public init() {}

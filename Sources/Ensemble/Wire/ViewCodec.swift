@@ -27,7 +27,9 @@ extension ViewState {
     public var encodedSizeBound: Int {
         64 + group.name.utf8.count + protocolStack.utf8.count + members.count * (EndpointID.encodedSize + 8)
             + previousIDs.count * ViewID.encodedSize + params.description.utf8.count * 2 + 64
-            + 12 + (lastPrimary.map { ViewID.encodedSize + 10 + $0.members.count * EndpointID.encodedSize } ?? 0)
+            + 12 + (lastPrimary.map { l in
+                ViewID.encodedSize + 12 + l.quorums.reduce(0) { $0 + 10 + $1.count * EndpointID.encodedSize }
+            } ?? 0)
     }
 
     public func encode<W: WireWriting>(into w: inout W) {
@@ -51,6 +53,11 @@ extension ViewState {
             l.id.encode(into: &w)
             w.writeCount(l.members.count)
             for m in l.members { m.encode(into: &w) }
+            w.write(UInt8(l.earlier.count) | (l.overflow ? 0x80 : 0))
+            for set in l.earlier {
+                w.writeCount(set.count)
+                for m in set { m.encode(into: &w) }
+            }
         }
     }
 
@@ -83,12 +90,21 @@ extension ViewState {
         var last: PrimaryRecord?
         if try r.readBool() {
             let id = try ViewID.decode(from: &r)
-            let k = try r.readCount(limit: WireLimits.maxMembers)
-            var ms: [EndpointID] = []
-            ms.reserveCapacity(k)
-            for _ in 0 ..< k { ms.append(try EndpointID.decode(from: &r)) }
-            guard Set(ms).count == k else { throw .invalidValue(field: "primary record with a duplicate member", value: UInt64(k)) }
-            last = PrimaryRecord(id: id, members: ms)
+            func memberSet(_ r: inout WireReader) throws(WireError) -> [EndpointID] {
+                let k = try r.readCount(limit: WireLimits.maxMembers)
+                var ms: [EndpointID] = []
+                ms.reserveCapacity(k)
+                for _ in 0 ..< k { ms.append(try EndpointID.decode(from: &r)) }
+                guard Set(ms).count == k else { throw .invalidValue(field: "primary record with a duplicate member", value: UInt64(k)) }
+                return ms
+            }
+            let ms = try memberSet(&r)
+            let flags: UInt8 = try r.read()
+            let count = Int(flags & 0x7F)
+            guard count <= PrimaryRecord.maxEarlier else { throw .invalidValue(field: "primary record's earlier sets", value: UInt64(count)) }
+            var earlier: [[EndpointID]] = []
+            for _ in 0 ..< count { earlier.append(try memberSet(&r)) }
+            last = PrimaryRecord(id: id, members: ms, earlier: earlier, overflow: flags & 0x80 != 0)
         }
         return ViewState(group: group, protocolStack: proto, ltime: ltime, members: members, addresses: addresses,
                          clients: clients, previousIDs: prev, params: params, primary: primary, uptime: uptime,

@@ -40,7 +40,8 @@ public enum Wire {
     public static let magic: UInt8 = 0xEB
     /// Second byte: bumped whenever any header's encoding changes incompatibly.
     /// (3: every layer's pass-through tag is 0, Top_appl's included. 4: Heal's gossip names the
-    /// newest primary view the partition descends from.)
+    /// newest primary view the partition descends from; Primary confirms views and its record
+    /// carries earlier quorums; Suspect's pings go to and from a core of low ranks.)
     public static let formatVersion: UInt8 = 4
     /// Largest length any length-prefixed field may claim unless a decoder sets a tighter bound.
     public static let defaultLengthLimit = 1 << 26

@@ -64,6 +64,8 @@ public final class Recorder {
         case note(String)
         /// A membership decision the member's endpoint made or accepted.
         case membership(Member, MembershipNote)
+        /// The Primary layer confirmed the member's current (primary) view.
+        case primaryConfirmed(Member, ViewID)
     }
 
     public private(set) var entries: [Entry] = []
@@ -116,6 +118,7 @@ public final class Recorder {
             case let .installed(m, v): lines.append("\(t) \(m) installs \(name(v))")
             case let .blocked(m, id): lines.append("\(t) \(m) blocks in \(id.ltime)")
             case let .crashed(m): lines.append("\(t) \(m) crashes")
+            case let .primaryConfirmed(m, id): lines.append("\(t) \(m) confirms primary \(id.ltime)")
             case let .leaveRequested(m): lines.append("\(t) \(m) asks to leave")
             case let .left(m): lines.append("\(t) \(m) exits")
             case let .note(text): lines.append("\(t) -- \(text)")

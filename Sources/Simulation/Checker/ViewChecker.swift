@@ -86,7 +86,7 @@ public struct ViewChecker {
             case let .leaveRequested(m): leaveRequested.insert(m)
             case let .left(m):
                 if !exited.insert(m).inserted { fail("leave", "\(m)'s exit() was called twice") }
-            case .note, .membership: break
+            case .note, .membership, .primaryConfirmed: break
             }
         }
 

@@ -47,6 +47,10 @@ final class SimMember: GroupApplication {
         recorder.record(.delivered(.init(receiver: me, view: view.id, from: from, message: msg, kind: kind)))
     }
 
+    func primaryConfirmed() {
+        if let view { recorder.record(.primaryConfirmed(me, view.id)) }
+    }
+
     func block() {
         if let view { recorder.record(.blocked(me, view.id)) }
     }

@@ -1,0 +1,2 @@
+// Entry point of maestro-kv (see MaestroKV.swift).
+MaestroKV.main()
