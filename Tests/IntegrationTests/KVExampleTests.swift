@@ -24,7 +24,7 @@ import ToolSupport
         }
     }
 
-    static func primaryOf3(_ line: String) -> Bool { line.hasSuffix(": 3 members, primary true") }
+    static func primaryOf3(_ line: String) -> Bool { line == "primary partition: 3 members" }
 
     /// A free UDP port on 127.0.0.1 for the embedded rendezvous (free a moment ago).
     func freePort() throws -> UInt16 {
@@ -49,7 +49,7 @@ import ToolSupport
         let rendezvous = String(announced.split(separator: " ").last ?? "")
 
         let lone = try server(["--gossip", rendezvous])
-        try #require(lone.waitForLine(timeout: 10) { $0.hasPrefix("view 0: 1 members, primary false") } != nil)
+        try #require(lone.waitForLine(timeout: 10) { $0 == "view 0: 1 members" } != nil)
         lone.send("early=1")
         #expect(lone.waitForLine(timeout: 10) { $0 == "refused: not in the primary partition" } != nil,
                 "a process alone is not the primary partition of three")
@@ -64,11 +64,11 @@ import ToolSupport
 
         // kill -9 one of them and start it again: the new process takes the table by transfer.
         servers[1].kill(SIGKILL)
-        #expect(waitForAll([servers[0], servers[2]]) { $0.hasSuffix(": 2 members, primary true") },
+        #expect(waitForAll([servers[0], servers[2]]) { $0 == "primary partition: 2 members" },
                 "two of three expected members are still the primary partition")
         servers[1] = try server(["--gossip", rendezvous])
-        #expect(servers[1].waitForLine(timeout: 20) { $0 == "state transferred: 2 keys" } != nil)
-        try #require(waitForAll(servers, Self.primaryOf3))
+        #expect(waitForAll([servers[1]], lines: ["state transferred: 2 keys", "primary partition: 3 members"]))
+        try #require(waitForAll([servers[0], servers[2]], Self.primaryOf3))
         servers[1].send("dump")
         let dump = servers[1].waitForLine(timeout: 10) { $0.hasPrefix("[") }
         #expect(dump?.contains("\"color\": \"blue\"") == true && dump?.contains("\"size\": \"3\"") == true)

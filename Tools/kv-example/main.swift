@@ -21,7 +21,7 @@ final class KVServer: CSX {
     }
 
     override func csxReceiveCastCallback(_ origin: EndpID, _ msg: inout Message) {
-        guard isPrimary else {  // delivered outside the primary partition: applied nowhere
+        guard clsvViewData?.decidedPrimary == true else {  // not a primary view: applied nowhere
             if origin == myEndpID { say("refused: not in the primary partition") }
             return stateChanged()
         }
@@ -51,7 +51,11 @@ final class KVServer: CSX {
     }
 
     override func csxAcceptedViewCallback(_ viewData: CSXViewData, _ msg: inout Message) {
-        say("view \(viewData.viewID.ltime): \(viewData.nmembers) members, primary \(viewData.primaryFlag)")
+        say("view \(viewData.viewID.ltime): \(viewData.nmembers) members")
+    }
+
+    override func csxPrimaryChangedCallback(_ viewData: CSXViewData) {
+        say(viewData.primaryFlag ? "primary partition: \(viewData.nmembers) members" : "not the primary partition")
     }
 }
 
