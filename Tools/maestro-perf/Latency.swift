@@ -20,6 +20,9 @@ struct Latency: ParsableCommand {
     @Option(help: "Seconds of traffic.")
     var seconds = 3.0
 
+    @Flag(help: "Total order: the members run Vsync:Total (unless --properties or --protocol-stack says otherwise); the latency then includes the wait for the sequencer's order.")
+    var total = false
+
     @Flag(help: "End with one JSON object on the last line.")
     var json = false
 
@@ -41,7 +44,8 @@ struct Latency: ParsableCommand {
             nodes.append(try ChildProcess("maestro-perf", ["node", "--gossip", g.rendezvous, "--group", g.group, "--members", String(members),
                                                            "--role", i == 0 ? "latency-sender" : "receiver", "--size", String(size),
                                                            "--seconds", String(seconds), "--rate", String(rate), "--params", common.params]
-                                                           + common.memberArguments))
+                                                           + common.memberArguments
+                                                           + (total && common.properties == nil ? ["--properties", "Vsync:Total"] : [])))
         }
         defer { for n in nodes where n.isRunning { n.kill(SIGKILL) } }
         for n in nodes where n.waitForLine(timeout: 60, { $0 == "joined" }) == nil {
@@ -61,11 +65,13 @@ struct Latency: ParsableCommand {
             p50 = max(p50, f[0]); p90 = max(p90, f[1]); p99 = max(p99, f[2]); mx = max(mx, f[3])
         }
         progress.finish()
-        print(String(format: "latency at %.0f msgs/s, %d B, %d receivers (worst receiver): p50 %.1f us, p90 %.1f us, p99 %.1f us, max %.1f us; sent %d, lost %d",
-                     rate, size, members - 1, p50, p90, p99, mx, sent, lost))
+        let order = total ? " in total order" : ""
+        print(String(format: "latency at %.0f msgs/s, %d B, %d receivers", rate, size, members - 1) + order
+              + String(format: " (worst receiver): p50 %.1f us, p90 %.1f us, p99 %.1f us, max %.1f us; sent %d, lost %d",
+                       p50, p90, p99, mx, sent, lost))
         if json {
             print(jsonLine(["benchmark": "latency", "members": members, "size": size, "rate": rate, "p50_us": p50, "p90_us": p90,
-                            "p99_us": p99, "max_us": mx, "sent": sent, "lost": lost]))
+                            "p99_us": p99, "max_us": mx, "sent": sent, "lost": lost, "total": total]))
         }
     }
 }
