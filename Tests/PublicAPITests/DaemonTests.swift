@@ -103,7 +103,12 @@ final class Counter: CSX {
         #expect(try joinError { $0.properties = "Vsync:Totl" }.contains("unknown property 'Totl'"))
         #expect(try joinError { $0.properties = "Vsync:Auth" }.contains("need the group key"))
         #expect(try joinError { $0.protocolStack = "Top:Pt2pt:Bottom" }.contains("protocolStack"))
-        #expect(try joinError { $0.properties = "Vsync:Total" }.contains("delivers own casts"))
+        var total = try options(runtime)
+        total.properties = "Vsync:Total"  // client/server members join over total order now
+        let sequenced = CSX(total)
+        try sequenced.join()
+        #expect(sequenced.selfDelivering, "a CSX over total order receives its own casts")
+        sequenced.leave()
         var explicit = CSXOptions()
         explicit.properties = "Frag"
         explicit.protocolStack = MaestroOptions.defaultProtocol
