@@ -140,15 +140,18 @@ final class KVReplica: CSX, KVReplication {
         if !applies { stateChanged() }  // a message ignored: this state is its own lineage now
     }
 
-    override func csxAcceptedViewCallback(_ vd: CSXViewData, _ msg: inout Message) {
-        let line = "view \(vd.viewID.ltime): \(vd.nmembers) members, primary \(vd.base.primaryFlag ? 1 : 0), rank \(vd.myRank), \(vd.servers.count) servers, \(vd.xferServers.count) xfer-servers, state \(clsvState)"
-        print(line)
-        fflush(nil)
-    }
+    override func csxAcceptedViewCallback(_ vd: CSXViewData, _ msg: inout Message) { printStatus(vd) }
 
+    /// Confirmed primary (every replica of the view installed it), or no longer: the status
+    /// line again, with the new flag (tools wait for `: N members, primary 1,`).
     override func csxPrimaryChangedCallback(_ vd: CSXViewData) {
         log.notice("\(vd.primaryFlag ? "in" : "outside") the primary partition (\(vd.nmembers) of \(expected) expected replicas)")
-        print("view \(vd.viewID.ltime): primary \(vd.primaryFlag ? 1 : 0)")
+        printStatus(vd)
+    }
+
+    /// One line on stdout per accepted view and per change of the primary flag.
+    private func printStatus(_ vd: CSXViewData) {
+        print("view \(vd.viewID.ltime): \(vd.nmembers) members, primary \(vd.primaryFlag ? 1 : 0), rank \(vd.myRank), \(vd.servers.count) servers, \(vd.xferServers.count) xfer-servers, state \(clsvState)")
         fflush(nil)
     }
 
