@@ -28,6 +28,9 @@ public struct MaestroScenario {
         public var maxStateBytes = 2 << 20
         /// Fraction of members that are clients (drawn per member).
         public var clientFraction = 0.25
+        /// Keep the history's lines (`Result.history`) of a seed that passes too; a failing
+        /// seed always keeps them. (Formatting them took a tenth of a passing run.)
+        public var keepHistory = false
 
         public init(seed: UInt64, members: Int, faults: FaultSet) {
             self.seed = seed
@@ -161,7 +164,16 @@ public struct MaestroScenario {
         result.views = h.count { if case .view = $0 { return true }; return false }
         result.transfersSkipped = run.servers.compactMap { $0 }.reduce(0) { $0 + $1.transfersSkipped }
         result.faultsInjected = run.faultsInjected
-        result.history = h.entries.map { e in
+        if config.keepHistory || !result.violations.isEmpty { result.history = historyLines(h) }
+        result.finalViews = live.map { s in
+            "\(s.me) \(s.isServer ? "server" : "client") \(s.clsvState): \(s.clsvViewData.map { "\($0.viewID.ltime) of \($0.nmembers)" } ?? "none")"
+        }
+        return result
+    }
+
+    /// Every recorded event, one line each.
+    private func historyLines(_ h: MaestroHistory) -> [String] {
+        h.entries.map { e in
             func who(_ id: EndpID) -> String { h.endpoints[id].map(String.init(describing:)) ?? "\(id)" }
             let what: String
             switch e.event {
@@ -182,9 +194,5 @@ public struct MaestroScenario {
             }
             return "\(e.time) \(e.member) \(what)"
         }
-        result.finalViews = live.map { s in
-            "\(s.me) \(s.isServer ? "server" : "client") \(s.clsvState): \(s.clsvViewData.map { "\($0.viewID.ltime) of \($0.nmembers)" } ?? "none")"
-        }
-        return result
     }
 }

@@ -24,6 +24,7 @@ extension MaestroScenarioTests {
         c.params = Parameters.profiles["fast"] ?? Parameters()
         c.settleTime = .seconds(8)
         c.maxStateBytes = 64 << 10
+        c.keepHistory = true
         let a = MaestroScenario(c).run()
         let b = MaestroScenario(c).run()
         #expect(a.history == b.history)

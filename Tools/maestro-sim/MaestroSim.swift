@@ -184,6 +184,7 @@ struct MaestroSim: ParsableCommand {
             config.trafficTime = .seconds(trafficSeconds)
             config.settleTime = .seconds(settleSeconds)
             config.maxStateBytes = maxStateBytes
+            config.keepHistory = history
             let r = MaestroScenario(config).run()
             transfers += r.transfers
             canceled += r.transfersCanceled

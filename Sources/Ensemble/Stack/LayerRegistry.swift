@@ -15,6 +15,14 @@ public struct LayerRegistry: Sendable {
     /// Other names a protocol string may use for a layer (Ensemble's property names).
     public static let aliases = ["Total": "Seqbb"]
 
+    /// Every name a protocol string may use, lowercased, to its canonical name (an alias wins).
+    private static let canonicalByLowercase: [String: String] = {
+        var d: [String: String] = [:]
+        for n in canonicalOrder { d[n.lowercased()] = n }
+        for (a, n) in aliases { d[a.lowercased()] = n }
+        return d
+    }()
+
     /// Whether a protocol string orders the casts of each view totally (it names Seqbb, or
     /// Total): then every member also receives its own casts.
     public static func totallyOrders(_ protocolStack: String) -> Bool {
@@ -51,10 +59,7 @@ public struct LayerRegistry: Sendable {
         guard !raw.isEmpty else { throw .emptyProtocol }
         var names: [String] = []
         for r in raw {
-            let alias = LayerRegistry.aliases.first { $0.key.lowercased() == r.lowercased() }?.value
-            guard let name = alias ?? known.first(where: { $0.lowercased() == r.lowercased() }) else {
-                throw .unknownLayer(r, known: known)
-            }
+            guard let name = LayerRegistry.canonicalByLowercase[r.lowercased()] else { throw .unknownLayer(r, known: known) }
             if names.contains(name) { throw .duplicateLayer(name) }
             names.append(name)
         }
