@@ -68,10 +68,10 @@ final class Cluster {
         let ms = membersOf(p)
         var args = ["node", "--first-member", "\(p * plan.membersPerProcess)",
                     "--incarnations", ms.map { "\($0.incarnation)" }.joined(separator: ","),
-                    "--gossip", rendezvous, "--group", group, "--params", plan.params, "--log-dir", logDir,
+                    "--gossip", rendezvous, "--group", group, "--params", plan.effectiveParams, "--log-dir", logDir,
                     "--epoch-micros", "\(epochMicros)", "--seed", "\(plan.seed &+ UInt64(p) &* 1_000_003 &+ UInt64(node.generation))",
                     "--rate", "\(plan.rate)", "--size-max", "\(plan.sizeMax)", "--state-bytes", "\(plan.stateBytes)",
-                    "--log-level", plan.logLevel] + plan.keyArguments + (plan.properties.map { ["--properties", $0] } ?? [])
+                    "--log-level", plan.logLevel] + plan.keyArguments + (plan.effectiveProperties.map { ["--properties", $0] } ?? [])
         if let netns { args += ["--bind", netns.nodeIP(p)] }
         node.child = try launch("maestro-soak", args, namespace: netns?.node(p), stdin: true,
                                 stderr: "\(logDir)/node\(p).\(node.generation).stderr")
@@ -246,8 +246,11 @@ final class Cluster {
         for p in nodes.indices { send(p, "traffic \(on ? "on" : "off")") }
     }
 
-    /// Splits the processes into the given sides (one side number per process).
+    /// Splits the processes into the given sides (one side number per process). The note is
+    /// logged first: the nodes' fault hooks cut the traffic as soon as they read the command,
+    /// while taking the veth links down takes a while (the split's timings count from the note).
     func partition(_ newSides: [Int]) throws {
+        soakLog.write(.note, "partition", newSides.map(String.init).joined(separator: ","))
         sides = newSides
         sendPartitionLists()
         if let netns {
@@ -255,11 +258,12 @@ final class Cluster {
                 for j in i + 1 ..< nodes.count where newSides[i] != newSides[j] { try netns.setMesh(i, j, up: false) }
             }
         }
-        soakLog.write(.note, "partition", newSides.map(String.init).joined(separator: ","))
     }
 
+    /// Heals the partition (the note first, as for `partition`).
     func heal() throws {
         guard let old = sides else { return }
+        soakLog.write(.note, "heal")
         sides = nil
         for p in nodes.indices { send(p, "heal") }
         if let netns {
@@ -267,7 +271,6 @@ final class Cluster {
                 for j in i + 1 ..< nodes.count where old[i] != old[j] { try netns.setMesh(i, j, up: true) }
             }
         }
-        soakLog.write(.note, "heal")
     }
 
     /// Tells every node the member addresses on the other side of the partition.
