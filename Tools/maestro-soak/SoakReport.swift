@@ -52,7 +52,7 @@ struct SoakReport {
         if !leaveSeconds.isEmpty { out("  leave, until every survivor installed a view without the leaver: \(stats(leaveSeconds)) (bound \(fmt(plan.leaveBound)) s)") }
         for sp in splits where f.splitScenario {
             func t(_ d: Double?) -> String { d.map { String(format: "%.2f s", $0) } ?? "never" }
-            out(String(format: "  split %@ at %.1f s, healed at %@: majority primary after %@; primary again %@ after the heal; %d state transfers after the heal (%d from the majority)",
+            out(String(format: "  split %@ at %.1f s, healed at %@ (log clock, from before the nodes started): majority primary after %@; primary again %@ after the heal; %d state transfers after the heal (%d from the majority)",
                        sp.sizes.map(String.init).joined(separator: "+"), sp.at, sp.healedAt.map { String(format: "%.1f s", $0) } ?? "never",
                        t(sp.majorityPrimaryAfter), t(sp.primaryAfterHeal), sp.transfersAfterHeal, sp.transfersFromMajority))
         }
