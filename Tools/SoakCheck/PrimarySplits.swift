@@ -20,7 +20,9 @@ public struct SplitTiming: Sendable {
     /// From the heal until every live member (at the end) was told a view spanning the sides
     /// is primary; nil if one never was.
     public var primaryAfterHeal: Double?
-    /// State transfers completed after the heal, and those whose provider was on the majority side.
+    /// State transfers completed after the heal, and those whose provider held the majority's
+    /// state: a server of the majority side, or one that had taken its state since the heal
+    /// from such a provider (the merged group's servers may be either).
     public var transfersAfterHeal = 0
     public var transfersFromMajority = 0
     /// What went wrong (the check's details).
@@ -32,8 +34,9 @@ public struct SplitTiming: Sendable {
 /// leaves, which lower the expected membership). In a split scenario (`RunFacts.splitScenario`)
 /// also: the majority side is confirmed primary during the split, every live member is in a
 /// confirmed primary view spanning the sides after the heal, and every state transfer after
-/// the heal was provided by a server of the majority side, which every member of the other
-/// sides took its state from.
+/// the heal was provided by a server holding the majority's state (one of the majority side,
+/// or one that took its state from such a server after the heal), which every member of the
+/// other sides took its state from.
 public enum PrimarySplits {
     public static func measure(_ h: History, facts: RunFacts) -> [SplitTiming] {
         guard let expected = facts.primaryExpected else { return [] }
@@ -134,19 +137,27 @@ public enum PrimarySplits {
                 }
                 timing.primaryAfterHeal = missing ? nil : worst.map(seconds)
                 let next = splits.first { $0.t > split.t }?.t ?? Int64.max
-                for m in members {
-                    let after = m.transfers.filter { $0.t > heal && $0.t < next }
-                    for x in after {
-                        timing.transfersAfterHeal += 1
-                        if let majority, endpointSide(x.provider) == majority {
-                            timing.transfersFromMajority += 1
-                        } else {
-                            let from = h.recorder.member(of: x.provider).map { "\($0)" } ?? x.provider.description
-                            timing.problems.append(String(format: "%@ took the state from %@, not a server of the majority side, at %.3f s after the heal",
-                                                          "\(m.id)", from, seconds(x.t)))
-                        }
+                // In time order: whoever takes the state from a holder of the majority's state
+                // holds it too.
+                var holders = Set(members.filter { sideOf($0.id) == majority }.map(\.id))
+                var tookIt: Set<Recorder.Member> = []
+                let after = members.flatMap { m in m.transfers.filter { $0.t > heal && $0.t < next }.map { (m.id, $0) } }
+                    .sorted { $0.1.t < $1.1.t }
+                for (receiver, x) in after {
+                    timing.transfersAfterHeal += 1
+                    let provider = h.recorder.member(of: x.provider)
+                    if majority != nil, let p = provider, holders.contains(p) {
+                        timing.transfersFromMajority += 1
+                        holders.insert(receiver)
+                        tookIt.insert(receiver)
+                    } else {
+                        let from = provider.map { "\($0)" } ?? x.provider.description
+                        timing.problems.append(String(format: "%@ took the state from %@, which held no state of the majority side, at %.3f s after the heal",
+                                                      "\(receiver)", from, seconds(x.t)))
                     }
-                    if let majority, let side = sideOf(m.id), side != majority, facts.live.contains(m.id), m.started < split.t, after.isEmpty {
+                }
+                for m in members {
+                    if let majority, let side = sideOf(m.id), side != majority, facts.live.contains(m.id), m.started < split.t, !tookIt.contains(m.id) {
                         timing.problems.append("\(m.id) (minority side) took no state from the majority after the heal")
                     }
                 }
@@ -166,7 +177,7 @@ public enum PrimarySplits {
             let parts = splits.map { s in
                 "\(s.sizes.map(String.init).joined(separator: "+")): majority primary after \(f(s.majorityPrimaryAfter)), "
                     + "others never; primary again \(f(s.primaryAfterHeal)) after the heal; "
-                    + "\(s.transfersFromMajority) of \(s.transfersAfterHeal) transfers after it from the majority"
+                    + "\(s.transfersFromMajority) of \(s.transfersAfterHeal) transfers after it of the majority's state"
             }
             name = "primary at the split (\(parts.joined(separator: "; ")))"
         } else {

@@ -83,6 +83,7 @@ final class Cluster {
             m.endpoint = nil
             m.address = nil
             m.view = nil
+            m.primaryView = nil
         }
     }
 
@@ -155,6 +156,9 @@ final class Cluster {
             guard let m = member(1), m.status != .dead, let v = ReportedView(parts) else { return }
             m.view = v
             viewsSeen += 1
+        case "primary":  // primary MEMBER VIEWID 1|0
+            guard parts.count == 4, let m = member(1), m.status != .dead else { return }
+            m.primaryView = parts[3] == "1" ? String(parts[2]) : nil
         case "exit":
             guard let m = member(1) else { return }
             if m.status != .leaving {
@@ -231,6 +235,7 @@ final class Cluster {
         slot.endpoint = nil
         slot.address = nil
         slot.view = nil
+        slot.primaryView = nil
         send(slot.process, "rejoin \(slot.slot) \(slot.incarnation)")
         return true
     }
@@ -303,6 +308,11 @@ final class Cluster {
             guard let v = m.view else { return false }
             return v.id == first.id && v.settled && Set(v.members) == endpoints
         }
+    }
+
+    /// Converged, and every live member was told its view is primary.
+    func convergedPrimary() -> Bool {
+        converged() && liveMembers.allSatisfy { m in m.view.map { $0.id == m.primaryView } ?? false }
     }
 
     /// Whether removing `removed` members (killed or leaving), with `sides` in force, leaves

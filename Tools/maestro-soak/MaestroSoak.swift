@@ -70,7 +70,8 @@ struct Soak: ParsableCommand {
             checked end to end: `maestro-soak --processes 5 --seconds 25 --primary --split 3,2 --netns` splits \
             5 processes into 3 + 2 and heals; only the 3-side is primary during the split (each member logs \
             `primary VIEWID 1|0` when csxPrimaryChangedCallback fires), and after the heal every server holds \
-            the 3-side's state (every transfer after the heal provided by a 3-side server; the `primary at the \
+            the 3-side's state (every transfer after the heal provided by a server holding it: a 3-side server, or one that took \
+            its state from one since the heal; the `primary at the \
             split` check's line gives the time to primary after the split and after the heal).
 
             Default parameters (--params): \(SoakPlan.fastParams) (fast failure detection and merges).
@@ -136,7 +137,7 @@ struct Soak: ParsableCommand {
     @Option(help: ArgumentHelp("The split scenario: at --split-at, partition the processes into sides of these sizes (seeded choice of who is where; they must add up to --processes), and heal after --split-for. With --primary the checks require that only a side with a majority of the members is primary during the split, and that after the heal every server is primary again and the others took the majority's state.", valueName: "A,B,..."))
     var split: String?
 
-    @Option(help: ArgumentHelp("When the split starts (seconds after the nodes are up).", valueName: "SEC"))
+    @Option(help: ArgumentHelp("When the split starts (seconds after the nodes are up), or later once the group is settled (with --primary: every member in one confirmed primary view).", valueName: "SEC"))
     var splitAt = SoakPlan.defaultSplitAt
 
     @Option(help: ArgumentHelp("How long the split lasts before the heal.", valueName: "SEC"))

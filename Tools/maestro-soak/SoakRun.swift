@@ -217,8 +217,10 @@ final class SoakRun {
                 for p in order[next ..< next + size] { sides[p] = side }
                 next += size
             }
-            guard c.safe(removing: [], sides: sides) else {
-                // A transfer is going on: try again shortly.
+            // The split starts from a settled group (with --primary: in a confirmed primary view
+            // of every member, so that the majority side can continue it).
+            guard plan.primary ? c.convergedPrimary() : c.safe(removing: [], sides: sides) else {
+                // A transfer is going on, or the group is not there yet: try again shortly.
                 if now + 0.2 + plan.splitFor < plan.faultEnd { schedule.add(.init(at: now + 0.2, kind: .partition)) } else { skip(.partition) }
                 return
             }

@@ -205,7 +205,9 @@ final class SoakServer: CSX {
     }
 
     override func csxPrimaryChangedCallback(_ viewData: CSXViewData) {
-        record(.primary, LogCodec.viewID(viewData.viewID), viewData.primaryFlag ? "1" : "0")
+        let tag = LogCodec.viewID(viewData.viewID)
+        record(.primary, tag, viewData.primaryFlag ? "1" : "0")
+        report("primary \(member) \(tag) \(viewData.primaryFlag ? 1 : 0)")
     }
 
     override func csxBlockCallback() {
