@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(name: "PublicAPITests", dependencies: ["Maestro", "Ensemble"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Ensemble"]),
         .testTarget(name: "MaestroSimulationTests", dependencies: ["MaestroSimulation", "MaestroCore", "Simulation", "Ensemble"]),
-        .testTarget(name: "SoakCheckTests", dependencies: ["SoakCheck", "Simulation", "Ensemble"]),
+        .testTarget(name: "SoakCheckTests", dependencies: ["SoakCheck", "Simulation", "Ensemble", "MaestroSimulation", "MaestroCore"]),
         .testTarget(name: "KVTests", dependencies: ["KVCore", "Reactor", "Ensemble"]),
         // Runs the tools as real processes; depends on them so that they are built first.
         .testTarget(name: "IntegrationTests", dependencies: ["maestro-soak", "maestro-gossip", "maestro-perf", "lapa", "maestro-kv", "kv-example", "ToolSupport"]),

@@ -9,6 +9,11 @@ import MaestroCore
 /// state whatever the order in which casts from different senders reached them. A duplicated
 /// or lost cast changes it.
 ///
+/// `ordered` (the soak's `--total`) adds a hash chain over every applied cast,
+/// `chain = mix(chain ^ hash(cast))`, which the digest includes: then the state depends on the
+/// order of the casts too, and only servers that applied the same casts in the same order
+/// agree (what total order promises). Transfers carry the chain.
+///
 /// No operation run from a callback reads or writes the whole blob (a long callback holds the
 /// loop past the suspicion time): `blobHash`, a weighted sum of the blob's bytes, is kept up
 /// to date by `apply` and computed chunk by chunk by a joiner (`BlobHasher`), so `digest` is
@@ -19,9 +24,14 @@ public struct ReplicatedState {
     public private(set) var blob: Blob
     /// Σ blob[i] × weight(i), wrapping.
     public private(set) var blobHash: UInt64 = 0
+    /// Whether the state depends on the order of the casts (`chain`).
+    public let ordered: Bool
+    /// With `ordered`: mix(chain ^ hash) over every cast applied, in order; 0 otherwise.
+    public private(set) var chain: UInt64 = 0
 
-    public init(blobBytes: Int) {
+    public init(blobBytes: Int, ordered: Bool = false) {
         blob = Blob(zeros: blobBytes)
+        self.ordered = ordered
     }
 
     /// The blob's size (--state-bytes), which every member's blob has.
@@ -31,15 +41,18 @@ public struct ReplicatedState {
         count = 0
         sum = 0
         blobHash = 0
+        chain = 0
         blob = Blob(zeros: blob.count)
     }
 
-    /// Replaces the whole state with a transferred one (`hash`: the blob's, from `BlobHasher`).
-    public mutating func install(count: UInt64, sum: UInt64, blob: Blob, hash: UInt64) {
+    /// Replaces the whole state with a transferred one (`hash`: the blob's, from `BlobHasher`;
+    /// `chain`: the provider's, kept only if this state is `ordered`).
+    public mutating func install(count: UInt64, sum: UInt64, blob: Blob, hash: UInt64, chain: UInt64 = 0) {
         self.count = count
         self.sum = sum
         self.blob = blob
         blobHash = hash
+        self.chain = ordered ? chain : 0
     }
 
     /// Applies one cast, identified by its payload.
@@ -49,6 +62,7 @@ public struct ReplicatedState {
     public mutating func apply(hash h: UInt64) {
         count &+= 1
         sum &+= h
+        if ordered { chain = SimRandomMix.mix(chain ^ h) }
         if blob.count >= 8 {
             let at = Int(h % UInt64(blob.count - 7))
             var v = h
@@ -73,7 +87,7 @@ public struct ReplicatedState {
     }
 
     /// A digest of the whole state (count, sum, the blob's length and every blob byte, through
-    /// `blobHash`), in constant time.
+    /// `blobHash`, and with `ordered` the chain), in constant time.
     public var digest: UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         func eat(_ v: UInt64) {
@@ -87,26 +101,30 @@ public struct ReplicatedState {
         eat(sum)
         eat(UInt64(blob.count))
         eat(blobHash)
+        if ordered { eat(chain) }
         return SimRandomMix.mix(h)
     }
 
     // MARK: Transfer
 
-    /// The header of a transferred state: the scalar part, the blob's length, the provider's
-    /// digest of the whole state, and who provides it (checked against the provider's log).
+    /// The header of a transferred state: the scalar part (the chain is 0 in a state that is
+    /// not `ordered`), the blob's length, the provider's digest of the whole state, and who
+    /// provides it (checked against the provider's log).
     public struct Header {
         public var count: UInt64
         public var sum: UInt64
+        public var chain: UInt64 = 0
         public var blobBytes: Int64
         public var digest: UInt64
         public var provider: EndpID
     }
 
     public func header(provider: EndpID) -> Header {
-        Header(count: count, sum: sum, blobBytes: Int64(blob.count), digest: digest, provider: provider)
+        Header(count: count, sum: sum, chain: chain, blobBytes: Int64(blob.count), digest: digest, provider: provider)
     }
 
     public static func push(_ h: Header, onto m: inout Message) {
+        m << h.chain
         m << h.provider
         m << h.digest
         m << h.blobBytes
@@ -120,7 +138,8 @@ public struct ReplicatedState {
         let blobBytes: Int64 = try m.pop()
         let digest: UInt64 = try m.pop()
         let provider: EndpID = try m.pop()
-        return Header(count: count, sum: sum, blobBytes: blobBytes, digest: digest, provider: provider)
+        let chain: UInt64 = try m.pop()
+        return Header(count: count, sum: sum, chain: chain, blobBytes: blobBytes, digest: digest, provider: provider)
     }
 }
 

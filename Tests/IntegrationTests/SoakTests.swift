@@ -32,6 +32,37 @@ import ToolSupport
         #expect(soak.process.terminationReason == .exit && soak.process.terminationStatus == 0, "exit status \(soak.process.terminationStatus):\n\(output)")
     }
 
+    /// The goal of the primary partition: five processes over Vsync:Total:Primary split into
+    /// 3 + 2 and healed; only the 3-side is primary during the split, every server is primary
+    /// again after the heal and the 2-side took the 3-side's state (the `primary at the split`
+    /// check), with every other check passing.
+    @Test func primarySplitThreeTwoPasses() throws {
+        let soak = try ChildProcess("maestro-soak", [
+            "--processes", "5", "--seconds", "24", "--primary", "--split", "3,2", "--split-for", "5",
+            "--rate", "10", "--seed", "11", "--json",
+        ])
+        var lines: [String] = []
+        let deadline = Date().addingTimeInterval(90)
+        while soak.isRunning && Date() < deadline {
+            lines += soak.takeLines()
+            usleep(50_000)
+        }
+        if soak.isRunning { soak.kill(SIGTERM) }
+        soak.process.waitUntilExit()
+        lines += soak.takeLines()
+        let output = lines.joined(separator: "\n")
+        #expect((lines.last ?? "").hasSuffix(" passed, 0 failed"), "not every check passed:\n\(output)")
+        let split = lines.first { $0.hasPrefix("  PASS primary at the split (3+2: majority primary after ") }
+        #expect(split != nil, "no passing split check:\n\(output)")
+        let json = try #require(lines.last { $0.hasPrefix("{") }, "no JSON line:\n\(output)")
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(((o["split_majority_primary_s"] as? Double) ?? 0) > 0)
+        #expect(((o["split_primary_after_heal_s"] as? Double) ?? 0) > 0)
+        #expect(((o["split_transfers_after_heal"] as? Int) ?? 0) >= 2)
+        #expect(o["total_order"] as? Bool == true && o["primary_expected"] as? Int == 5)
+        #expect(soak.process.terminationStatus == 0)
+    }
+
     /// The leave check times every leave (to its exclusion by every survivor) against
     /// --leave-bound: with a bound no leave can meet, it fails and says by how much.
     @Test func leaveCheckTimesEveryLeaveAgainstTheBound() throws {

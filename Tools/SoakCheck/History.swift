@@ -92,6 +92,8 @@ public struct History {
             recorder.record(.installed(m, v))
         case let .block(id):
             recorder.record(.blocked(m, id))
+        case let .primary(id, true):
+            recorder.record(.primaryConfirmed(m, id))
         case let .sent(kind, view, seq, _, destination):
             let d = destination.flatMap { recorder.member(of: $0) }
             recorder.record(.sent(Recorder.Sent(origin: m, view: view, kind: kind, seq: seq, destination: d)))

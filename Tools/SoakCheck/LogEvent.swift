@@ -7,6 +7,8 @@ public enum LogEvent {
     case start(Recorder.Member, endpoint: EndpointID)
     case view(ViewState, role: String)
     case block(ViewID)
+    /// `csxPrimaryChangedCallback`: the view is (true) confirmed primary, or (false) not.
+    case primary(ViewID, Bool)
     case sent(TestMessage.Kind, ViewID, seq: UInt64, filler: Int, destination: EndpointID?)
     case received(TestMessage.Kind, ViewID, from: EndpointID, message: TestMessage?)
     case leave

@@ -9,6 +9,9 @@
 ///     start MEMBER INCARNATION ENDPOINT ADDRESS    the member exists (first line)
 ///     view VIEWID ROLE VIEWHEX                     a view accepted, with its full ViewState
 ///     block VIEWID                                 block() in the current view
+///     primary VIEWID 1|0                           the view is confirmed primary, or this member
+///                                                  is outside the primary (csxPrimaryChangedCallback;
+///                                                  may come just before the view's own line)
 ///     cast VIEWID SEQ FILLER                       a cast was sent in the view
 ///     send VIEWID SEQ FILLER DEST-ENDPOINT         a send was sent in the view
 ///     recv cast|send VIEWID FROM-ENDPOINT MEMBER INCARNATION KIND SEQ FILLER
@@ -26,7 +29,7 @@
 /// (one line per member of a killed process) and `note TEXT...` for the other faults.
 public enum LogLine {
     public enum Kind: String, Sendable {
-        case start, view, block, cast, send, recv, leave, exit, final, anomaly, kill, note
+        case start, view, block, primary, cast, send, recv, leave, exit, final, anomaly, kill, note
         case xferStart = "xfer-start"
         case xferCancel = "xfer-cancel"
         case xferProvide = "xfer-provide"

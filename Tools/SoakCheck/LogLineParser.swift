@@ -28,6 +28,9 @@ extension LogLine {
         case .block:
             guard a.count == 1, let id = vid(0) else { return nil }
             return (t, .block(id))
+        case .primary:
+            guard a.count == 2, let id = vid(0), a[1] == "1" || a[1] == "0" else { return nil }
+            return (t, .primary(id, a[1] == "1"))
         case .cast:
             guard a.count == 3, let id = vid(0), let seq = u64(1), let filler = int(2) else { return nil }
             return (t, .sent(.cast, id, seq: seq, filler: filler, destination: nil))

@@ -9,6 +9,8 @@ public struct SoakAnalysis {
     public let history: History
     public let checks: [CheckResult]
     public let leaves: [LeaveTiming]
+    /// With the Primary layer: each partition in soak.log, timed (see `PrimarySplits`).
+    public let splits: [SplitTiming]
     public let metrics: SoakMetrics
     /// What the logs' reading found wrong (the "logs well-formed" check's details).
     public let problems: [String]
@@ -40,7 +42,10 @@ public struct SoakAnalysis {
         for l in logs where l.member == nil && !l.events.isEmpty { problems.append("\(l.file): no start line") }
         history = History(memberLogs: logs.filter { $0.member != nil }, soakLog: soakLog)
         leaves = LeaveTimes.measure(history)
-        checks = SoakChecks.run(history, parseProblems: problems, facts: facts, leaves: leaves)
+        // (Clean leaves lower the expected membership: without a split scenario, partitions
+        // are only checked in runs without leaves.)
+        splits = facts.primaryExpected != nil && (facts.splitScenario || leaves.isEmpty) ? PrimarySplits.measure(history, facts: facts) : []
+        checks = SoakChecks.run(history, parseProblems: problems, facts: facts, leaves: leaves, splits: splits)
         metrics = SoakMetrics(history)
         self.problems = problems
     }

@@ -20,6 +20,20 @@ public struct RunFacts: Sendable {
     public var convergenceBound: Double
     /// --leave-bound: the longest from a leave to its exclusion by every survivor.
     public var leaveBound: Double
+    /// The members' stack orders the casts of each view totally (Seqbb): one order, and every
+    /// member delivers its own casts.
+    public var totalOrder = false
+    /// The members deliver their own casts (Local, or total order).
+    public var selfDelivery = false
+    /// The stack has the Primary layer, with this expected membership (`primary_expected`).
+    public var primaryExpected: Int?
+    /// Members per process (a member's index in the history is process × K + slot; the
+    /// partitions in soak.log give each process's side).
+    public var membersPerProcess = 1
+    /// The run is a split (--split): beyond the minority never being primary, the majority
+    /// side must become primary during each partition, every live member must be in a primary
+    /// view again after the heal, and the minority side must take its state from the majority.
+    public var splitScenario = false
 
     public init(live: Set<Recorder.Member>, unexpectedExits: [String], stopProblems: [String], nodeErrors: [String],
                 quietAt: Double, convergedAt: Double?, convergenceBound: Double, leaveBound: Double) {
@@ -44,22 +58,39 @@ public enum SoakChecks {
         "virtual synchrony", "send synchrony", "merge correctness", "leave", "liveness",
     ]
 
-    public static func run(_ history: History, parseProblems: [String], facts: RunFacts, leaves: [LeaveTiming]) -> [CheckResult] {
+    /// Those of a run with total order (`total order`) and the Primary layer
+    /// (`PrimaryChecker`'s three) too.
+    public static func propertyNames(_ facts: RunFacts) -> [String] {
+        var names = propertyNames
+        if facts.totalOrder { names.insert("total order", at: names.firstIndex(of: "FIFO sends").map { $0 + 1 } ?? names.count) }
+        if facts.primaryExpected != nil { names += ["minority knows it", "one primary at a time", "primary quorum"] }
+        return names
+    }
+
+    public static func run(_ history: History, parseProblems: [String], facts: RunFacts, leaves: [LeaveTiming],
+                           splits: [SplitTiming] = []) -> [CheckResult] {
         var results: [CheckResult] = []
         results.append(CheckResult(name: "logs well-formed", details: parseProblems))
 
-        let violations = PropertyChecker().check(history.recorder, live: facts.live, expectComplete: true)
-            + ViewChecker().check(history.recorder, live: facts.live)
+        var violations = PropertyChecker(localDelivery: facts.selfDelivery, totalOrder: facts.totalOrder)
+            .check(history.recorder, live: facts.live, expectComplete: true)
+            + ViewChecker(selfDelivery: facts.selfDelivery).check(history.recorder, live: facts.live)
+        if let n = facts.primaryExpected { violations += PrimaryChecker(configured: n).check(history.recorder) }
         var byProperty: [String: [String]] = [:]
         for v in violations { byProperty[v.property, default: []].append(v.detail) }
         if facts.live.isEmpty { byProperty["liveness", default: []].append("no member was alive and in the group at the end") }
-        for name in propertyNames { results.append(CheckResult(name: name, details: byProperty[name] ?? [])) }
-        for (name, details) in byProperty.sorted(by: { $0.key < $1.key }) where !propertyNames.contains(name) {
+        let names = propertyNames(facts)
+        for name in names { results.append(CheckResult(name: name, details: byProperty[name] ?? [])) }
+        for (name, details) in byProperty.sorted(by: { $0.key < $1.key }) where !names.contains(name) {
             results.append(CheckResult(name: name, details: details))
         }
 
         results.append(replicatedState(history, live: facts.live))
         results.append(stateTransfers(history))
+        if facts.primaryExpected != nil {
+            results.append(castsInPrimary(history))
+            if facts.splitScenario || !splits.isEmpty { results.append(PrimarySplits.check(splits, facts: facts)) }
+        }
         results.append(CheckResult(name: "no unexpected crash", details: facts.unexpectedExits + facts.stopProblems))
         var anomalies = facts.nodeErrors
         for log in history.logs {
@@ -98,6 +129,26 @@ public enum SoakChecks {
             details.append("the servers of final view \(view) differ: \(list)")
         }
         return CheckResult(name: "replicated state", details: details)
+    }
+
+    /// With the Primary layer: every cast (an update) was sent in a view its sender had been
+    /// told is primary (`primary VIEWID 1`; the flag stays until the next view).
+    static func castsInPrimary(_ history: History) -> CheckResult {
+        var details: [String] = []
+        for log in history.logs {
+            guard let m = log.member else { continue }
+            var confirmed: Set<ViewID> = []
+            for (t, e) in log.events {
+                switch e {
+                case let .primary(id, true): confirmed.insert(id)
+                case let .sent(.cast, id, seq, _, _) where !confirmed.contains(id):
+                    details.append(String(format: "%@ cast #%llu at %.3f s in view %@, which it was not told is primary",
+                                          "\(m)", seq, Double(t) / 1e6, LogCodec.viewID(id)))
+                default: break
+                }
+            }
+        }
+        return CheckResult(name: "updates only in the primary", details: details)
     }
 
     /// Every state a joiner installed is the state its provider sent (same digest), intact.

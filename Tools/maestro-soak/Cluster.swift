@@ -68,10 +68,10 @@ final class Cluster {
         let ms = membersOf(p)
         var args = ["node", "--first-member", "\(p * plan.membersPerProcess)",
                     "--incarnations", ms.map { "\($0.incarnation)" }.joined(separator: ","),
-                    "--gossip", rendezvous, "--group", group, "--params", plan.params, "--log-dir", logDir,
+                    "--gossip", rendezvous, "--group", group, "--params", plan.effectiveParams, "--log-dir", logDir,
                     "--epoch-micros", "\(epochMicros)", "--seed", "\(plan.seed &+ UInt64(p) &* 1_000_003 &+ UInt64(node.generation))",
                     "--rate", "\(plan.rate)", "--size-max", "\(plan.sizeMax)", "--state-bytes", "\(plan.stateBytes)",
-                    "--log-level", plan.logLevel] + plan.keyArguments + (plan.properties.map { ["--properties", $0] } ?? [])
+                    "--log-level", plan.logLevel] + plan.keyArguments + (plan.effectiveProperties.map { ["--properties", $0] } ?? [])
         if let netns { args += ["--bind", netns.nodeIP(p)] }
         node.child = try launch("maestro-soak", args, namespace: netns?.node(p), stdin: true,
                                 stderr: "\(logDir)/node\(p).\(node.generation).stderr")
@@ -83,6 +83,7 @@ final class Cluster {
             m.endpoint = nil
             m.address = nil
             m.view = nil
+            m.primaryView = nil
         }
     }
 
@@ -155,6 +156,9 @@ final class Cluster {
             guard let m = member(1), m.status != .dead, let v = ReportedView(parts) else { return }
             m.view = v
             viewsSeen += 1
+        case "primary":  // primary MEMBER VIEWID 1|0
+            guard parts.count == 4, let m = member(1), m.status != .dead else { return }
+            m.primaryView = parts[3] == "1" ? String(parts[2]) : nil
         case "exit":
             guard let m = member(1) else { return }
             if m.status != .leaving {
@@ -231,6 +235,7 @@ final class Cluster {
         slot.endpoint = nil
         slot.address = nil
         slot.view = nil
+        slot.primaryView = nil
         send(slot.process, "rejoin \(slot.slot) \(slot.incarnation)")
         return true
     }
@@ -246,8 +251,11 @@ final class Cluster {
         for p in nodes.indices { send(p, "traffic \(on ? "on" : "off")") }
     }
 
-    /// Splits the processes into the given sides (one side number per process).
+    /// Splits the processes into the given sides (one side number per process). The note is
+    /// logged first: the nodes' fault hooks cut the traffic as soon as they read the command,
+    /// while taking the veth links down takes a while (the split's timings count from the note).
     func partition(_ newSides: [Int]) throws {
+        soakLog.write(.note, "partition", newSides.map(String.init).joined(separator: ","))
         sides = newSides
         sendPartitionLists()
         if let netns {
@@ -255,11 +263,12 @@ final class Cluster {
                 for j in i + 1 ..< nodes.count where newSides[i] != newSides[j] { try netns.setMesh(i, j, up: false) }
             }
         }
-        soakLog.write(.note, "partition", newSides.map(String.init).joined(separator: ","))
     }
 
+    /// Heals the partition (the note first, as for `partition`).
     func heal() throws {
         guard let old = sides else { return }
+        soakLog.write(.note, "heal")
         sides = nil
         for p in nodes.indices { send(p, "heal") }
         if let netns {
@@ -267,7 +276,6 @@ final class Cluster {
                 for j in i + 1 ..< nodes.count where old[i] != old[j] { try netns.setMesh(i, j, up: true) }
             }
         }
-        soakLog.write(.note, "heal")
     }
 
     /// Tells every node the member addresses on the other side of the partition.
@@ -300,6 +308,11 @@ final class Cluster {
             guard let v = m.view else { return false }
             return v.id == first.id && v.settled && Set(v.members) == endpoints
         }
+    }
+
+    /// Converged, and every live member was told its view is primary.
+    func convergedPrimary() -> Bool {
+        converged() && liveMembers.allSatisfy { m in m.view.map { $0.id == m.primaryView } ?? false }
     }
 
     /// Whether removing `removed` members (killed or leaving), with `sides` in force, leaves

@@ -75,6 +75,9 @@ final class MemberSlot {
     var endpoint: String?
     var address: String?
     var view: ReportedView?
+    /// The view it was last told is primary (`primary MEMBER VIEWID 1`; the line may come
+    /// just before the view's own), nil once told it is not.
+    var primaryView: String?
     /// When it last asked to leave (a rejoin waits for its exit).
     var leftAt: Double?
 

@@ -31,7 +31,8 @@ struct Soak: ParsableCommand {
         usage: """
             maestro-soak [soak] --processes P --seconds S [--members-per-process K] [--kill-every SEC] [--restart]
                          [--leave-every SEC] [--partition-every SEC] [--loss FRACTION] [--size-max BYTES]
-                         [--state-bytes B] [--seed N] [--netns] [--json] [more options below]
+                         [--state-bytes B] [--seed N] [--netns] [--json] [--total] [--primary]
+                         [--split A,B,... [--split-at SEC] [--split-for SEC]] [more options below]
             """,
         discussion: """
             Starts a gossip rendezvous (maestro-gossip) and --processes node processes (`maestro-soak \
@@ -64,6 +65,14 @@ struct Soak: ParsableCommand {
             line; the summary and one line per check go to stdout, the last line being \
             `N passed, N failed`; the exit status is 1 if any check failed. The same --seed gives the \
             same fault schedule and traffic choices (a real network and scheduler still vary).
+
+            --total and --primary change the stack (see their help). The goal of the primary partition, \
+            checked end to end: `maestro-soak --processes 5 --seconds 25 --primary --split 3,2 --netns` splits \
+            5 processes into 3 + 2 and heals; only the 3-side is primary during the split (each member logs \
+            `primary VIEWID 1|0` when csxPrimaryChangedCallback fires), and after the heal every server holds \
+            the 3-side's state (every transfer after the heal provided by a server holding it: a 3-side server, or one that took \
+            its state from one since the heal; the `primary at the \
+            split` check's line gives the time to primary after the split and after the heal).
 
             Default parameters (--params): \(SoakPlan.fastParams) (fast failure detection and merges).
             """)
@@ -119,6 +128,21 @@ struct Soak: ParsableCommand {
     @Option(help: "What the members' stack must guarantee, Ensemble's way (e.g. Vsync:Total; default: the seed's stack). An unknown property is an error that lists the known ones.")
     var properties: String?
 
+    @Flag(help: "Total order: add Total to the properties (Vsync:Total by default). Servers apply their own casts when they are delivered back, and their state is order-sensitive (a hash chain over the casts applied); the checks include one order per view.")
+    var total = false
+
+    @Flag(help: "The primary partition: add Primary and Total to the properties and primary_expected=MEMBERS:int to the parameters (unless --params sets it). Servers cast only while their view is confirmed primary; the checks include the primary line (one confirmed primary at a time, quorum) and casts only in the primary.")
+    var primary = false
+
+    @Option(help: ArgumentHelp("The split scenario: at --split-at, partition the processes into sides of these sizes (seeded choice of who is where; they must add up to --processes), and heal after --split-for. With --primary the checks require that only a side with a majority of the members is primary during the split, and that after the heal every server is primary again and the others took the majority's state.", valueName: "A,B,..."))
+    var split: String?
+
+    @Option(help: ArgumentHelp("When the split starts (seconds after the nodes are up), or later once the group is settled (with --primary: every member in one confirmed primary view).", valueName: "SEC"))
+    var splitAt = SoakPlan.defaultSplitAt
+
+    @Option(help: ArgumentHelp("How long the split lasts before the heal.", valueName: "SEC"))
+    var splitFor = SoakPlan.defaultSplitFor
+
     @Option(help: "Directory for the logs (default: a new one under /tmp). Removed after a passing run unless --keep-logs.")
     var logDir: String?
 
@@ -137,7 +161,16 @@ struct Soak: ParsableCommand {
                  restart: restart, leaveEvery: leaveEvery, partitionEvery: partitionEvery, loss: loss, sizeMax: sizeMax,
                  stateBytes: stateBytes, seed: seed ?? UInt64.random(in: 1 ... 999_999_999), netns: netns, json: json,
                  rate: rate, params: params, logDir: logDir, keepLogs: keepLogs, logLevel: log.logLevel.rawValue,
-                 keyArguments: key.childArguments, properties: properties, leaveBound: leaveBound)
+                 keyArguments: key.childArguments, properties: properties, leaveBound: leaveBound,
+                 total: total || primary, primary: primary, split: splitSizes, splitAt: splitAt, splitFor: splitFor)
+    }
+
+    /// --split as side sizes (nil if absent or malformed: `validate` says which).
+    var splitSizes: [Int]? {
+        guard let split else { return nil }
+        let sizes = split.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard sizes.allSatisfy({ $0 != nil }) else { return nil }
+        return sizes.compactMap { $0 }
     }
 
     func validate() throws {
@@ -155,7 +188,14 @@ struct Soak: ParsableCommand {
         guard stateBytes >= 0 && stateBytes <= 1 << 30 else { throw ValidationError("--state-bytes must be between 0 and 1 GiB") }
         guard rate > 0 && rate <= 10_000 else { throw ValidationError("--rate must be between 0 and 10000 messages per second") }
         do { _ = try Parameters(parsing: params) } catch { throw ValidationError("--params: \(error)") }
-        if let properties {
+        if split != nil {
+            guard let sizes = splitSizes, sizes.count >= 2, sizes.allSatisfy({ $0 >= 1 }), sizes.reduce(0, +) == processes else {
+                throw ValidationError("--split must be two or more positive side sizes, comma separated, adding up to --processes (e.g. --split 3,2 with --processes 5)")
+            }
+            guard partitionEvery == nil else { throw ValidationError("--split and --partition-every both partition the processes: give one") }
+            guard splitAt > 0, splitFor > 0 else { throw ValidationError("--split-at and --split-for must be positive numbers of seconds") }
+        }
+        if let properties = plan.effectiveProperties {
             do {
                 let p = try Properties(parsing: properties)
                 try p.checkSecurity(hasKey: key.keyFile != nil, encrypts: key.encrypt, keyOption: "--key-file", encryptOption: "--encrypt")
@@ -169,6 +209,10 @@ struct Soak: ParsableCommand {
         guard seconds >= p.minimumSeconds else {
             throw ValidationError(String(format: "--seconds must be at least %.0f with these parameters: the last %.1f s are quiet (convergence bound %.1f s + 3 s) and faults need 5 s",
                                          p.minimumSeconds.rounded(.up), p.quietPeriod, p.convergenceBound))
+        }
+        if split != nil && splitAt + splitFor >= p.faultEnd {
+            throw ValidationError(String(format: "the split must heal before the faults stop at %.1f s (SECONDS - %.1f): lower --split-at or --split-for, or raise --seconds to at least %.0f",
+                                         p.faultEnd, p.quietPeriod, (splitAt + splitFor + p.quietPeriod + 1).rounded(.up)))
         }
     }
 
@@ -186,7 +230,8 @@ struct Soak: ParsableCommand {
         }
         print("maestro-soak: \(plan.processes) processes × \(plan.membersPerProcess) member\(plan.membersPerProcess == 1 ? "" : "s"), \(fmt(plan.seconds)) s, seed \(plan.seed)\(plan.netns ? ", network namespaces" : "")")
         print("faults: \(plan.faultSummary); until \(String(format: "%.1f", plan.faultEnd)) s")
-        print("traffic: \(fmt(plan.rate)) messages/s per member, up to \(plan.sizeMax) bytes\(plan.stateBytes > 0 ? ", state \(plan.stateBytes) bytes" : ""); params \(plan.params)")
+        print("traffic: \(fmt(plan.rate)) messages/s per member, up to \(plan.sizeMax) bytes\(plan.stateBytes > 0 ? ", state \(plan.stateBytes) bytes" : ""); params \(plan.effectiveParams)")
+        if let p = plan.effectiveProperties { print("properties: \(p) (\(plan.protocolStack))") }
         fflush(nil)
         let outcome: RunOutcome
         do {

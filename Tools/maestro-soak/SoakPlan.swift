@@ -1,5 +1,6 @@
 import Ensemble
 import Foundation
+import Maestro
 import Simulation
 import SoakCheck
 
@@ -30,12 +31,50 @@ struct SoakPlan {
     var properties: String?
     /// The longest from a member's leave to its exclusion by every survivor (seconds).
     var leaveBound = SoakPlan.defaultLeaveBound
+    /// --total: the stack orders casts totally (Total added to the properties); the servers
+    /// apply their own casts at delivery and their state is order-sensitive.
+    var total = false
+    /// --primary: Primary too (and Total), `primary_expected` = the members; servers cast only
+    /// in the confirmed primary.
+    var primary = false
+    /// --split A,B,...: one partition of the processes into sides of these sizes at `splitAt`
+    /// for `splitFor` seconds (the split scenario).
+    var split: [Int]?
+    var splitAt = SoakPlan.defaultSplitAt
+    var splitFor = SoakPlan.defaultSplitFor
+
+    static let defaultSplitAt = 5.0
+    static let defaultSplitFor = 6.0
 
     static let defaultLeaveBound = 1.0
 
     static let fastParams = "fast;top_sweep=0.5:time"
 
     var members: Int { processes * membersPerProcess }
+
+    /// The properties the nodes run: --properties, with Total (--total, --primary) and
+    /// Primary (--primary) added; nil: the seed's stack.
+    var effectiveProperties: String? {
+        guard total || primary else { return properties }
+        var p = properties ?? "Vsync"
+        let have = (try? Properties(parsing: p)) ?? Properties([])
+        if !have.contains(.total) { p += ":Total" }
+        if primary && !have.contains(.primary) { p += ":Primary" }
+        return p
+    }
+
+    /// The parameters the nodes run: --params, with `primary_expected` (the members) under
+    /// --primary unless --params sets it.
+    var effectiveParams: String {
+        guard primary, (try? Parameters(parsing: params))?["primary_expected"] == nil else { return params }
+        return params + ";primary_expected=\(members):int"
+    }
+
+    /// The protocol stack the members run.
+    var protocolStack: String {
+        guard let p = effectiveProperties else { return MaestroOptions.defaultProtocol }
+        return (try? Properties(parsing: p).protocolStack()) ?? MaestroOptions.defaultProtocol
+    }
 
     /// How long after the faults stop every live member must be in one view
     /// (`GroupScenario.convergenceBound`), in seconds.
@@ -63,6 +102,7 @@ struct SoakPlan {
         if let k = killEvery { f.append("kill -9 every ~\(fmt(k)) s\(restart ? " with restart" : "")") }
         if let l = leaveEvery { f.append("leave and rejoin every ~\(fmt(l)) s") }
         if let p = partitionEvery { f.append("partition every ~\(fmt(p)) s") }
+        if let s = split { f.append("split \(s.map(String.init).joined(separator: "+")) at \(fmt(splitAt)) s for \(fmt(splitFor)) s") }
         if loss > 0 { f.append("loss \(loss)") }
         return f.isEmpty ? "none" : f.joined(separator: ", ")
     }
@@ -83,6 +123,12 @@ struct SoakPlan {
         if leaveBound != SoakPlan.defaultLeaveBound { a += ["--leave-bound", fmt(leaveBound)] }
         if netns { a.append("--netns") }
         if let properties { a += ["--properties", "'\(properties)'"] }
+        if primary { a.append("--primary") } else if total { a.append("--total") }
+        if let s = split {
+            a += ["--split", s.map(String.init).joined(separator: ",")]
+            if splitAt != SoakPlan.defaultSplitAt { a += ["--split-at", fmt(splitAt)] }
+            if splitFor != SoakPlan.defaultSplitFor { a += ["--split-for", fmt(splitFor)] }
+        }
         a += keyArguments
         a += ["--seed", "\(seed)"]
         return a.joined(separator: " ")
@@ -111,6 +157,7 @@ struct FaultSchedule {
         periodic(.kill, every: plan.killEvery, until: plan.faultEnd)
         periodic(.leave, every: plan.leaveEvery, until: plan.faultEnd)
         periodic(.partition, every: plan.partitionEvery, until: plan.faultEnd)
+        if plan.split != nil { add(Event(at: plan.splitAt, kind: .partition)) }
     }
 
     /// Ticks at gaps drawn uniformly in [0.5, 1.5] × `every`, starting after one gap.

@@ -11,6 +11,7 @@ struct SoakReport {
     let checks: [CheckResult]
     let metrics: SoakMetrics
     let leaves: [LeaveTiming]
+    let splits: [SplitTiming]
 
     var failed: Int { checks.filter { !$0.passed }.count }
     var passed: Int { checks.count - failed }
@@ -20,6 +21,7 @@ struct SoakReport {
         self.outcome = outcome
         let analysis = SoakAnalysis(logDir: outcome.logDir, facts: outcome.facts)
         leaves = analysis.leaves
+        splits = analysis.splits
         checks = analysis.checks
         metrics = analysis.metrics
     }
@@ -48,6 +50,12 @@ struct SoakReport {
         if !m.failoverSeconds.isEmpty { out("  failover after kill -9, until every survivor installed a view without the victim: \(stats(m.failoverSeconds))") }
         let leaveSeconds = leaves.compactMap(\.seconds)
         if !leaveSeconds.isEmpty { out("  leave, until every survivor installed a view without the leaver: \(stats(leaveSeconds)) (bound \(fmt(plan.leaveBound)) s)") }
+        for sp in splits where f.splitScenario {
+            func t(_ d: Double?) -> String { d.map { String(format: "%.2f s", $0) } ?? "never" }
+            out(String(format: "  split %@ at %.1f s, healed at %@ (log clock, from before the nodes started): majority primary after %@; primary again %@ after the heal; %d state transfers after the heal (%d from the majority)",
+                       sp.sizes.map(String.init).joined(separator: "+"), sp.at, sp.healedAt.map { String(format: "%.1f s", $0) } ?? "never",
+                       t(sp.majorityPrimaryAfter), t(sp.primaryAfterHeal), sp.transfersAfterHeal, sp.transfersFromMajority))
+        }
         if let b = m.longestBlocked {
             out(String(format: "  longest blocked (block to next view): %.2f s, %@ from %.1f s", b.seconds, b.member, b.at))
         }
@@ -77,6 +85,10 @@ struct SoakReport {
                 "transfer_s_max": m.transferSeconds.max() ?? Double.nan, "failover_s_median": median(m.failoverSeconds) ?? Double.nan,
                 "failover_s_max": m.failoverSeconds.max() ?? Double.nan, "longest_blocked_s": m.longestBlocked?.seconds ?? 0,
                 "leave_s_max": leaveSeconds.max() ?? Double.nan, "leave_bound": plan.leaveBound, "leaves_timed": leaveSeconds.count,
+                "total_order": f.totalOrder, "primary_expected": f.primaryExpected ?? 0,
+                "split_majority_primary_s": splits.first?.majorityPrimaryAfter ?? Double.nan,
+                "split_primary_after_heal_s": splits.first?.primaryAfterHeal ?? Double.nan,
+                "split_transfers_after_heal": splits.first?.transfersAfterHeal ?? 0,
                 "failed_checks": checks.filter { !$0.passed }.map(\.name).joined(separator: ","), "logs": o.logDir,
             ]
             out(jsonLine(fields.map { ($0.key, $0.value) } + md.map { ("member_drops_" + $0.name, $0.count as Any) }))

@@ -1,3 +1,4 @@
+import Ensemble
 import Foundation
 import Simulation
 import SoakCheck
@@ -135,9 +136,18 @@ final class SoakRun {
         }
         progress.finish()
         let stopProblems = cluster.stopAll(timeout: 10)
-        let facts = RunFacts(live: live, unexpectedExits: cluster.unexpectedExits, stopProblems: stopProblems,
+        var facts = RunFacts(live: live, unexpectedExits: cluster.unexpectedExits, stopProblems: stopProblems,
                              nodeErrors: cluster.nodeErrors, quietAt: quietAt ?? plan.faultEnd, convergedAt: convergedAt,
                              convergenceBound: plan.convergenceBound, leaveBound: plan.leaveBound)
+        let stack = plan.protocolStack
+        facts.totalOrder = LayerRegistry.totallyOrders(stack)
+        facts.selfDelivery = LayerRegistry.selfDelivers(stack)
+        if GroupScenario.hasPrimary(stack) {
+            let p = try? Parameters(parsing: plan.effectiveParams)
+            facts.primaryExpected = (try? p?.int("primary_expected", default: plan.members)) ?? plan.members
+        }
+        facts.membersPerProcess = plan.membersPerProcess
+        facts.splitScenario = plan.split != nil && facts.primaryExpected != nil
         return RunOutcome(facts: facts, injected: injected, skipped: skipped,
                           stats: cluster.nodes.reduce(NodeStats()) { $0 + $1.totalStats }, viewsReported: cluster.viewsSeen,
                           duration: elapsed, logDir: logDir)
@@ -194,6 +204,29 @@ final class SoakRun {
             } else if c.members[m].status == .leaving, now + 0.2 < plan.faultEnd {
                 schedule.add(.init(at: now + 0.2, kind: .rejoin, target: m))  // not out yet: try again soon
             }
+        case .partition where plan.split != nil:
+            // The split scenario: sides of the given sizes, processes drawn by the seed.
+            guard c.sides == nil, let sizes = plan.split else { return skip(.partition) }
+            var order = Array(c.nodes.indices)
+            for i in stride(from: order.count - 1, to: 0, by: -1) {
+                order.swapAt(i, min(i, Int(schedule.draw(.partition) * Double(i + 1))))
+            }
+            var sides = Array(repeating: 0, count: c.nodes.count)
+            var next = 0
+            for (side, size) in sizes.enumerated() {
+                for p in order[next ..< next + size] { sides[p] = side }
+                next += size
+            }
+            // The split starts from a settled group (with --primary: in a confirmed primary view
+            // of every member, so that the majority side can continue it).
+            guard plan.primary ? c.convergedPrimary() : c.safe(removing: [], sides: sides) else {
+                // A transfer is going on, or the group is not there yet: try again shortly.
+                if now + 0.2 + plan.splitFor < plan.faultEnd { schedule.add(.init(at: now + 0.2, kind: .partition)) } else { skip(.partition) }
+                return
+            }
+            try c.partition(sides)
+            count(.partition)
+            schedule.add(.init(at: now + plan.splitFor, kind: .heal, target: 0))
         case .partition:
             guard c.sides == nil else { return skip(.partition) }
             let running = c.nodes.filter { $0.status == .running }.map(\.index)

@@ -6,8 +6,14 @@ import SoakCheck
 
 /// One CSX server of a soak node: it holds the replicated state (`ReplicatedState`), sends
 /// numbered test messages (`TestMessage`) when told to, applies every cast it delivers (and
-/// its own casts when it sends them: there is no self-delivery), answers state requests, and
-/// logs everything to its `EventLog` for the checkers.
+/// its own casts: when it sends them, or, over a stack that delivers a member's own casts
+/// (`selfDelivering`: Local, or total order), when they are delivered back, at their place in
+/// the order), answers state requests, and logs everything to its `EventLog` for the checkers.
+///
+/// Over a totally ordered stack the state is order-sensitive (`ReplicatedState.ordered`: a
+/// hash chain over the casts in the order applied). With the Primary layer it casts only while
+/// its view is confirmed primary (`isPrimary`; sends, which change no state, go on), and logs
+/// every `csxPrimaryChangedCallback`.
 ///
 /// It only sends when the message is certain to leave in the view it records: Maestro has
 /// accepted the endpoint's newest view, the view is not blocked, no transfer is in progress
@@ -23,6 +29,8 @@ final class SoakServer: CSX {
     private var rng: SimRandom
     private let sizeMax: Int
     private let castFraction: Double
+    /// The stack has the Primary layer: casts (updates) only in the confirmed primary.
+    private let primaryOnly: Bool
     /// Lines for the orchestrator (stdout).
     private let report: (String) -> Void
 
@@ -48,7 +56,9 @@ final class SoakServer: CSX {
         self.sizeMax = sizeMax
         self.castFraction = castFraction
         self.report = report
-        state = ReplicatedState(blobBytes: stateBytes)
+        let stack = try options.stack()
+        primaryOnly = GroupScenario.hasPrimary(stack)
+        state = ReplicatedState(blobBytes: stateBytes, ordered: LayerRegistry.totallyOrders(stack))
         rng = SimRandom(seed: seed, stream: UInt64(member) << 32 | (incarnation & 0xFFFF_FFFF))
         super.init(options)
         try join()
@@ -90,7 +100,12 @@ final class SoakServer: CSX {
     func sendOne() {
         guard canSend, let vd = clsvViewData, let me = myEndpID else { return }
         let others = vd.members.filter { $0 != me }
-        let isCast = others.isEmpty || rng.chance(castFraction)
+        var isCast = others.isEmpty || rng.chance(castFraction)
+        if isCast && primaryOnly && !isPrimary {
+            // No update outside the primary partition; a send instead, if there is anyone.
+            guard !others.isEmpty else { return }
+            isCast = false
+        }
         let filler = pickFiller()
         let seq = nextSeq
         nextSeq += 1
@@ -103,7 +118,8 @@ final class SoakServer: CSX {
         if let destination {
             result = send(destination, msg)
         } else {
-            bytes.withUnsafeBytes { state.apply($0) }
+            // Without self-delivery the cast is applied now; with it, when it comes back.
+            if !selfDelivering { bytes.withUnsafeBytes { state.apply($0) } }
             result = cast(msg)
         }
         if result == .unspecified {
@@ -186,6 +202,12 @@ final class SoakServer: CSX {
         }
         func list(_ l: [EndpID]) -> String { l.isEmpty ? "-" : l.map(LogCodec.endpoint).joined(separator: ",") }
         report("view \(member) \(tag) \(role) \(list(viewData.servers)) \(list(viewData.xferServers)) \(list(viewData.members))")
+    }
+
+    override func csxPrimaryChangedCallback(_ viewData: CSXViewData) {
+        let tag = LogCodec.viewID(viewData.viewID)
+        record(.primary, tag, viewData.primaryFlag ? "1" : "0")
+        report("primary \(member) \(tag) \(viewData.primaryFlag ? 1 : 0)")
     }
 
     override func csxBlockCallback() {
@@ -311,7 +333,7 @@ final class SoakServer: CSX {
         if blob.received + blob.excess != state.blobBytes {
             record(.anomaly, "transfer \(xferID.value) brought \(blob.received + blob.excess) state bytes, expected \(state.blobBytes)")
         }
-        state.install(count: header.count, sum: header.sum, blob: blob.blob, hash: blob.hash)
+        state.install(count: header.count, sum: header.sum, blob: blob.blob, hash: blob.hash, chain: header.chain)
         record(.xferGot, LogCodec.endpoint(header.provider), "\(xferID.value)", LogCodec.digest(header.digest),
                LogCodec.digest(state.digest), "\(header.count)")
         xferDone(xferID)
