@@ -65,14 +65,29 @@ import Testing
         }
     }
 
-    @Test func vsyncReportsAtTheirLargest() {
+    @Test func vsyncReportsAndDecisionsAtTheirLargest() {
         for n in Self.sizes {
             let row = Array(repeating: Self.big, count: n)
-            let reports = (0 ..< n).map { Vsync.Report(rank: $0, casts: row, sends: row) }
+            // Every member sent to every member: n² entries, of the largest ranks and counts.
+            let all = (0 ..< n).flatMap { from in (0 ..< n).map { Vsync.SentCount(from: from, to: $0, count: Self.big) } }
             for (i, f) in Self.rankSets(n).enumerated() {
-                check(Vsync.Header.reports(failed: f, [reports[n - 1]]), "Vsync one report, \(n) members, set \(i)")
-                check(Vsync.Header.reports(failed: f, reports), "Vsync all reports, \(n) members, set \(i)")
+                check(Vsync.Header.report(failed: f, Vsync.Report(rank: n - 1, casts: row, sends: row)), "Vsync report, \(n) members, set \(i)")
+                check(Vsync.Header.decision(failed: f, casts: row, sends: all), "Vsync full decision, \(n) members, set \(i)")
+                check(Vsync.Header.decision(failed: f, casts: row, sends: []), "Vsync decision without sends, \(n) members, set \(i)")
             }
+            // Vsync's bound is exact, and a view of n decodes its largest decision back.
+            let h = Vsync.Header.decision(failed: .all(n), casts: row, sends: all)
+            var w = WireWriter()
+            h.encode(into: &w)
+            #expect(w.count == h.encodedSizeBound, "\(n) members: \(w.count) bytes, bound \(h.encodedSizeBound)")
+            var p = Packet(payload: [])
+            p.push(h)
+            var back = WireWriter()
+            let decoded: Vsync.Header? = (try? p.pop { (r: inout WireReader) throws(WireError) in try Vsync.Header.decode(from: &r, members: n) }) ?? nil
+            if case let .decision(f, c, s)? = decoded {
+                Vsync.Header.decision(failed: f, casts: c, sends: s).encode(into: &back)
+            }
+            #expect(back.bytes == w.bytes, "\(n) members: the decision decodes to itself")
         }
     }
 

@@ -3,14 +3,27 @@ import Testing
 
 @Suite struct VsyncTests {
     typealias Report = Vsync.Report
+    typealias SentCount = Vsync.SentCount
 
     func vsync(rank: Rank) throws -> LayerHarness {
         try LayerHarness(members: 3, rank: rank) { s, p, x in Vsync(s, p, x) }
     }
 
-    func decode(_ p: Packet?) -> (failed: RankSet, reports: [Report])? {
-        guard let p, case let .reports(f, rs)? = ownHeader(p, Vsync.Header.self) else { return nil }
-        return (f, rs)
+    func decode(_ p: Packet?) -> (failed: RankSet, report: Report)? {
+        guard let p, case let .report(f, r)? = ownHeader(p, Vsync.Header.self) else { return nil }
+        return (f, r)
+    }
+
+    func decodeDecision(_ p: Packet?) -> (failed: RankSet, casts: [Int], sends: [SentCount])? {
+        guard let p, case let .decision(f, c, s)? = ownHeader(p, Vsync.Header.self) else { return nil }
+        return (f, c, s)
+    }
+
+    /// A packet carrying a decision, to come up from below as a cast.
+    func decisionCast(failed: RankSet = RankSet(), casts: [Int], sends: [SentCount]) -> Packet {
+        var p = Packet(payload: [])
+        p.push(Vsync.Header.decision(failed: failed, casts: casts, sends: sends))
+        return p
     }
 
     /// Top_appl's counts then the block, as they come up; returns what went down.
@@ -49,7 +62,7 @@ import Testing
         #expect(down[0].peer == 0)
         let report = try #require(decode(down[0].packet))
         #expect(report.failed == RankSet())
-        #expect(report.reports == [r1])
+        #expect(report.report == r1)
     }
 
     @Test func coordinatorComputesSyncInfoFromAllReportsAndCastsThem() throws {
@@ -63,10 +76,13 @@ import Testing
         guard case let .syncInfo(casts, sends) = down[0] else { Issue.record("no syncInfo"); return }
         #expect(casts == [4, 5, 3], "per origin, the most any member received")
         #expect(sends == [0, 6, 9], "what each peer sent me")
-        let all = try #require(decode(down[1].packet))
-        #expect(all.failed == RankSet())
-        #expect(Set(all.reports.map(\.rank)) == [0, 1, 2])
-        #expect(all.reports.sorted { $0.rank < $1.rank } == [r0, r1, r2])
+        let d = try #require(decodeDecision(down[1].packet), "the decision, not the reports")
+        #expect(d.failed == RankSet())
+        #expect(d.casts == [4, 5, 3])
+        #expect(d.sends == [SentCount(from: 0, to: 1, count: 7), SentCount(from: 0, to: 2, count: 2),
+                            SentCount(from: 1, to: 0, count: 6), SentCount(from: 1, to: 2, count: 4),
+                            SentCount(from: 2, to: 0, count: 9), SentCount(from: 2, to: 1, count: 8)],
+                "the non-zero send counts only")
         // Once only.
         coord.fromBelow(.send(try reportFrom(r2), peer: 2, flags: []))
         #expect(coord.takeDown().isEmpty)
@@ -83,7 +99,7 @@ import Testing
         _ = block(m2, casts: r2.casts, sends: r2.sends)
         m2.fromBelow(.cast(all, peer: 0, flags: []))
         let down = m2.takeDown()
-        #expect(down.kinds == ["syncInfo"], "only the coordinator casts the reports")
+        #expect(down.kinds == ["syncInfo"], "only the coordinator casts the decision")
         guard case let .syncInfo(casts, sends) = down.first else { return }
         #expect(casts == [4, 5, 3])
         #expect(sends == [2, 4, 0], "what 0 and 1 sent to 2")
@@ -103,9 +119,56 @@ import Testing
         guard case let .syncInfo(casts, sends) = down.first else { return }
         #expect(casts == [4, 5, 1], "without the failed member's report")
         #expect(sends == [0, 6, 0])
-        let all = try #require(decode(down[1].packet))
-        #expect(all.failed == RankSet([2]))
-        #expect(all.reports.sorted { $0.rank < $1.rank } == [r0, r1])
+        let d = try #require(decodeDecision(down[1].packet))
+        #expect(d.failed == RankSet([2]))
+        #expect(d.casts == [4, 5, 1])
+        #expect(d.sends == [SentCount(from: 0, to: 1, count: 7), SentCount(from: 1, to: 0, count: 6)],
+                "neither from nor to the failed member")
+    }
+
+    @Test func aDecisionWaitsForMyBlockAndForFailuresIHaveNotHeardOf() throws {
+        let sends = [SentCount(from: 0, to: 1, count: 7), SentCount(from: 0, to: 2, count: 2)]
+        let m = try vsync(rank: 1)
+        m.fromBelow(.cast(decisionCast(casts: [4, 5, 3], sends: sends), peer: 0, flags: []))
+        #expect(m.takeDown().isEmpty, "not blocked yet")
+        #expect(block(m, casts: r1.casts, sends: r1.sends).kinds == ["send", "syncInfo"])
+
+        // Made after 2 failed, which member 1 has not heard of yet.
+        let n = try vsync(rank: 1)
+        _ = block(n, casts: r1.casts, sends: r1.sends)
+        n.fromBelow(.cast(decisionCast(failed: RankSet([2]), casts: [4, 5, 1], sends: [sends[0]]), peer: 0, flags: []))
+        #expect(n.takeDown().isEmpty, "held back: its failures differ from mine")
+        n.fromBelow(.fail(RankSet([2])))
+        let down = n.takeDown()
+        #expect(down.kinds == ["send", "syncInfo"], "reports again, then uses the held decision")
+        guard case let .syncInfo(casts, s) = down.last else { return }
+        #expect(casts == [4, 5, 1])
+        #expect(s == [7, 0, 0])
+    }
+
+    @Test func aDecisionFromAnotherThanTheCoordinatorOrUnderOlderFailuresIsIgnored() throws {
+        let m = try vsync(rank: 2)
+        m.fromBelow(.fail(RankSet([0])))
+        _ = m.takeUp()
+        _ = block(m, casts: r2.casts, sends: r2.sends)
+        m.fromBelow(.cast(decisionCast(casts: [4, 5, 3], sends: []), peer: 0, flags: []))
+        #expect(m.takeDown().isEmpty, "made before 0 failed")
+        m.fromBelow(.cast(decisionCast(failed: RankSet([0]), casts: [4, 5, 3], sends: []), peer: 0, flags: []))
+        #expect(m.takeDown().isEmpty, "0 is not the coordinator once it failed")
+        m.fromBelow(.cast(decisionCast(failed: RankSet([0]), casts: [0, 5, 3], sends: []), peer: 1, flags: []))
+        #expect(m.takeDown().kinds == ["syncInfo"])
+    }
+
+    @Test func malformedDecisionsAreDropped() throws {
+        let m = try vsync(rank: 1)
+        _ = block(m, casts: r1.casts, sends: r1.sends)
+        let before = m.stack.drops.malformedHeaders
+        // A rank out of the view, casts of the wrong size, a count of entries the bytes do not hold.
+        m.fromBelow(.cast(decisionCast(casts: [1, 2, 3], sends: [SentCount(from: 3, to: 1, count: 1)]), peer: 0, flags: []))
+        m.fromBelow(.cast(decisionCast(casts: [1, 2], sends: []), peer: 0, flags: []))
+        m.fromBelow(.cast(Packet(payload: [2, 0, 3, 0, 0, 0, 0xFF, 0xFF, 0x03]), peer: 0, flags: []))
+        #expect(m.takeDown().isEmpty)
+        #expect(m.stack.drops.malformedHeaders == before + 3)
     }
 
     @Test func reportsOlderThanMyFailuresAreDropped() throws {

@@ -41,7 +41,8 @@ public enum Wire {
     /// Second byte: bumped whenever any header's encoding changes incompatibly.
     /// (3: every layer's pass-through tag is 0, Top_appl's included. 4: Heal's gossip names the
     /// newest primary view the partition descends from; Primary confirms views and its record
-    /// carries earlier quorums; Suspect's pings go to and from a core of low ranks.)
+    /// carries earlier quorums; Suspect's pings go to and from a core of low ranks; Vsync's
+    /// coordinator casts its decision, not every report: same release, no further bump.)
     public static let formatVersion: UInt8 = 4
     /// Largest length any length-prefixed field may claim unless a decoder sets a tighter bound.
     public static let defaultLengthLimit = 1 << 26
