@@ -46,7 +46,7 @@ struct Failover: ParsableCommand {
         var results: [(slowest: Double, fastest: Double, falseViews: Int)] = []
         for round in 1 ... rounds {
             progress.update("round \(round)/\(rounds): starting \(members) member processes")
-            let g = try ProcessGroup(keyArguments: common.memberArguments)
+            let g = try ProcessGroup(keyArguments: common.memberArguments, gossipArguments: common.key.childArguments)
             try g.startAndForm(members, params: common.params, extra: load > 0 ? ["--cast-rate", String(load)] : [])
             let all = Set(g.addresses)
             // Under load, any further view before the kill is a false suspicion.
@@ -111,7 +111,7 @@ struct Formation: ParsableCommand {
         var afterReady: [Double] = []
         for round in 1 ... max(1, rounds) {
             progress.update("round \(round)/\(rounds)")
-            let g = try ProcessGroup(keyArguments: common.memberArguments)
+            let g = try ProcessGroup(keyArguments: common.memberArguments, gossipArguments: common.key.childArguments)
             let start = Date()
             var procs: [ChildProcess] = []
             for _ in 0 ..< members {

@@ -38,7 +38,7 @@ struct Latency: ParsableCommand {
         common.log.bootstrap()
         let progress = Progress()
         progress.update("starting \(members) member processes")
-        let g = try ProcessGroup(keyArguments: common.memberArguments)
+        let g = try ProcessGroup(keyArguments: common.memberArguments, gossipArguments: common.key.childArguments)
         var nodes: [ChildProcess] = []
         for i in 0 ..< members {
             nodes.append(try ChildProcess("maestro-perf", ["node", "--gossip", g.rendezvous, "--group", g.group, "--members", String(members),

@@ -35,7 +35,7 @@ struct MemberChurnOptions: ParsableArguments {
     /// address.
     func formGroup(progress: Progress, round: Int) throws -> (group: ProcessGroup, index: Int, address: String) {
         progress.update("round \(round)/\(rounds): starting \(members) member processes")
-        let g = try ProcessGroup(keyArguments: common.memberArguments, maestro: !bare)
+        let g = try ProcessGroup(keyArguments: common.memberArguments, gossipArguments: common.key.childArguments, maestro: !bare)
         try g.startAndForm(members, params: common.params)
         let address = pick(g.lastView(0) ?? g.addresses)
         guard let index = g.addresses.firstIndex(of: address) else { throw ChildError("cannot find the member \(address) in the group") }

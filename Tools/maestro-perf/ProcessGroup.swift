@@ -14,16 +14,18 @@ final class ProcessGroup {
     var addresses: [String] = []
     var endpoints: [String] = []
 
-    /// `--key-file` arguments for every child (an authenticated group), or none.
+    /// Arguments for every member (`--properties`, `--key-file`, ...), or none.
     let keyArguments: [String]
     /// Members are Maestro GroupMembers under Runtime.start() (`maestro-soak member --maestro`),
     /// not bare endpoints.
     let maestro: Bool
 
-    init(keyArguments: [String] = [], maestro: Bool = false) throws {
+    /// `gossipArguments`: the rendezvous's (the key only: it takes no `--properties`);
+    /// `keyArguments` when nil.
+    init(keyArguments: [String] = [], gossipArguments: [String]? = nil, maestro: Bool = false) throws {
         self.keyArguments = keyArguments
         self.maestro = maestro
-        gossip = try ChildProcess("maestro-gossip", ["--port", "0"] + keyArguments)
+        gossip = try ChildProcess("maestro-gossip", ["--port", "0"] + (gossipArguments ?? keyArguments))
         guard let line = gossip.waitForLine(timeout: 10, { $0.hasPrefix("gossip rendezvous on ") }),
               let addr = line.split(separator: " ").last else {
             throw ChildError("maestro-gossip did not start")

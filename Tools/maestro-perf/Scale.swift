@@ -180,7 +180,7 @@ struct Scale: ParsableCommand {
 
     private func runProcesses(_ progress: ToolSupport.Progress) throws -> Result {
         ChildProcess.ignoreBrokenPipes()
-        let g = try ProcessGroup(keyArguments: common.memberArguments)
+        let g = try ProcessGroup(keyArguments: common.memberArguments, gossipArguments: common.key.childArguments)
         defer { g.stop() }
         // The members, split as evenly as possible.
         let sizes = (0 ..< processes).map { members / processes + ($0 < members % processes ? 1 : 0) }

@@ -164,7 +164,7 @@ extension Throughput {
     func runProcesses() throws {
         let progress = Progress()
         progress.update("starting \(members) member processes")
-        let g = try ProcessGroup(keyArguments: common.memberArguments)
+        let g = try ProcessGroup(keyArguments: common.memberArguments, gossipArguments: common.key.childArguments)
         var nodes: [ChildProcess] = []
         for i in 0 ..< members {
             let role = i < senders ? "sender" : "receiver"
