@@ -105,6 +105,21 @@ import Testing
         #expect(PrimaryChecker(configured: 5).check(rec).map(\.property) == ["primary quorum"])
     }
 
+    @Test func leavesCountForTheFirstConfirmedPrimaryAfterUnconfirmedOnes() {
+        // Seed 121046: v1 was decided primary but never confirmed (4 did not install it); 3 and
+        // 4 left cleanly (its coordinator lowered E to 3); v2 of 2 is the first confirmed one.
+        let (rec, tick) = history()
+        let v1 = all
+        install(rec, v1, [0, 1, 2, 3])
+        tick()
+        rec.record(.leaveRequested(ms[3]))
+        rec.record(.leaveRequested(ms[4]))
+        tick()
+        let v2 = view(2, [0, 1], from: [v1], primary: true, last: v1)
+        install(rec, v2, [0, 1])
+        #expect(PrimaryChecker(configured: 5).check(rec).isEmpty, "2 of the 3 expected after two leaves")
+    }
+
     @Test func aLeaveLowersWhatTheNextPrimaryNeeds() {
         let (rec, tick) = history()
         let v1 = all

@@ -95,12 +95,18 @@ public struct PrimaryChecker {
                 (installers[p.id] ?? []).allSatisfy { m in gone[m].map { $0 <= at } ?? false }
             } ?? false
             guard let p = previous, !lineageDead else {
-                // (The first confirmed one may continue decided primaries that were never
-                // confirmed: it needs a majority, not all N.)
-                if v.lastPrimary == nil ? flushed.count < configured : 2 * flushed.count <= configured {
-                    fail("primary quorum", "the first primary view \(name(v)) has \(flushed.count) flushed members of the \(configured) expected")
+                // The first confirmed one may continue decided primaries that were never
+                // confirmed: it needs a majority of N less the members that asked to leave
+                // before it and are not in it (their leaves may have been applied by those
+                // unconfirmed primaries' coordinators), not all N.
+                let leftBefore = v.lastPrimary == nil ? 0 : leaveAsked.filter { m, asked in
+                    asked <= at && !v.members.contains { rec.member(of: $0) == m }
+                }.count
+                let e = max(1, configured - leftBefore)
+                if v.lastPrimary == nil ? flushed.count < configured : 2 * flushed.count <= e {
+                    fail("primary quorum", "the first primary view \(name(v)) has \(flushed.count) flushed members of the \(e) expected")
                 }
-                expected = max(configured, v.count)
+                expected = max(e, v.count)
                 previous = v
                 continue
             }
