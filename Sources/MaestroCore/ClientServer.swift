@@ -37,15 +37,15 @@ open class ClientServer: GroupMember {
         case holdsState = 9, holdsNoState = 10
     }
 
-    public private(set) var clsvState = ClSvState.initial
+    public internal(set) var clsvState = ClSvState.initial
     /// The current state transfer's id (`Maestro_XferID`): it changes at every (re)start of
     /// this member's transfer and at its end, so `xferDone` with a stale id does nothing.
     public internal(set) var currentXferID = XferID(0)
     /// The last view data delivered.
-    public private(set) var clsvViewData: ClSvViewData?
-    private var serversNext: [EndpID] = []
-    private var xferServersNext: [EndpID] = []
-    private var viewTypeNext = XferType.noXfer
+    public internal(set) var clsvViewData: ClSvViewData?
+    var serversNext: [EndpID] = []
+    var xferServersNext: [EndpID] = []
+    var viewTypeNext = XferType.noXfer
     /// Messages held because their safety is below the view's transfer type, or because they
     /// were sent while the next view was awaited (its type is not known yet). FIFO.
     private var held: [(destination: EndpID?, message: Message, safety: MessageSafety)] = []
@@ -53,17 +53,17 @@ open class ClientServer: GroupMember {
     public private(set) var transfersSkipped = 0
     /// I hold a state I can serve: I was a server, or my transfer ended (from
     /// `serverNormal` or `xferDone` until a transfer starts again).
-    private var holdsState = false
+    var holdsState = false
     /// Coordinator: the transfer servers of the current view, and those of them that said they
     /// hold no state while no server is left (see `noServerLeft`).
-    private var xferOfView: [EndpID] = []
-    private var stateless: Set<EndpID> = []
+    var xferOfView: [EndpID] = []
+    var stateless: Set<EndpID> = []
     /// Coordinator, same: those that hold a state, with its lineage.
-    private var holders: [EndpID: ViewID?] = [:]
+    var holders: [EndpID: ViewID?] = [:]
     /// The primary view in which my state was last the group's (I was a server in it, or took
     /// my state while it lasted, or from a server of a view descending from it): nil before
     /// the group's first primary, or without the Primary layer.
-    private var stateLineage: ViewID?
+    var stateLineage: ViewID?
 
     public override init(_ options: MaestroOptions, shell: (any MaestroShell)? = nil) {
         super.init(options, shell: shell)
@@ -265,139 +265,6 @@ open class ClientServer: GroupMember {
     func rcvState(_ origin: EndpID, _ msg: inout Message) {}
     /// A chunk of a streamed state arrived (low level; CSX handles it).
     func rcvStateChunk(_ origin: EndpID, _ msg: inout Message) {}
-
-    // MARK: Role changes
-
-    /// Asks to become a server (no-op unless I am a client in `vd`). A new transfer id: the
-    /// transfer that follows is a new one.
-    private func becomeServer(_ vd: inout ClSvViewData) {
-        guard vd.clients.contains(vd.myEndpID) else { return }
-        currentXferID.value += 1
-        if vd.myRank == 0 && vd.nmembers == 1 && mayFoundState(vd) {
-            becomeLoneServer(&vd)
-        } else if vd.myRank == 0 {
-            becomeServerRequest(from: vd.myEndpID, xferType: options.xferType)
-            vd.state = .becomingServer
-        } else {
-            var m = Message()
-            m << options.xferType.rawValue
-            m << ClSvType.becomeServer.rawValue
-            _ = raw(m, to: vd.coordinator)
-            vd.state = .becomingServer
-        }
-    }
-
-    /// Alone in the view: a server at once, whatever the transfer type.
-    private func becomeLoneServer(_ vd: inout ClSvViewData) {
-        vd.servers = [vd.myEndpID]
-        vd.xferServers = []
-        vd.clients = []
-        vd.myServerRank = 0
-        vd.viewType = .noXfer
-        serversNext = vd.servers
-        xferServersNext = []
-        viewTypeNext = .noXfer
-        vd.state = .serverNormal
-    }
-
-    /// Whether I may become a server in `vd` without a state from a transfer: I hold a state,
-    /// or the view is primary, or the group has had no primary view (see the class comment).
-    private func mayFoundState(_ vd: ClSvViewData) -> Bool {
-        vd.decidedPrimary || vd.primaryLineage == nil || (holdsState && stateLineage == vd.primaryLineage)
-    }
-
-    /// Reports the end of my transfer (no-op unless I am a transfer server in `vd`); the
-    /// transfer id expires unless the transfer is still running (a re-sent XFER_DONE).
-    private func finishTransfer(_ vd: inout ClSvViewData) {
-        guard vd.xferServers.contains(vd.myEndpID) else { return }
-        defer { if vd.state != .serverXfer { currentXferID.value += 1 } }
-        holdsState = true
-        stateLineage = vd.primaryLineage
-        if vd.myRank == 0 && vd.nmembers == 1 {
-            becomeLoneServer(&vd)
-        } else if vd.myRank == 0 {
-            xferDoneRequest(from: vd.myEndpID)
-            vd.state = .serverXferDone
-        } else {
-            var m = Message()
-            m << ClSvType.xferDone.rawValue
-            _ = raw(m, to: vd.coordinator)
-            vd.state = .serverXferDone
-        }
-    }
-
-    /// Ends this member's state transfer `xferID` (`stateTransferCallback`'s id in CSX;
-    /// `viewData.xferID` of the view that said `startXfer` in a plain client/server member): it
-    /// becomes a full server at the next view. Nothing happens if `xferID` is stale (the
-    /// transfer was restarted or has ended) or this member is not receiving state.
-    public func xferDone(_ xferID: XferID) {
-        guard xferID == currentXferID, clsvState == .serverXfer, var vd = clsvViewData else { return }
-        finishTransfer(&vd)
-        clsvState = vd.state
-        clsvViewData = vd
-    }
-
-    private func becomeServerRequest(from s: EndpID, xferType: XferType) {
-        guard clsvViewData?.clients.contains(s) ?? true else { return }
-        if xferType != .noXfer {
-            if !xferServersNext.contains(s) { xferServersNext.append(s) }
-            viewTypeNext = max(viewTypeNext, xferType)
-        } else if !serversNext.contains(s) {
-            serversNext.append(s)
-        }
-        requestNewView()
-    }
-
-    /// No server in `vd` while I wait to be one: I tell the coordinator whether I hold a state
-    /// (and the primary view it was last the group's state in).
-    private func noServerLeft(_ vd: ClSvViewData) {
-        if vd.myRank == 0 {
-            stateReport(from: vd.myEndpID, holds: holdsState, lineage: stateLineage)
-        } else {
-            var m = Message()
-            if holdsState { m.push(optional: stateLineage) }
-            m << (holdsState ? ClSvType.holdsState : .holdsNoState).rawValue
-            _ = raw(m, to: vd.coordinator)
-        }
-    }
-
-    /// Coordinator: a transfer server of this view, with no server left, holds a state or not.
-    /// The others take the state from the one promoted, in the next view. Which one:
-    /// - the group never had a primary view: the first holder at once; if none holds one, the
-    ///   first transfer server, once every one has answered;
-    /// - a view outside the primary, descending from primary view L: only a holder of L's
-    ///   state (`lineage == L`), at once; nobody otherwise (see the class comment);
-    /// - a primary view: once every one has answered, the holder of the newest lineage (the
-    ///   first of equals); if none holds one, the first transfer server.
-    private func stateReport(from s: EndpID, holds: Bool, lineage: ViewID?) {
-        guard serversNext.isEmpty, xferOfView.contains(s), let vd = clsvViewData else { return }
-        if holds { holders[s] = lineage } else { stateless.insert(s) }
-        if !vd.decidedPrimary {
-            if holds && (vd.primaryLineage == nil || lineage == vd.primaryLineage) { return promote(s) }
-            guard vd.primaryLineage == nil, holders.isEmpty, xferOfView.allSatisfy(stateless.contains),
-                  let first = xferOfView.first else { return }
-            return promote(first)
-        }
-        guard xferOfView.allSatisfy({ stateless.contains($0) || holders.keys.contains($0) }), let first = xferOfView.first else { return }
-        let none = ViewID(ltime: 0, coordinator: .none)
-        let best = xferOfView.filter(holders.keys.contains).max { (holders[$0].flatMap { $0 } ?? none) < (holders[$1].flatMap { $0 } ?? none) }
-        promote(best ?? first)
-    }
-
-    private func promote(_ s: EndpID) {
-        xferServersNext.removeAll { $0 == s }
-        serversNext.append(s)
-        if xferServersNext.isEmpty { viewTypeNext = .noXfer }
-        requestNewView()
-    }
-
-    private func xferDoneRequest(from s: EndpID) {
-        guard clsvViewData?.xferServers.contains(s) ?? false else { return }
-        xferServersNext.removeAll { $0 == s }
-        if !serversNext.contains(s) { serversNext.append(s) }
-        if xferServersNext.isEmpty { viewTypeNext = .noXfer }
-        requestNewView()
-    }
 
     // MARK: The group member's callbacks
 

@@ -26,20 +26,6 @@ import ToolSupport
 
     static func primaryOf3(_ line: String) -> Bool { line == "primary partition: 3 members" }
 
-    /// A free UDP port on 127.0.0.1 for the embedded rendezvous (free a moment ago).
-    func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &a) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        try #require(bound, "no free UDP port on 127.0.0.1")
-        return UInt16(bigEndian: a.sin_port)
-    }
 
     @Test func threeProcessesReplicateThroughAnExternalRendezvous() throws {
         ChildProcess.ignoreBrokenPipes()
@@ -81,7 +67,7 @@ import ToolSupport
 
     @Test func oneProcessServesTheRendezvous() throws {
         ChildProcess.ignoreBrokenPipes()
-        let address = "127.0.0.1:\(try freePort())"
+        let address = "127.0.0.1:\(try #require(freeLocalPort(udp: true), "no free UDP port on 127.0.0.1"))"
         var servers = [try server(["--gossip", address, "--rendezvous"])]
         defer { for s in servers where s.isRunning { s.kill(SIGKILL) } }
         try #require(servers[0].waitForLine(timeout: 10) { $0.hasPrefix("view 0:") } != nil)

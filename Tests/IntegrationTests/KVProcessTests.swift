@@ -14,18 +14,6 @@ import Glibc
     static let redisCLI = ["/usr/bin/redis-cli", "/usr/local/bin/redis-cli"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static let fast = "suspect_sweep=0.1:time;suspect_max_idle=5:int;top_sweep=0.5:time;merge_sweep=0.3:time;merge_timeout=2:time"
 
-    /// A free TCP port on 127.0.0.1 (bound, read and released).
-    static func freePort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return UInt16(bigEndian: sin.sin_port)
-    }
 
     /// Runs redis-cli against `port`; its output without the final newline.
     @discardableResult
@@ -90,7 +78,7 @@ import Glibc
             let line = try #require(gossip.waitForLine(timeout: 10) { $0.hasPrefix("gossip rendezvous on ") })
             rendezvous = String(line.split(separator: " ").last ?? "")
             for _ in 0 ..< n {
-                ports.append(KVProcessTests.freePort())
+                ports.append(try #require(freeLocalPort(), "no free TCP port on 127.0.0.1"))
                 replicas.append(try start(ports.count - 1))
             }
         }

@@ -7,23 +7,35 @@ import ToolSupport
 /// on the merged logs, identical replicated state, intact state transfers, no unexpected
 /// crash, convergence within the bound).
 @Suite(.serialized) struct SoakTests {
-    @Test func shortSoakWithKillsAndLossPasses() throws {
-        let soak = try ChildProcess("maestro-soak", [
-            "--processes", "3", "--seconds", "20", "--kill-every", "4", "--restart", "--loss", "0.02", "--seed", "7",
-        ])
+    /// Runs `maestro-soak arguments` to its end, or for `within` seconds and then SIGTERM (the
+    /// soak stops its processes and cleans up on it; SIGKILL 5 s later); the ended process, its
+    /// output lines, and whether it ended by itself in time.
+    static func run(_ arguments: [String], within seconds: Double) throws -> (soak: ChildProcess, lines: [String], finished: Bool) {
+        let soak = try ChildProcess("maestro-soak", arguments)
         var lines: [String] = []
-        let deadline = Date().addingTimeInterval(90)
+        let deadline = Date().addingTimeInterval(seconds)
         while soak.isRunning && Date() < deadline {
             lines += soak.takeLines()
             usleep(50_000)
         }
-        if soak.isRunning {
-            soak.kill(SIGTERM)  // the soak stops its processes and cleans up on SIGTERM
-            usleep(2_000_000)
+        let finished = !soak.isRunning
+        if !finished {
+            soak.kill(SIGTERM)
+            let stop = Date().addingTimeInterval(5)
+            while soak.isRunning && Date() < stop { usleep(50_000) }
+            if soak.isRunning { soak.kill(SIGKILL) }
         }
+        soak.process.waitUntilExit()
         lines += soak.takeLines()
+        return (soak, lines, finished)
+    }
+
+    @Test func shortSoakWithKillsAndLossPasses() throws {
+        let (soak, lines, finished) = try Self.run([
+            "--processes", "3", "--seconds", "20", "--kill-every", "4", "--restart", "--loss", "0.02", "--seed", "7",
+        ], within: 90)
         let output = lines.joined(separator: "\n")
-        #expect(!soak.isRunning, "the soak did not finish within 90 s:\n\(output)")
+        #expect(finished, "the soak did not finish within 90 s:\n\(output)")
         let last = lines.last ?? ""
         let counts = last.split(separator: " ")
         #expect(counts.count == 4 && counts[1] == "passed," && counts[2] == "0" && counts[3] == "failed",
@@ -37,19 +49,10 @@ import ToolSupport
     /// again after the heal and the 2-side took the 3-side's state (the `primary at the split`
     /// check), with every other check passing.
     @Test func primarySplitThreeTwoPasses() throws {
-        let soak = try ChildProcess("maestro-soak", [
+        let (soak, lines, _) = try Self.run([
             "--processes", "5", "--seconds", "24", "--primary", "--split", "3,2", "--split-for", "5",
             "--rate", "10", "--seed", "11", "--json",
-        ])
-        var lines: [String] = []
-        let deadline = Date().addingTimeInterval(90)
-        while soak.isRunning && Date() < deadline {
-            lines += soak.takeLines()
-            usleep(50_000)
-        }
-        if soak.isRunning { soak.kill(SIGTERM) }
-        soak.process.waitUntilExit()
-        lines += soak.takeLines()
+        ], within: 90)
         let output = lines.joined(separator: "\n")
         #expect((lines.last ?? "").hasSuffix(" passed, 0 failed"), "not every check passed:\n\(output)")
         let split = lines.first { $0.hasPrefix("  PASS primary at the split (3+2: majority primary after ") }
@@ -66,18 +69,9 @@ import ToolSupport
     /// The leave check times every leave (to its exclusion by every survivor) against
     /// --leave-bound: with a bound no leave can meet, it fails and says by how much.
     @Test func leaveCheckTimesEveryLeaveAgainstTheBound() throws {
-        let soak = try ChildProcess("maestro-soak", [
+        let (soak, lines, _) = try Self.run([
             "--processes", "3", "--seconds", "16", "--leave-every", "3", "--seed", "3", "--leave-bound", "0.001", "--json",
-        ])
-        var lines: [String] = []
-        let deadline = Date().addingTimeInterval(60)
-        while soak.isRunning && Date() < deadline {
-            lines += soak.takeLines()
-            usleep(50_000)
-        }
-        if soak.isRunning { soak.kill(SIGTERM) }
-        soak.process.waitUntilExit()
-        lines += soak.takeLines()
+        ], within: 60)
         let output = lines.joined(separator: "\n")
         let failed = lines.filter { $0.hasPrefix("  FAIL ") }
         #expect(failed.count == 1 && failed[0].hasPrefix("  FAIL leave bound (worst "), "expected only the leave bound to fail:\n\(output)")

@@ -68,18 +68,6 @@ struct KVBench: ParsableCommand {
         throw ChildError("\(name) is not installed; install it (Debian: apt-get install redis-server redis-tools) and run again")
     }
 
-    /// A free TCP port on 127.0.0.1.
-    static func freePort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return UInt16(bigEndian: sin.sin_port)
-    }
 
     /// One line of `redis-benchmark --csv`.
     struct Result {
@@ -127,7 +115,7 @@ struct KVBench: ParsableCommand {
         defer { for p in kv where p.isRunning { p.kill(SIGTERM) } }
         let group = "bench-kv-\(UInt32.random(in: 0 ... .max))"
         for _ in 0 ..< replicas {
-            let port = Self.freePort()
+            guard let port = freeLocalPort() else { throw ChildError("no free TCP port on 127.0.0.1") }
             ports.append(port)
             var args = ["--port", "\(port)", "--gossip", String(rendezvous), "--expected", "\(replicas)", "--group", group]
             if !params.isEmpty { args += ["--params", params] }
@@ -145,7 +133,7 @@ struct KVBench: ParsableCommand {
         let rank = targetRank
 
         // The plain Redis, without persistence.
-        let redisPort = Self.freePort()
+        guard let redisPort = freeLocalPort() else { throw ChildError("no free TCP port on 127.0.0.1") }
         let redis = try ChildProcess(executable: redisServer, name: "redis-server",
                                      ["--port", "\(redisPort)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         defer { redis.kill(SIGTERM) }
