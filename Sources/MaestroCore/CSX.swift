@@ -314,8 +314,9 @@ open class CSX: ClientServer {
         csxAcceptedViewCallback(vd, &msg)
     }
 
-    override func viewBecamePrimary(_ vd: ClSvViewData) {
-        guard !toldPrimary else { return }
+    override func primaryConfirmed() {
+        super.primaryConfirmed()
+        guard !toldPrimary, let vd = clsvViewData else { return }
         toldPrimary = true
         csxPrimaryChangedCallback(vd)
     }

@@ -450,13 +450,10 @@ open class ClientServer: GroupMember {
         }
     }
 
+    /// The accepted view was confirmed primary: so says its view data from now on.
     override func primaryConfirmed() {
         clsvViewData?.base.primaryFlag = true
-        if let vd = clsvViewData { viewBecamePrimary(vd) }
     }
-
-    /// The accepted view `vd` was confirmed primary (CSX tells the application).
-    func viewBecamePrimary(_ vd: ClSvViewData) {}
 
     public final override func grpMembBlockCallback() { clSvBlockCallback() }
     public final override func grpMembHeartbeatCallback(_ elapsed: Duration) { clSvHeartbeatCallback(elapsed) }
