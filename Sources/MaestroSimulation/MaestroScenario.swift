@@ -62,9 +62,7 @@ public struct MaestroScenario {
     /// run's member count (as in `GroupScenario`).
     public init(_ config: Config) {
         var c = config
-        if GroupScenario.hasPrimary(c.protocolStack) && c.params["primary_expected"] == nil {
-            c.params["primary_expected"] = .int(c.members)
-        }
+        c.params = GroupScenario.expectingMembers(c.params, stack: c.protocolStack, members: c.members)
         self.config = c
     }
 

@@ -76,10 +76,17 @@ public struct GroupScenario {
     /// run's member count.
     public init(_ config: Config) {
         var c = config
-        if GroupScenario.hasPrimary(c.protocolStack) && c.params["primary_expected"] == nil {
-            c.params["primary_expected"] = .int(c.members)
-        }
+        c.params = GroupScenario.expectingMembers(c.params, stack: c.protocolStack, members: c.members)
         self.config = c
+    }
+
+    /// `params` with `primary_expected = members` if `protocolStack` has the Primary layer and
+    /// `params` does not set it (every scenario's default).
+    public static func expectingMembers(_ params: Parameters, stack protocolStack: String, members: Int) -> Parameters {
+        guard hasPrimary(protocolStack), params["primary_expected"] == nil else { return params }
+        var p = params
+        p["primary_expected"] = .int(members)
+        return p
     }
 
     /// Whether a protocol string names the Primary layer.
